@@ -216,8 +216,11 @@ def load_model(
     return model
 
 
-def save_pretrained(model: HubertForCTC, folder: str | os.PathLike) -> Path:
-    """Write ``model`` in the hub layout that ``load_model`` and transformers both read."""
+def save_pretrained(model: HubertForCTC, folder: str | os.PathLike, dtype: torch.dtype = torch.float32) -> Path:
+    """Write ``model`` in the hub layout that ``load_model`` and transformers both read.
+
+    ``dtype`` is the storage precision of ``model.safetensors`` (fp16 halves a demo model's size).
+    """
     from safetensors.torch import save_file
 
     folder = Path(folder)
@@ -230,5 +233,6 @@ def save_pretrained(model: HubertForCTC, folder: str | os.PathLike) -> Path:
     norm = weight.norm(dim=(0, 1), keepdim=True)  # weight = g * v / |v| with v = weight
     state[f"{POS_CONV}.weight_g"] = norm
     state[f"{POS_CONV}.weight_v"] = weight
+    state = {k: v.to(dtype) for k, v in state.items()}
     save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
     return folder

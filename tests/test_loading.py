@@ -1,0 +1,203 @@
+"""Loading checkpoints: local folders, the hub cache offline, and every error a user can meet."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from model import load_model
+from model.loading import resolve_model_folder
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _copy(folder: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "ckpt"
+    shutil.copytree(folder, target)
+    return target
+
+
+def _edit_weights(folder: Path, edit) -> None:
+    state = load_file(folder / "model.safetensors")
+    edit(state)
+    save_file(state, folder / "model.safetensors")
+
+
+def _edit_config(folder: Path, **changes) -> None:
+    config = json.loads((folder / "config.json").read_text())
+    config.update(changes)
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+def _hub_cache(tmp_path: Path, source: Path, repo_id: str = "someone/hubert-tiny-ctc", drop=()) -> Path:
+    """Lay out a Hugging Face hub cache holding ``source`` as ``repo_id`` at revision main."""
+    cache = tmp_path / "hub"
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / COMMIT
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(COMMIT)
+    for file in source.iterdir():
+        if file.name not in drop:
+            shutil.copy(file, snapshot / file.name)
+    return cache
+
+
+def _load_in_subprocess(name: str, cache: Path) -> subprocess.CompletedProcess:
+    """huggingface_hub reads HF_HUB_CACHE and HF_HUB_OFFLINE at import: run in a fresh interpreter."""
+    env = dict(os.environ, HF_HUB_CACHE=str(cache), HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
+    code = (
+        "import sys, torch; from model import load_model\n"
+        f"m = load_model({name!r}, device='cpu')\n"
+        "print(m.name, m(torch.zeros(1, 16000)).shape[1], type(m.vocab).__name__)"
+    )
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_local_folder_loads_in_eval_mode_with_vocab_and_front(checkpoint_factory):
+    """A local folder loads, in eval mode, without gradients, carrying vocabulary and audio front."""
+    folder, _ = checkpoint_factory("large")
+    model = load_model(str(folder), device="cpu")
+    assert not model.training
+    assert not any(p.requires_grad for p in model.parameters())
+    assert model.vocab.tokens[model.vocab.blank_id] == "<pad>"
+    assert model.front.do_normalize is True
+    assert model.device.type == "cpu" and model.dtype == torch.float32
+
+
+def test_masked_spec_embed_is_ignored(checkpoint_factory):
+    """The pre-training mask vector in official checkpoints is not an 'unexpected key'."""
+    folder, _ = checkpoint_factory("base")
+    assert "hubert.masked_spec_embed" in load_file(folder / "model.safetensors")
+    load_model(folder, device="cpu")
+
+
+@pytest.mark.parametrize("weights", ["safetensors", "bin"])
+def test_hub_cache_offline(checkpoint_factory, tmp_path, weights):
+    """A hub id resolves from a populated cache with HF_HUB_OFFLINE=1, from either weights file."""
+    folder, _ = checkpoint_factory("large", weights)
+    cache = _hub_cache(tmp_path, folder)
+    result = _load_in_subprocess("someone/hubert-tiny-ctc", cache)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["someone/hubert-tiny-ctc", "49", "Vocabulary"]
+
+
+def test_hub_id_not_cached_offline_says_what_to_do(checkpoint_factory, tmp_path):
+    """An uncached hub id offline names the problem and the ways out (cache, folder, demo)."""
+    folder, _ = checkpoint_factory("large")
+    result = _load_in_subprocess("facebook/hubert-large-ls960-ft", _hub_cache(tmp_path, folder))
+    assert result.returncode != 0
+    message = result.stderr.strip().splitlines()[-1]
+    assert "RuntimeError" in message and "facebook/hubert-large-ls960-ft" in message
+    assert "not in the local cache" in message and "local folder" in message and "--model demo" in message
+
+
+def test_hub_cache_without_weights_is_an_offline_error(checkpoint_factory, tmp_path):
+    """A cached config without cached weights is reported as not downloadable offline."""
+    folder, _ = checkpoint_factory("large")
+    cache = _hub_cache(tmp_path, folder, drop=("model.safetensors",))
+    result = _load_in_subprocess("someone/hubert-tiny-ctc", cache)
+    assert result.returncode != 0 and "not in the local cache" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda s: s.pop("lm_head.bias"), "missing keys: lm_head.bias"),
+        (lambda s: s.update(extra_head=torch.zeros(3)), "unexpected keys: extra_head"),
+        (
+            lambda s: s.update({"lm_head.weight": torch.zeros(31, 64)}),
+            "shape mismatches: lm_head.weight (31, 64) (expected (32, 64))",
+        ),
+        (
+            lambda s: s.pop("hubert.encoder.pos_conv_embed.conv.parametrizations.weight.original0"),
+            "half of the positional conv's weight norm",
+        ),
+    ],
+)
+def test_bad_weights_name_the_keys(checkpoint_factory, tmp_path, edit, expected):
+    """Missing, unexpected and misshapen keys are errors that name them."""
+    folder = _copy(checkpoint_factory("large")[0], tmp_path)
+    _edit_weights(folder, edit)
+    with pytest.raises(ValueError, match="checkpoint") as info:
+        load_model(folder, device="cpu")
+    assert expected in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"architectures": ["HubertForSequenceClassification"]}, "not a CTC model"),
+        ({"conv_pos_batch_norm": True}, "conv_pos_batch_norm"),
+        ({"hidden_act": "relu"}, "hidden_act 'relu'"),
+        ({"feat_extract_activation": "swish"}, "feat_extract_activation 'swish'"),
+        ({"model_type": "wav2vec2"}, "model_type 'wav2vec2'"),
+        ({"feat_extract_norm": "batch"}, "feat_extract_norm must be 'group' or 'layer'"),
+    ],
+)
+def test_unsupported_configs_are_named(checkpoint_factory, tmp_path, changes, expected):
+    """What this implementation does not run is refused with the setting's name."""
+    folder = _copy(checkpoint_factory("large")[0], tmp_path)
+    _edit_config(folder, **changes)
+    with pytest.raises(ValueError, match=expected):
+        load_model(folder, device="cpu")
+
+
+def test_missing_files_are_named(checkpoint_factory, tmp_path):
+    """A folder without vocab.json or without weights says which file is missing."""
+    folder = _copy(checkpoint_factory("large")[0], tmp_path)
+    (folder / "vocab.json").unlink()
+    with pytest.raises(FileNotFoundError, match="missing vocab.json"):
+        load_model(folder, device="cpu")
+    folder = _copy(checkpoint_factory("base")[0], tmp_path / "again")
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="model.safetensors or pytorch_model.bin"):
+        load_model(folder, device="cpu")
+
+
+def test_not_a_folder_or_hub_id(tmp_path):
+    """A path that does not exist and is not a hub id lists the aliases."""
+    with pytest.raises(FileNotFoundError, match="no model folder.*alias \\(demo, large, xlarge\\)"):
+        resolve_model_folder(str(tmp_path / "nope" / "deeper"))
+    file = tmp_path / "config.json"
+    file.write_text("{}")
+    with pytest.raises(ValueError, match="is a file"):
+        resolve_model_folder(file)
+
+
+def test_device_and_dtype_errors(checkpoint_factory):
+    """Unavailable CUDA, fp16 on the CPU and unknown dtypes are clear errors."""
+    folder, _ = checkpoint_factory("large")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA was requested"):
+            load_model(folder, device="cuda")
+    with pytest.raises(ValueError, match="float16 is for CUDA"):
+        load_model(folder, device="cpu", dtype="float16")
+    with pytest.raises(ValueError, match="dtype 'int8' is not supported"):
+        load_model(folder, device="cpu", dtype="int8")
+
+
+def test_save_pretrained_round_trips_and_transformers_reads_it(checkpoint_factory, tmp_path):
+    """A model saved by save_pretrained reloads identically, and transformers loads it too."""
+    transformers = pytest.importorskip("transformers")
+    from model import save_pretrained
+
+    folder, _ = checkpoint_factory("large")
+    model = load_model(folder, device="cpu")
+    save_pretrained(model, tmp_path / "saved")
+    again = load_model(tmp_path / "saved", device="cpu")
+    audio = torch.randn(1, 12_000)
+    with torch.inference_mode():
+        expected = model(audio)
+        assert torch.allclose(again(audio), expected, atol=1e-5)
+        ref = transformers.HubertForCTC.from_pretrained(tmp_path / "saved").eval()
+        assert (ref(audio).logits - expected).abs().max().item() <= 1e-4
