@@ -1,0 +1,184 @@
+"""Tests for the synthetic-speech data side: the sentence corpus and espeak-ng synthesis."""
+
+from __future__ import annotations
+
+import random
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model import synth
+from model.corpus import MAX_WORDS, MIN_WORDS, heldout_sentences, normalize_text, training_sentences
+from model.synth import (
+    HELDOUT_VOICES,
+    PITCH_RANGE,
+    SAMPLE_RATE,
+    SPEED_RANGE,
+    TRAIN_VOICES,
+    Voice,
+    build_dataset,
+    load_dataset,
+    random_voice,
+    synthesize,
+)
+
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+
+CTC_TEXT = re.compile(r"^[A-Z']+( [A-Z']+)*$")  # what the 32-symbol vocabulary can spell
+
+
+# ---------------------------------------------------------------------------------- corpus
+
+
+def test_normalize_text_uppercases_and_drops_punctuation() -> None:
+    """Punctuation and extra spaces go, letters are upper-cased, apostrophes inside words stay."""
+    assert normalize_text("  Hello,   world!  It's  o'clock. ") == "HELLO WORLD IT'S O'CLOCK"
+
+
+def test_normalize_text_spells_numbers_and_removes_accents() -> None:
+    """Digits become words, accents are dropped, and & and % are spoken."""
+    assert normalize_text("Café: 42 & 7% of 1,305") == "CAFE FORTY TWO AND SEVEN PERCENT OF ONE THREE HUNDRED FIVE"
+
+
+def test_normalize_text_handles_quotes_and_possessives() -> None:
+    """Quoting apostrophes go; curly ones become straight; plural possessives keep theirs."""
+    assert normalize_text("'Quoted' the dogs' toys, don\u2019t") == "QUOTED THE DOGS' TOYS DON'T"
+    assert normalize_text("!!! ... ''") == ""
+
+
+def test_sentences_are_normalized_and_within_length() -> None:
+    """Every sentence is already in the CTC alphabet and has MIN_WORDS to MAX_WORDS words."""
+    for sentence in training_sentences(500) + heldout_sentences(200):
+        assert CTC_TEXT.match(sentence), sentence
+        assert normalize_text(sentence) == sentence
+        assert MIN_WORDS <= len(sentence.split()) <= MAX_WORDS, sentence
+
+
+def test_training_and_heldout_are_disjoint() -> None:
+    """No held-out sentence appears among 20,000 training sentences, whatever the seeds."""
+    training = set(training_sentences(20_000))
+    assert len(training) == 20_000  # no duplicates
+    for seed in (1, 2):
+        heldout = heldout_sentences(300, seed=seed)
+        assert len(set(heldout)) == 300
+        assert not training & set(heldout)
+    assert not set(training_sentences(2_000, seed=5)) & set(heldout_sentences(300, seed=0))
+
+
+def test_sentences_are_deterministic() -> None:
+    """The same seed gives the same list, a bigger count extends it, another seed differs."""
+    assert training_sentences(300, seed=3) == training_sentences(300, seed=3)
+    assert training_sentences(600, seed=3)[:300] == training_sentences(300, seed=3)
+    assert heldout_sentences(50) == heldout_sentences(50)
+    assert training_sentences(300, seed=3) != training_sentences(300, seed=4)
+
+
+def test_sentences_are_varied() -> None:
+    """A few thousand sentences use a broad vocabulary and many different openings."""
+    sentences = training_sentences(3_000)
+    words = {word for sentence in sentences for word in sentence.split()}
+    openings = {" ".join(sentence.split()[:2]) for sentence in sentences}
+    assert len(words) > 1_500
+    assert len(openings) > 800
+
+
+# ---------------------------------------------------------------------------------- voices
+
+
+def test_voice_splits_hold_out_a_language_and_variants() -> None:
+    """Held-out voices all have a language voice or variant that training never uses."""
+    train_names = {voice.name for voice in TRAIN_VOICES}
+    train_variants = {voice.variant for voice in TRAIN_VOICES}
+    heldout_names = {voice.name for voice in HELDOUT_VOICES} - train_names
+    heldout_variants = {voice.variant for voice in HELDOUT_VOICES} - train_variants
+    assert len(heldout_names) >= 1 and len(heldout_variants) >= 2
+    for voice in HELDOUT_VOICES:
+        assert voice.name in heldout_names or voice.variant in heldout_variants, voice
+    assert not any(voice.name.startswith("mb-") for voice in TRAIN_VOICES + HELDOUT_VOICES)
+
+
+def test_random_voice_draws_speed_and_pitch_in_range() -> None:
+    """random_voice keeps the language and variant of a listed voice and draws speed and pitch."""
+    rng = random.Random(0)
+    for _ in range(200):
+        voice = random_voice(rng, TRAIN_VOICES)
+        assert Voice(voice.name, voice.variant) in TRAIN_VOICES
+        assert SPEED_RANGE[0] <= voice.speed <= SPEED_RANGE[1]
+        assert PITCH_RANGE[0] <= voice.pitch <= PITCH_RANGE[1]
+
+
+def test_voice_rejects_out_of_range_settings() -> None:
+    """Speeds and pitches espeak-ng cannot use are refused with the valid range."""
+    with pytest.raises(ValueError, match="80-450"):
+        Voice("en-us", speed=20)
+    with pytest.raises(ValueError, match="0-99"):
+        Voice("en-us", pitch=120)
+
+
+def test_espeak_args_use_a_name_that_accepts_variants() -> None:
+    """en-gb is passed as "en", because espeak-ng ignores "+variant" after the "en-gb" alias."""
+    assert Voice("en-gb", "f4", 160, 40).espeak_args() == ["-v", "en+f4", "-s", "160", "-p", "40"]
+    assert Voice("en-us").espeak_args()[:2] == ["-v", "en-us"]
+
+
+# ---------------------------------------------------------------------------------- synthesis
+
+
+@needs_espeak
+def test_synthesize_returns_16khz_float_audio() -> None:
+    """A short sentence comes back as float32 16 kHz mono audio of a plausible length."""
+    audio = synthesize("HELLO WORLD THIS IS A TEST", Voice("en-us"))
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    seconds = len(audio) / SAMPLE_RATE
+    assert 1.0 < seconds < 4.0
+    assert np.abs(audio).max() <= 1.0
+    assert np.sqrt(np.mean(audio**2)) > 0.01  # not silence
+
+
+@needs_espeak
+def test_speed_and_variant_change_the_audio() -> None:
+    """Slower speech is longer, and a variant really changes the voice, also for en-gb."""
+    text = "the weather will be sunny tomorrow"
+    slow = synthesize(text, Voice("en-us", speed=130))
+    fast = synthesize(text, Voice("en-us", speed=200))
+    assert len(slow) > 1.3 * len(fast)
+    plain, variant = synthesize(text, Voice("en-gb")), synthesize(text, Voice("en-gb", "f4"))
+    assert len(plain) != len(variant) or not np.array_equal(plain, variant)
+
+
+@needs_espeak
+def test_unknown_variant_is_an_error() -> None:
+    """A misspelled variant fails instead of silently using the plain voice."""
+    with pytest.raises(ValueError, match="unknown espeak-ng variant"):
+        synthesize("hello", Voice("en-us", "no-such-variant"))
+
+
+def test_missing_espeak_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without espeak-ng on PATH, synthesize says to apt-get install it."""
+    monkeypatch.setattr(synth.shutil, "which", lambda name: None)
+    with pytest.raises(RuntimeError, match="apt-get install -y espeak-ng"):
+        synthesize("hello", Voice("en-us"))
+
+
+@needs_espeak
+def test_build_dataset_round_trips(tmp_path: Path) -> None:
+    """Four sentences survive build_dataset and load_dataset; the cache is reused and worker-independent."""
+    sentences = training_sentences(4)
+    folder = build_dataset(sentences, TRAIN_VOICES, tmp_path / "cache", seed=3, workers=2, progress=False)
+    pairs = load_dataset(folder)
+    assert [text for _, text in pairs] == sentences
+    for audio, _ in pairs:
+        assert audio.dtype == np.float32 and 0.5 < len(audio) / SAMPLE_RATE < 10.0
+    assert load_dataset(tmp_path / "cache")[0][1] == sentences[0]  # the parent folder works too
+    assert build_dataset(sentences, TRAIN_VOICES, tmp_path / "cache", seed=3, progress=False) == folder
+    single = load_dataset(build_dataset(sentences, TRAIN_VOICES, tmp_path / "other", seed=3, workers=1, progress=False))
+    assert all(np.array_equal(a, b) for (a, _), (b, _) in zip(pairs, single, strict=True))
+
+
+def test_load_dataset_explains_a_wrong_folder(tmp_path: Path) -> None:
+    """Loading a folder without a dataset names the file it expected."""
+    with pytest.raises(ValueError, match=r"manifest\.json"):
+        load_dataset(tmp_path)
