@@ -1,0 +1,252 @@
+"""Train the bundled demo model: a small HuBERT CTC on espeak-ng speech, on a CPU, in under an hour.
+
+    python -m model.train --out model/demo              # synthesize, train, save (hub layout)
+
+Reproducible: the sentences (``model.corpus``), voices (``model.synth``) and every
+random draw come from fixed seeds. The network is this project's own
+``HubertForCTC`` (layer-norm feature encoder and pre-LN encoder, so streaming can
+cache conv frames; the pre-LN variant also leaves the CTC blank plateau early),
+trained with ``torch.nn.functional.ctc_loss`` on the 32-symbol LibriSpeech vocabulary.
+Matmuls run in bf16 autocast (2x faster on this CPU), the loss and weights in fp32.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from model.audio import SAMPLE_RATE, AudioFront
+from model.hubert import HubertConfig, HubertForCTC
+from model.loading import save_pretrained
+from model.metrics import cer, wer
+from model.vocab import Vocabulary
+
+DEMO_CONFIG = HubertConfig(
+    conv_dim=(64, 96, 128, 128, 128, 128, 128),  # narrow early layers: they run at the highest rate
+    conv_bias=True,
+    feat_extract_norm="layer",  # frames depend only on their own samples: streaming caches them
+    hidden_size=256,
+    num_hidden_layers=4,
+    num_attention_heads=4,
+    intermediate_size=1024,
+    do_stable_layer_norm=True,
+    num_conv_pos_embeddings=32,  # 0.64 s: short, so streaming windows see little edge effect
+    num_conv_pos_embedding_groups=16,
+    vocab_size=32,
+)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 9000
+    batch_seconds: float = 30.0  # audio per optimizer step
+    max_item_seconds: float = 12.0  # longest (concatenated) training item
+    lr: float = 1.5e-3
+    warmup_steps: int = 300
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    eval_every: int = 500
+    time_budget_minutes: float = 50.0  # stop early rather than run past the hour
+    train_sentences: int = 20000
+    heldout_sentences: int = 300
+    seed: int = 0
+
+
+class Augmenter:
+    """Light augmentation so the model is not brittle: joins, pauses, speed, noise, gain."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def speed(self, audio: np.ndarray) -> np.ndarray:
+        factor = self.rng.uniform(0.9, 1.1)  # also shifts pitch, like Kaldi's speed perturbation
+        x = torch.from_numpy(audio)[None, None]
+        size = max(1, int(len(audio) / factor))
+        return F.interpolate(x, size=size, mode="linear", align_corners=False)[0, 0].numpy()
+
+    def silence(self, seconds: float) -> np.ndarray:
+        return np.zeros(int(seconds * SAMPLE_RATE), dtype=np.float32)
+
+    def __call__(self, items: list[tuple[np.ndarray, str]]) -> tuple[np.ndarray, str]:
+        """Join one or more utterances with pauses, as a live stream would carry them."""
+        rng = self.rng
+        parts = [self.silence(rng.uniform(0.0, 0.6))]
+        for audio, _ in items:
+            parts += [self.speed(audio) if rng.random() < 0.7 else audio, self.silence(rng.uniform(0.1, 1.2))]
+        audio = np.concatenate(parts) * rng.uniform(0.2, 1.0)
+        if rng.random() < 0.6:
+            snr_db = rng.uniform(12.0, 40.0)
+            power = float(np.mean(audio**2)) + 1e-12
+            audio = audio + np.random.default_rng(rng.getrandbits(32)).normal(
+                0.0, math.sqrt(power / 10 ** (snr_db / 10)), len(audio)
+            ).astype(np.float32)
+        return audio.astype(np.float32), " ".join(text for _, text in items)
+
+
+def make_batches(data, config: TrainConfig, rng: random.Random, vocab: Vocabulary, augment: Augmenter):
+    """Endless stream of (audio [batch, samples], mask, targets, target lengths) batches.
+
+    Items are made in pools of many batches, sorted by length and cut into batches whose
+    padded size is ``batch_seconds``, so little compute goes to padding.
+    """
+    front = AudioFront()
+    max_item = int(config.max_item_seconds * SAMPLE_RATE)
+    budget = config.batch_seconds * SAMPLE_RATE
+    pool_size = 64 * budget
+    order: list[int] = []
+    while True:
+        pool, total = [], 0
+        while total < pool_size:
+            if len(order) < 4:
+                order = list(range(len(data)))
+                rng.shuffle(order)
+            joined = [data[order.pop()]]
+            while rng.random() < 0.35 and sum(len(a) for a, _ in joined) < max_item // 2:
+                joined.append(data[order.pop()])
+            audio, text = augment(joined)
+            if len(audio) > max_item:  # too long to keep whole: use the first utterance alone
+                audio, text = augment(joined[:1])
+            pool.append((audio[:max_item], text))
+            total += len(audio)
+        pool.sort(key=lambda item: len(item[0]))
+        batches, current = [], []
+        for item in pool:
+            if current and (len(current) + 1) * len(item[0]) > budget:
+                batches.append(current)
+                current = []
+            current.append(item)
+        batches.append(current)
+        rng.shuffle(batches)
+        for batch in batches:
+            yield collate(batch, vocab, front)
+
+
+def collate(items, vocab: Vocabulary, front: AudioFront):
+    longest = max(len(a) for a, _ in items)
+    audio = torch.zeros(len(items), longest)
+    mask = torch.zeros(len(items), longest, dtype=torch.long)
+    targets = [torch.tensor(vocab.encode(text)) for _, text in items]
+    for row, (clip, _) in enumerate(items):
+        audio[row, : len(clip)] = torch.from_numpy(front(clip))
+        mask[row, : len(clip)] = 1
+    lengths = torch.tensor([len(t) for t in targets])
+    return audio, mask, torch.cat(targets), lengths
+
+
+@torch.no_grad()
+def evaluate(model: HubertForCTC, data, batch_size: int = 16) -> dict[str, float]:
+    model.eval()
+    hyps = [t.text for t in model.transcribe([a for a, _ in data], batch_size=batch_size)]
+    model.train()
+    refs = [text for _, text in data]
+    return {"cer": cer(refs, hyps), "wer": wer(refs, hyps)}
+
+
+def train(config: TrainConfig, out: Path, cache: Path, log_path: Path | None) -> dict:
+    from model.corpus import heldout_sentences, training_sentences
+    from model.synth import HELDOUT_VOICES, TRAIN_VOICES, build_dataset, load_dataset
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    vocab = Vocabulary.librispeech()
+
+    train_dir = build_dataset(training_sentences(config.train_sentences, seed=config.seed), TRAIN_VOICES, cache / "demo-train", seed=config.seed)
+    dev_dir = build_dataset(heldout_sentences(config.heldout_sentences), HELDOUT_VOICES, cache / "demo-heldout", seed=config.seed + 1)
+    data = load_dataset(train_dir)
+    dev = load_dataset(dev_dir)[:96]  # a slice for the curve; bench/ scores the whole held-out set
+    hours = sum(len(a) for a, _ in data) / SAMPLE_RATE / 3600
+    print(f"training on {len(data)} utterances ({hours:.2f} h), curve on {len(dev)} held-out", file=sys.stderr)
+
+    model = HubertForCTC(DEMO_CONFIG)
+    model.vocab, model.front = vocab, AudioFront()
+    model.train()
+    decay = [p for n, p in model.named_parameters() if p.dim() > 1]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() <= 1]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.lr,
+        betas=(0.9, 0.98),
+    )
+
+    def lr_at(step: int, elapsed: float) -> float:
+        """Warm-up, then cosine decay to zero by the last step or the end of the time budget."""
+        if step < config.warmup_steps:
+            return config.lr * (step + 1) / config.warmup_steps
+        progress = max(
+            (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps),
+            elapsed / (config.time_budget_minutes * 60),
+        )
+        return config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    batches = make_batches(data, config, rng, vocab, Augmenter(rng))
+    curve = []
+    started = time.monotonic()
+    losses: list[float] = []
+    step = 0
+    for step in range(config.steps):
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, time.monotonic() - started)
+        audio, mask, targets, target_lengths = next(batches)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            logits = model(audio, mask)  # [batch, frames, vocab]
+        log_probs = logits.float().log_softmax(-1).transpose(0, 1)  # [frames, batch, vocab] for ctc_loss
+        frames = DEMO_CONFIG.num_frames(mask.sum(-1))
+        loss = F.ctc_loss(log_probs, targets, frames, target_lengths, blank=vocab.blank_id, zero_infinity=True)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        losses.append(loss.item())
+        elapsed = time.monotonic() - started
+        out_of_time = elapsed > config.time_budget_minutes * 60
+        if (step + 1) % config.eval_every == 0 or step + 1 == config.steps or out_of_time:
+            point = {"step": step + 1, "minutes": round(elapsed / 60, 2), "loss": round(float(np.mean(losses)), 4)}
+            point.update({k: round(v, 4) for k, v in evaluate(model, dev).items()})
+            losses.clear()
+            curve.append(point)
+            print(json.dumps(point), file=sys.stderr, flush=True)
+            if log_path:
+                log_path.write_text("\n".join(json.dumps(p) for p in curve) + "\n")
+            save_pretrained(model.eval(), out, dtype=torch.float16)
+            model.train()
+        if out_of_time:
+            print(f"time budget reached at step {step + 1}", file=sys.stderr)
+            break
+    model.eval()
+    save_pretrained(model, out, dtype=torch.float16)
+    return {"steps": step + 1, "minutes": round((time.monotonic() - started) / 60, 2), "hours_of_audio": round(hours, 2), "curve": curve}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "demo", help="output folder (hub layout)")
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "hubert-stream", help="synthesized audio cache")
+    parser.add_argument("--log", type=Path, default=None, help="write the training curve (JSON lines) here")
+    parser.add_argument("--steps", type=int, default=TrainConfig.steps)
+    parser.add_argument("--minutes", type=float, default=TrainConfig.time_budget_minutes, help="time budget")
+    parser.add_argument("--sentences", type=int, default=TrainConfig.train_sentences, help="training sentences")
+    parser.add_argument("--eval-every", type=int, default=TrainConfig.eval_every)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    config = TrainConfig(
+        steps=args.steps, time_budget_minutes=args.minutes, train_sentences=args.sentences, eval_every=args.eval_every
+    )
+    summary = train(config, args.out, args.cache, args.log)
+    print(json.dumps({k: v for k, v in summary.items() if k != "curve"}), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
