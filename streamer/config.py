@@ -1,0 +1,70 @@
+"""Every streaming knob in one place. Sizes are in 20 ms CTC frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+__all__ = ["FRAME_SECONDS", "StreamingConfig"]
+
+FRAME_SECONDS = 0.02  # one CTC frame
+
+
+@dataclass(frozen=True)
+class StreamingConfig:
+    """How a stream is cut into windows and into segments.
+
+    Defaults were chosen from the trade-off measured by ``bench/bench_streaming.py``.
+    """
+
+    hop_frames: int = 15  # 0.3 s: the model runs once per hop of new audio
+    lookahead_frames: int = 15  # 0.3 s of future audio every committed frame has seen
+    left_context_frames: int = 50  # 1.0 s of past audio in front of each window
+    endpoint_blank_frames: int = 35  # 0.7 s of blank after speech ends a segment
+    max_segment_frames: int = 1000  # 20 s: longer segments are cut at their longest blank run
+    normalize: str = "running"  # "running": causal mean/variance of the stream; "none"
+    norm_seconds: float = 10.0  # time constant of the running statistics
+    norm_floor_db: float = -50.0  # variance floor (dBFS RMS): silence is not blown up to speech level
+    energy_gate_db: float | None = None  # skip the model while the audio stays below this (dBFS RMS)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith("_frames") and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+                raise ValueError(f"{f.name} must be a whole number of frames >= 0, got {value!r}")
+        if self.hop_frames < 1:
+            raise ValueError("hop_frames must be at least 1 frame (20 ms)")
+        if self.endpoint_blank_frames < 1:
+            raise ValueError("endpoint_blank_frames must be at least 1 frame")
+        if self.max_segment_frames < self.hop_frames + self.lookahead_frames:
+            raise ValueError("max_segment_frames must be at least hop_frames + lookahead_frames")
+        if self.normalize not in ("running", "none"):
+            raise ValueError(f"normalize must be 'running' or 'none', not {self.normalize!r}")
+        if self.norm_seconds <= 0:
+            raise ValueError("norm_seconds must be positive")
+
+    @property
+    def window_frames(self) -> int:
+        """Frames the model sees per hop: left context + hop + lookahead."""
+        return self.left_context_frames + self.hop_frames + self.lookahead_frames
+
+    @property
+    def latency_seconds(self) -> float:
+        """Algorithmic latency: a sound waits up to one hop, then the lookahead, before it is committed."""
+        return (self.hop_frames + self.lookahead_frames) * FRAME_SECONDS
+
+    @classmethod
+    def from_seconds(
+        cls, hop: float | None = None, lookahead: float | None = None, left_context: float | None = None,
+        endpoint_silence: float | None = None, **other,
+    ) -> StreamingConfig:
+        """Build from seconds (as the CLI takes them), rounded to whole frames."""
+        given = {
+            "hop_frames": hop, "lookahead_frames": lookahead,
+            "left_context_frames": left_context, "endpoint_blank_frames": endpoint_silence,
+        }  # fmt: skip
+        for name, seconds in given.items():
+            if seconds is not None:
+                if seconds < 0:
+                    raise ValueError(f"{name.replace('_frames', '')} must not be negative, got {seconds} s")
+                other[name] = round(seconds / FRAME_SECONDS)
+        return cls(**other)

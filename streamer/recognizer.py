@@ -1,0 +1,251 @@
+"""The streaming recognizer: 16 kHz audio in, partial and final events out.
+
+Pure and synchronous. The model runs once per hop on ``left context + hop +
+lookahead`` frames ending at the newest audio. Frames with full lookahead are
+committed; frames inside the lookahead are tentative. Work happens only at fixed
+hop positions of the stream, never at the edges of the blocks that ``accept``
+happens to receive, so any chunking of the same audio gives the same events.
+
+Conv features are cached: with a layer-norm feature encoder every frame depends
+only on its own 400 samples, so each sample goes through the conv stack once and
+only the transformer runs on the whole window. Windows before the stream's start
+are filled with the features of digital silence, so every window has one shape
+and windows of many streams batch without padding (see ``streamer.engine``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from model.audio import FRAME_SAMPLES, NORM_EPS, RECEPTIVE_FIELD, SAMPLE_RATE
+from model.transcribe import as_audio
+from streamer.config import StreamingConfig
+from streamer.events import Event
+from streamer.stitch import Stitcher
+
+__all__ = ["HopRequest", "Recognizer"]
+
+OVERLAP = RECEPTIVE_FIELD - FRAME_SAMPLES  # 80 samples shared by neighbouring frames
+
+
+@dataclass
+class HopRequest:
+    """One due hop of one stream: audio for its new conv frames, then its window."""
+
+    recognizer: Recognizer
+    audio: torch.Tensor  # [hop * 320 + 80] normalized samples -> exactly hop new frames
+    gated: bool  # quiet enough to skip the transformer
+
+
+class RunningNorm:
+    """Causal zero-mean unit-variance normalization with exponential forgetting."""
+
+    def __init__(self, config: StreamingConfig) -> None:
+        self.enabled = config.normalize == "running"
+        self.tau = config.norm_seconds * SAMPLE_RATE  # in samples
+        self.floor = 10 ** (config.norm_floor_db / 10)  # variance of a signal at that RMS
+        self.weight = 0.0
+        self.mean = 0.0
+        self.power = 0.0  # running mean of x**2
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if not self.enabled or len(x) == 0:
+            return x
+        decay = math.exp(-len(x) / self.tau)
+        total = self.weight * decay + len(x)
+        self.mean = (self.mean * self.weight * decay + float(x.sum(dtype=np.float64))) / total
+        self.power = (self.power * self.weight * decay + float(np.dot(x, x))) / total
+        self.weight = total
+        var = max(self.power - self.mean**2, self.floor)
+        return ((x - self.mean) / math.sqrt(var + NORM_EPS)).astype(np.float32)
+
+
+class Recognizer:
+    """Streaming recognizer for one stream of 16 kHz float32 mono audio.
+
+    Args:
+        model: a layer-norm HuBERT CTC from ``model.load_model`` (with ``vocab``).
+        config: windows, endpointing and normalization knobs.
+    """
+
+    def __init__(self, model, config: StreamingConfig | None = None) -> None:
+        if not model.streamable:
+            raise ValueError(
+                f"{model.name} has a group-norm feature encoder: each frame depends on the whole clip, "
+                "so it cannot stream. Use a layer-norm checkpoint (hubert-large/xlarge, the demo model) "
+                "or transcribe files offline"
+            )
+        self.model = model
+        self.config = config or StreamingConfig()
+        self._silence = _silence_features(model)  # [conv_dim]
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything: the next sample is the start of a new stream at time 0."""
+        c = self.config
+        self.stitcher = Stitcher(self.model.vocab, c)
+        self.norm = RunningNorm(c)
+        self._raw = np.zeros(0, dtype=np.float32)  # received, not yet normalized
+        self._tail = np.zeros(0, dtype=np.float32)  # last 80 normalized samples (frame overlap)
+        self._received = 0  # samples accepted since the stream began
+        self._end = 0  # stream frame just after the newest conv frame
+        self._committed = 0  # first stream frame not yet committed
+        keep = c.window_frames + 2 * c.hop_frames  # a window, plus what a flush may add
+        self._features = self._silence.expand(keep, -1).clone()  # [frames, conv_dim], ends at _end
+        self._loud_until = -1  # last frame whose hop was above the energy gate
+        self._closed = False
+
+    # ----- the plain single-stream API ---------------------------------------------------------
+
+    def accept(self, samples: np.ndarray) -> list[Event]:
+        """Feed 16 kHz float32 mono samples; returns the events they caused."""
+        self.push(samples)
+        return self._drain()
+
+    def finalize(self) -> list[Event]:
+        """End the current segment now (commit everything heard so far); the stream goes on."""
+        self._check_open()
+        return self._flush(pad_last_frame=False)
+
+    def close(self) -> list[Event]:
+        """End of stream: flush every sample, including a last partial frame, and finish."""
+        if self._closed:
+            return []
+        events = self._flush(pad_last_frame=True)
+        self._closed = True
+        return events
+
+    # ----- the two-phase API the batching engine drives ----------------------------------------
+
+    def push(self, samples: np.ndarray) -> None:
+        """Buffer samples without running the model."""
+        self._check_open()
+        samples = as_audio(samples, "samples")
+        self._raw = np.concatenate([self._raw, samples]) if len(self._raw) else samples.copy()
+        self._received += len(samples)
+
+    def next_hop(self) -> HopRequest | None:
+        """Take the next due hop's audio, or None while less than a hop is buffered."""
+        hop = self.config.hop_frames
+        fresh = hop * FRAME_SAMPLES + (OVERLAP - len(self._tail))  # samples this hop consumes
+        if len(self._raw) < fresh:
+            return None
+        block, self._raw = self._raw[:fresh], self._raw[fresh:]
+        audio = np.concatenate([self._tail, self.norm(block)])
+        self._tail = audio[-OVERLAP:]
+        gated = self._gate(block)
+        return HopRequest(self, torch.from_numpy(audio), gated)
+
+    def window(self, new_features: torch.Tensor) -> torch.Tensor:
+        """Append one hop's conv features ``[hop, conv_dim]``; return the window ``[window, conv_dim]``."""
+        self._append(new_features)
+        return self._features[-self.config.window_frames :]
+
+    def consume(self, logits: torch.Tensor | None) -> list[Event]:
+        """Take the window's logits ``[window, vocab]`` (None when gated); return events."""
+        c = self.config
+        if logits is None:
+            ids = torch.full((c.window_frames,), self.model.vocab.blank_id)
+            probs = torch.ones(c.window_frames)
+        else:
+            probs, ids = torch.softmax(logits.float(), dim=-1).max(dim=-1)
+        window_start = self._end - c.window_frames
+        return self._take(ids, probs, window_start, commit_until=self._end - c.lookahead_frames)
+
+    # ----- internals ---------------------------------------------------------------------------
+
+    def _take(
+        self, ids: torch.Tensor, probs: torch.Tensor, window_start: int, commit_until: int, partial: bool = True
+    ) -> list[Event]:
+        """Commit ``[committed, commit_until)`` from a window's frame ids; the rest is tentative."""
+        first = max(self._committed, 0)
+        ids, probs = ids.tolist(), probs.tolist()
+        lo, hi = first - window_start, commit_until - window_start
+        events = self.stitcher.commit(ids[lo:hi], probs[lo:hi]) if commit_until > first else []
+        self._committed = max(self._committed, commit_until)
+        real_end = self._end - window_start  # frames past _end are padding
+        tentative = max(hi, lo)
+        self.stitcher.set_tentative(ids[tentative:real_end], probs[tentative:real_end])
+        return events + (self.stitcher.partial() if partial else [])
+
+    def _append(self, new_features: torch.Tensor) -> None:
+        keep = self._features.shape[0]
+        self._features = torch.cat([self._features, new_features.to(self._features)])[-keep:]
+        self._end += new_features.shape[0]
+
+    def _gate(self, block: np.ndarray) -> bool:
+        """True while this hop and the lookahead behind it are quieter than the energy gate."""
+        threshold = self.config.energy_gate_db
+        if threshold is None:
+            return False
+        rms_db = 10 * math.log10(float(np.mean(block.astype(np.float64) ** 2)) + 1e-20)
+        hop_end = self._end + self.config.hop_frames
+        if rms_db >= threshold:
+            self._loud_until = hop_end
+        quiet_since = hop_end - self._loud_until
+        pending = bool(self.stitcher.tentative_ids) and any(
+            i != self.model.vocab.blank_id for i in self.stitcher.tentative_ids
+        )
+        return quiet_since > self.config.window_frames and not pending
+
+    def _flush(self, pad_last_frame: bool) -> list[Event]:
+        """Run one last window over everything buffered, with silence as its lookahead, and end the segment."""
+        c = self.config
+        events = self._drain()
+        raw = self._raw
+        if pad_last_frame and len(raw):
+            # Complete the last partial frame with zeros so no received sample is dropped.
+            have = len(self._tail) + len(raw)
+            frames = max(1, math.ceil((have - RECEPTIVE_FIELD) / FRAME_SAMPLES) + 1)
+            raw = np.concatenate([raw, np.zeros(RECEPTIVE_FIELD + (frames - 1) * FRAME_SAMPLES - have, np.float32)])
+        new_frames = max(0, (len(self._tail) + len(raw) - RECEPTIVE_FIELD) // FRAME_SAMPLES + 1)
+        if len(self._tail) + len(raw) < RECEPTIVE_FIELD:
+            new_frames = 0
+        if new_frames:
+            fresh = new_frames * FRAME_SAMPLES + (OVERLAP - len(self._tail))
+            block, self._raw = raw[:fresh], raw[fresh:]
+            audio = np.concatenate([self._tail, self.norm(block)])
+            self._tail = audio[-OVERLAP:]
+            with torch.inference_mode():
+                feats = self.model.extract_features(torch.from_numpy(audio)[None].to(self.model.device))[0]
+            self._append(feats)
+        elif pad_last_frame:
+            self._raw = np.zeros(0, dtype=np.float32)
+        if self._end > self._committed:
+            # Window: left context before the first uncommitted frame, up to the newest frame,
+            # then silence where the lookahead would be.
+            start = self._committed - c.left_context_frames
+            span = self._end - start
+            feats = self._features[-min(span, self._features.shape[0]) :]
+            if feats.shape[0] < span:  # only at the stream start: pad with silence
+                feats = torch.cat([self._silence.expand(span - feats.shape[0], -1), feats])
+            window = torch.cat([feats, self._silence.expand(c.lookahead_frames, -1)])
+            with torch.inference_mode():
+                logits = self.model.forward_features(window[None])[0]
+            probs, ids = torch.softmax(logits.float(), dim=-1).max(dim=-1)
+            events += self._take(ids, probs, start, commit_until=self._end, partial=False)
+        return events + self.stitcher.flush()
+
+    def _drain(self) -> list[Event]:
+        """Run every due hop of this stream alone (a batch of one)."""
+        from streamer.engine import run_batch
+
+        events: list[Event] = []
+        while (request := self.next_hop()) is not None:
+            events += run_batch(self.model, [request])[self]
+        return events
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("this stream is closed; call reset() to start a new one")
+
+
+@torch.inference_mode()
+def _silence_features(model) -> torch.Tensor:
+    """Conv features of digital silence (normalized zeros): the padding before a stream starts."""
+    zeros = torch.zeros(1, RECEPTIVE_FIELD, device=model.device)
+    return model.extract_features(zeros)[0, 0]  # [conv_dim]

@@ -1,0 +1,128 @@
+"""Stitch per-window CTC frame ids into segments; decide where segments end.
+
+Pure and synchronous: it sees only frame ids and their probabilities. The
+recognizer commits the frames that have full lookahead and shows the rest as
+tentative. Decoding always runs over the whole segment's frames, so a letter
+whose run crosses a window boundary collapses once, and a real double letter
+(two runs with a blank between) stays double.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from model.vocab import Decoded, Vocabulary
+from streamer.config import FRAME_SECONDS, StreamingConfig
+from streamer.events import Event, Final, Partial, WordTiming
+
+__all__ = ["Stitcher"]
+
+
+class Stitcher:
+    """Committed and tentative frame ids of the current segment, turned into events."""
+
+    def __init__(self, vocab: Vocabulary, config: StreamingConfig) -> None:
+        self.vocab = vocab
+        self.config = config
+        self.segment = 0
+        self.start = 0  # stream frame of the segment's first committed frame
+        self.ids: list[int] = []
+        self.probs: list[float] = []
+        self.tentative_ids: list[int] = []
+        self.tentative_probs: list[float] = []
+        self.shown = ""  # text of the last partial sent in this segment
+        self._silent = {vocab.blank_id, vocab.delimiter_id}
+
+    @property
+    def end(self) -> int:
+        """Stream frame just after the last committed frame."""
+        return self.start + len(self.ids)
+
+    def commit(self, ids: Sequence[int], probs: Sequence[float]) -> list[Event]:
+        """Append frames that will not change; returns finals for segments this ends."""
+        self.ids.extend(int(i) for i in ids)
+        self.probs.extend(float(p) for p in probs)
+        events: list[Event] = []
+        if not self._has_speech():
+            self._drop(len(self.ids))  # nothing said yet: keep no silence around
+            return events
+        if self._trailing_silence() >= self.config.endpoint_blank_frames:
+            events += self._end_segment(len(self.ids))
+        while len(self.ids) >= self.config.max_segment_frames and self._has_speech():
+            events += self._end_segment(self._best_cut())
+        return events
+
+    def set_tentative(self, ids: Sequence[int], probs: Sequence[float]) -> None:
+        """Frames still inside the lookahead: shown in partials, replaced by the next window."""
+        self.tentative_ids = [int(i) for i in ids]
+        self.tentative_probs = [float(p) for p in probs]
+
+    def partial(self) -> list[Event]:
+        """A partial when the segment's text changed since the last one sent, else nothing."""
+        text = self.vocab.decode_frames(self.ids + self.tentative_ids).text
+        if text == self.shown:
+            return []
+        stable = self.vocab.decode_frames(self.ids).text
+        if not text.startswith(stable):  # cannot happen for greedy CTC; never show a wrong split
+            stable = ""
+        self.shown = text
+        return [Partial(self.segment, text, stable, text[len(stable) :])]
+
+    def flush(self) -> list[Event]:
+        """Commit the tentative frames and end the segment (finalize / end of stream)."""
+        self.ids.extend(self.tentative_ids)
+        self.probs.extend(self.tentative_probs)
+        self.tentative_ids, self.tentative_probs = [], []
+        return self._end_segment(len(self.ids))
+
+    def _has_speech(self) -> bool:
+        return any(i not in self._silent for i in self.ids)
+
+    def _trailing_silence(self) -> int:
+        count = 0
+        for i in reversed(self.ids):
+            if i not in self._silent:
+                break
+            count += 1
+        return count
+
+    def _best_cut(self) -> int:
+        """Where to cut an over-long segment: the middle of its longest silent run after speech."""
+        silent = np.isin(np.asarray(self.ids), list(self._silent))
+        best_len, best_cut = 0, len(self.ids)  # no silence at all: cut everything
+        run_start = None
+        for i, is_silent in enumerate([*silent.tolist(), False]):
+            if is_silent and run_start is None:
+                run_start = i
+            elif not is_silent and run_start is not None:
+                if run_start > 0 and i - run_start >= best_len:
+                    best_len, best_cut = i - run_start, (run_start + i) // 2
+                run_start = None
+        return max(best_cut, 1)
+
+    def _end_segment(self, cut: int) -> list[Event]:
+        """Final for frames ``[0, cut)``; the rest start the next segment."""
+        decoded = self.vocab.decode_frames(self.ids[:cut], self.probs[:cut], offset=self.start)
+        events: list[Event] = []
+        if decoded.text:
+            events.append(final_event(self.segment, decoded))
+            self.segment += 1
+        self._drop(cut)
+        self.tentative_ids, self.tentative_probs = [], []
+        self.shown = ""
+        return events
+
+    def _drop(self, count: int) -> None:
+        self.start += count
+        del self.ids[:count]
+        del self.probs[:count]
+
+
+def final_event(segment: int, decoded: Decoded) -> Final:
+    words = tuple(
+        WordTiming(w.text, round(w.start * FRAME_SECONDS, 2), round(w.end * FRAME_SECONDS, 2), round(w.confidence, 3))
+        for w in decoded.words
+    )
+    return Final(segment, decoded.text, words[0].start, words[-1].end, words)
