@@ -178,6 +178,23 @@ def test_build_dataset_round_trips(tmp_path: Path) -> None:
     assert all(np.array_equal(a, b) for (a, _), (b, _) in zip(pairs, single, strict=True))
 
 
+@needs_espeak
+def test_interrupted_build_resumes_from_finished_shards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build stopped before its manifest keeps finished shards and completes to the same data."""
+    monkeypatch.setattr(synth, "SHARD_SIZE", 2)
+    sentences = training_sentences(4, seed=8)
+    folder = build_dataset(sentences, TRAIN_VOICES, tmp_path, seed=1, workers=1, progress=False)
+    first = load_dataset(folder)
+    (folder / "manifest.json").unlink()
+    (folder / "shard-0001.npz").unlink()
+    kept = (folder / "shard-0000.npz").stat().st_mtime_ns
+    assert build_dataset(sentences, TRAIN_VOICES, tmp_path, seed=1, workers=1, progress=False) == folder
+    assert (folder / "shard-0000.npz").stat().st_mtime_ns == kept  # not made again
+    again = load_dataset(folder)
+    assert [text for _, text in again] == sentences
+    assert all(np.array_equal(a, b) for (a, _), (b, _) in zip(first, again, strict=True))
+
+
 def test_load_dataset_explains_a_wrong_folder(tmp_path: Path) -> None:
     """Loading a folder without a dataset names the file it expected."""
     with pytest.raises(ValueError, match=r"manifest\.json"):
