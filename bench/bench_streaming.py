@@ -1,0 +1,159 @@
+"""Streaming cost, latency and accuracy against offline decoding, over a few configs.
+
+    python bench/bench_streaming.py [--model demo] [--seconds 60]
+
+For each config, on about 60 s of espeak-ng sentences with pauses:
+- compute: wall time per audio second streaming, divided by offline (one forward
+  over the whole recording);
+- algorithmic latency: hop + lookahead;
+- partial latency p50/p95: in a paced simulation (audio arrives in 20 ms blocks
+  at real time, compute takes the time it really took), from a word's end in the
+  audio (offline word timings) to the first partial that shows it;
+- difference of the streamed finals from the offline transcript (CER).
+Writes bench/results/streaming.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from speech import speech_with_pauses  # noqa: E402
+
+from model import load_model  # noqa: E402
+from model.corpus import heldout_sentences  # noqa: E402
+from model.metrics import cer  # noqa: E402
+from streamer import Final, Partial, Recognizer, StreamingConfig  # noqa: E402
+
+BLOCK = 320  # 20 ms blocks, as a sound card delivers them
+CONFIGS = {
+    # name: (hop, lookahead, left context) in frames of 20 ms
+    "hop 0.16 / look 0.16 / left 1.0": (8, 8, 50),
+    "hop 0.3 / look 0.3 / left 1.0 (default)": (15, 15, 50),
+    "hop 0.3 / look 0.3 / left 2.0": (15, 15, 100),
+    "hop 0.3 / look 0.16 / left 1.0": (15, 8, 50),
+    "hop 0.5 / look 0.5 / left 1.0": (25, 25, 50),
+    "hop 0.3 / look 0.3 / left 0.5": (15, 15, 25),
+}
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def paced_run(model, audio: np.ndarray, config: StreamingConfig, word_ends: list[tuple[str, float]]):
+    """Stream in real-time 20 ms blocks; return (compute seconds, finals, latencies per word)."""
+    recognizer = Recognizer(model, config)
+    clock = 0.0  # simulated wall clock: when the recognizer is free again
+    compute = 0.0
+    finals: list[Final] = []
+    shown_words = 0  # words of finished segments
+    first_seen: dict[int, float] = {}
+    for start in range(0, len(audio), BLOCK):
+        arrival = (start + BLOCK) / 16_000
+        began = max(clock, arrival)
+        t = time.perf_counter()
+        events = recognizer.accept(audio[start : start + BLOCK])
+        spent = time.perf_counter() - t
+        compute += spent
+        clock = began + spent
+        for event in events:
+            if isinstance(event, Partial):
+                for k in range(len(event.text.split())):
+                    first_seen.setdefault(shown_words + k, clock)
+            elif isinstance(event, Final):
+                for k in range(len(event.text.split())):
+                    first_seen.setdefault(shown_words + k, clock)
+                shown_words += len(event.text.split())
+                finals.append(event)
+    t = time.perf_counter()
+    for event in recognizer.close():
+        if isinstance(event, Final):
+            finals.append(event)
+    compute += time.perf_counter() - t
+    latencies = [first_seen[k] - end for k, (_, end) in enumerate(word_ends) if k in first_seen]
+    return compute, finals, latencies
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="demo")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "streaming.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model = load_model(args.model, device="cpu")
+
+    sentences, audio = [], np.zeros(0, np.float32)
+    for sentence in heldout_sentences(200, seed=7):
+        sentences.append(sentence)
+        audio, _ = speech_with_pauses(tuple(sentences))
+        if len(audio) >= args.seconds * 16_000:
+            break
+    seconds = len(audio) / 16_000
+    with torch.inference_mode():
+        model.transcribe(audio[:16_000])  # warm-up
+        t = time.perf_counter()
+        offline = model.transcribe(audio)
+        offline_time = time.perf_counter() - t
+    word_ends = [(w.text, w.end) for w in offline.words]
+    results = {
+        "model": args.model,
+        "audio_seconds": round(seconds, 1),
+        "sentences": len(sentences),
+        "threads": args.threads,
+        "offline_seconds": round(offline_time, 3),
+        "configs": {},
+    }
+    print(f"{seconds:.1f} s of speech, {len(sentences)} sentences; offline decode {offline_time:.2f} s")
+    header = f"{'config':42} {'compute/offline':>15} {'algo lat':>9} {'p50':>6} {'p95':>6} {'vs offline':>10}"
+    print(header)
+    for name, (hop, look, left) in CONFIGS.items():
+        config = StreamingConfig(hop_frames=hop, lookahead_frames=look, left_context_frames=left)
+        compute, finals, latencies = paced_run(model, audio, config, word_ends)
+        streamed = " ".join(f.text for f in finals)
+        entry = {
+            "hop_s": hop * 0.02,
+            "lookahead_s": look * 0.02,
+            "left_context_s": left * 0.02,
+            "compute_seconds": round(compute, 3),
+            "compute_vs_offline": round(compute / offline_time, 2),
+            "real_time_factor": round(compute / seconds, 4),
+            "algorithmic_latency_s": round(config.latency_seconds, 2),
+            "partial_latency_p50_s": round(percentile(latencies, 50), 3),
+            "partial_latency_p95_s": round(percentile(latencies, 95), 3),
+            "words_timed": len(latencies),
+            "cer_vs_offline": round(cer([offline.text], [streamed]), 4),
+        }
+        results["configs"][name] = entry
+        print(
+            f"{name:42} {entry['compute_vs_offline']:>14.2f}x {entry['algorithmic_latency_s']:>8.2f}s "
+            f"{entry['partial_latency_p50_s']:>5.2f}s {entry['partial_latency_p95_s']:>5.2f}s "
+            f"{entry['cer_vs_offline']:>9.2%}",
+            flush=True,
+        )
+    results["normalization"] = {}
+    for mode in ("running", "none"):
+        config = StreamingConfig(normalize=mode)
+        _, finals, _ = paced_run(model, audio, config, word_ends)
+        results["normalization"][mode] = round(cer([offline.text], [" ".join(f.text for f in finals)]), 4)
+    print(f"normalization, CER vs offline: {results['normalization']}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,42 @@
+"""espeak-ng speech for tests: sentences joined by pauses, with where each one sits."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from model.synth import Voice, synthesize
+
+SAMPLE_RATE = 16_000
+PAUSE_SECONDS = 1.2  # longer than the default 0.7 s endpoint
+SENTENCES = (
+    "THE WEATHER WILL BE SUNNY TOMORROW",
+    "PLEASE CALL YOUR MOTHER AFTER LUNCH",
+    "WE FOUND A SMALL CAT IN THE GARDEN",
+    "THE TRAIN LEAVES AT SEVEN IN THE MORNING",
+    "HE BOUGHT THREE APPLES AND A LOAF OF BREAD",
+)
+VOICE = Voice("en-us", None, 160, 50)
+
+
+@functools.lru_cache(maxsize=8)
+def speech_with_pauses(sentences: tuple[str, ...], lead: float = 0.5, tail: float = 0.8):
+    """Return (audio, spans): float32 16 kHz audio and each sentence's (start, end) in seconds."""
+    parts = [np.zeros(int(lead * SAMPLE_RATE), np.float32)]
+    spans, position = [], len(parts[0])
+    for i, sentence in enumerate(sentences):
+        audio = trim(synthesize(sentence, VOICE))
+        spans.append((position / SAMPLE_RATE, (position + len(audio)) / SAMPLE_RATE))
+        parts.append(audio)
+        position += len(audio)
+        gap = PAUSE_SECONDS if i + 1 < len(sentences) else tail
+        parts.append(np.zeros(int(gap * SAMPLE_RATE), np.float32))
+        position += len(parts[-1])
+    return np.concatenate(parts), spans
+
+
+def trim(audio: np.ndarray, threshold: float = 1e-3) -> np.ndarray:
+    """Cut the leading and trailing silence espeak-ng adds."""
+    loud = np.flatnonzero(np.abs(audio) > threshold)
+    return audio[loud[0] : loud[-1] + 1] if len(loud) else audio[:0]

@@ -1,0 +1,183 @@
+"""The streaming recognizer on real (synthetic) speech with the demo model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from model import load_model
+from model.metrics import cer
+from streamer import BatchEngine, Final, Partial, Recognizer, StreamingConfig, transcribe_stream
+
+from speech import PAUSE_SECONDS, SENTENCES, speech_with_pauses
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load_model("demo", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def long_speech():
+    """Several sentences with pauses: (audio, [(start, end) of each sentence in seconds])."""
+    return speech_with_pauses(SENTENCES)
+
+
+def finals_of(events) -> list[Final]:
+    return [e for e in events if isinstance(e, Final)]
+
+
+def stream(model, audio, chunks, config=None) -> list:
+    recognizer = Recognizer(model, config)
+    events, position = [], 0
+    for size in chunks:
+        events += recognizer.accept(audio[position : position + size])
+        position += size
+    events += recognizer.accept(audio[position:])
+    return events + recognizer.close()
+
+
+@settings(max_examples=6, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sizes=st.lists(st.one_of(st.integers(1, 400), st.integers(1, 32_000)), min_size=1, max_size=40))
+def test_chunking_never_changes_the_finals(demo, long_speech, sizes):
+    """Random pieces from 1 sample to 2 s give exactly the finals of one-second pieces."""
+    audio, _ = long_speech
+    audio = audio[: 16_000 * 12]
+    reference = finals_of(stream(demo, audio, [16_000] * 12))
+    chunks, total = [], 0
+    while total < len(audio):  # cycle through the drawn sizes until the audio is used up
+        chunks.append(sizes[len(chunks) % len(sizes)])
+        total += chunks[-1]
+    assert finals_of(stream(demo, audio, chunks)) == reference
+    assert reference, "the speech should give at least one final"
+
+
+def test_single_samples_give_the_same_finals(demo, long_speech):
+    """Feeding 3 s one sample at a time gives the finals of one block."""
+    audio = long_speech[0][: 16_000 * 3]
+    assert finals_of(stream(demo, audio, [1] * len(audio))) == finals_of(stream(demo, audio, [len(audio)]))
+
+
+def test_streaming_matches_offline_transcript(demo, long_speech):
+    """The concatenated finals differ from offline decoding of the same audio by at most 1% of characters."""
+    audio, _ = long_speech
+    offline = demo.transcribe(audio).text
+    streamed = " ".join(f.text for f in finals_of(transcribe_stream(demo, audio, 16_000)))
+    difference = cer([offline], [streamed])
+    print(f"\nstreaming vs offline character difference: {difference:.2%} over {len(offline)} characters")
+    print(f"offline : {offline}\nstreamed: {streamed}")
+    assert difference <= 0.01
+
+
+def test_each_spoken_segment_ends_in_exactly_one_final(demo, long_speech):
+    """One final per sentence (the pauses are longer than the endpoint), segments numbered in order."""
+    audio, spans = long_speech
+    finals = finals_of(transcribe_stream(demo, audio, 16_000))
+    assert len(finals) == len(spans)
+    assert [f.segment for f in finals] == list(range(len(spans)))
+    for final, (start, end) in zip(finals, spans):
+        assert start - 0.2 <= final.start < final.end <= end + 0.2
+
+
+def test_no_audio_is_dropped_at_the_end(demo):
+    """Speech that runs to the very last sample is in the last final, which ends at the speech end."""
+    audio, spans = speech_with_pauses(SENTENCES[:1], lead=0.3, tail=0.0)
+    audio = audio[: int((spans[0][1] - 0.02) * 16_000)]  # cut inside the last phoneme
+    final = finals_of(transcribe_stream(demo, audio, 16_000))[-1]
+    assert final.end >= len(audio) / 16_000 - 0.15
+    assert final.words[-1].end == final.end
+
+
+def test_partials_only_on_change_and_stable_prefix(demo, long_speech):
+    """Every partial differs from the one before it in its segment; stable + unstable == text."""
+    events = list(transcribe_stream(demo, long_speech[0], 16_000))
+    previous = {}
+    partials = [e for e in events if isinstance(e, Partial)]
+    assert partials
+    for event in events:
+        if isinstance(event, Partial):
+            assert event.text != previous.get(event.segment)
+            assert event.stable + event.unstable == event.text
+            previous[event.segment] = event.text
+
+
+def test_words_appear_in_partials_before_the_final(demo, long_speech):
+    """Text shows up in partials while a sentence is still being spoken."""
+    audio, spans = long_speech
+    recognizer = Recognizer(demo)
+    first_partial_at = None
+    for start in range(0, len(audio), 1600):
+        events = recognizer.accept(audio[start : start + 1600])
+        if any(isinstance(e, Partial) and e.text for e in events):
+            first_partial_at = (start + 1600) / 16_000
+            break
+    assert first_partial_at is not None and first_partial_at < spans[0][1]
+
+
+@pytest.mark.parametrize("seconds", [0.0, 0.01])
+def test_closing_an_empty_or_tiny_stream_gives_nothing(demo, seconds):
+    """close() on an empty or a 10 ms stream: no crash, no phantom text."""
+    recognizer = Recognizer(demo)
+    events = recognizer.accept(np.zeros(int(16_000 * seconds), np.float32)) + recognizer.close()
+    assert [e for e in events if e.text] == []
+
+
+@pytest.mark.parametrize("level", [0.0, 1e-3])
+def test_silence_gives_no_finals(demo, level):
+    """Ten seconds of digital silence or faint noise yield no final with text."""
+    noise = np.random.default_rng(0).normal(0, level, 16_000 * 10).astype(np.float32)
+    assert [f for f in finals_of(transcribe_stream(demo, noise, 16_000)) if f.text] == []
+
+
+def test_finalize_ends_the_segment_and_the_stream_goes_on(demo, long_speech):
+    """finalize() mid-stream gives the final of what was heard; later speech gets the next segment."""
+    audio, spans = long_speech
+    recognizer = Recognizer(demo)
+    middle = int(spans[0][1] * 16_000)
+    before = recognizer.accept(audio[:middle]) + recognizer.finalize()
+    after = recognizer.accept(audio[middle:]) + recognizer.close()
+    first = finals_of(before)
+    assert len(first) == 1 and first[0].text
+    assert [f.segment for f in finals_of(after)] == list(range(1, 1 + len(finals_of(after))))
+    assert finals_of(after)[0].start >= first[0].end
+
+
+def test_reset_starts_a_new_stream(demo, long_speech):
+    """After reset() the same audio gives the same finals, times again from zero."""
+    audio = long_speech[0][: 16_000 * 6]
+    recognizer = Recognizer(demo)
+    first = finals_of(recognizer.accept(audio) + recognizer.close())
+    recognizer.reset()
+    assert finals_of(recognizer.accept(audio) + recognizer.close()) == first
+
+
+def test_batched_streams_get_the_same_text_as_single_streams(demo, long_speech):
+    """Four streams run through the batching engine get what each gets alone."""
+    audio, _ = long_speech
+    clips = [audio[: 16_000 * s] for s in (5, 7, 9, 11)]
+    engine = BatchEngine(demo)
+    recognizers = [Recognizer(demo) for _ in clips]
+    got = {r: [] for r in recognizers}
+    for start in range(0, max(len(c) for c in clips), 4_800):
+        for r, clip in zip(recognizers, clips):
+            if start < len(clip):
+                r.push(clip[start : start + 4_800])
+        for r, events in engine.step(recognizers).items():
+            got[r] += events
+    for r, clip in zip(recognizers, clips):
+        batched = [f.text for f in finals_of(got[r] + r.close())]
+        assert batched == [f.text for f in finals_of(stream(demo, clip, [len(clip)]))]
+    assert engine.windows > engine.batches  # windows really ran together
+
+
+def test_energy_gate_skips_silence_but_keeps_speech(demo, long_speech):
+    """With the energy gate on, long silence costs no model time and the text stays the same."""
+    audio, _ = long_speech
+    padded = np.concatenate([np.zeros(16_000 * 5, np.float32), audio[: 16_000 * 6]])
+    gated = StreamingConfig(energy_gate_db=-60.0)
+    plain = [f.text for f in finals_of(transcribe_stream(demo, padded, 16_000))]
+    assert [f.text for f in finals_of(transcribe_stream(demo, padded, 16_000, gated))] == plain
