@@ -44,6 +44,7 @@ DEMO_CONFIG = HubertConfig(
     num_conv_pos_embedding_groups=16,
     vocab_size=32,
 )
+NORMALIZED_LEVEL_RANGE = (math.log(0.4), math.log(2.5))  # log-uniform gain after normalization
 
 
 @dataclass(frozen=True)
@@ -128,16 +129,20 @@ def make_batches(data, config: TrainConfig, rng: random.Random, vocab: Vocabular
         batches.append(current)
         rng.shuffle(batches)
         for batch in batches:
-            yield collate(batch, vocab, front)
+            yield collate(batch, vocab, front, rng)
 
 
-def collate(items, vocab: Vocabulary, front: AudioFront):
+def collate(items, vocab: Vocabulary, front: AudioFront, rng: random.Random | None = None):
     longest = max(len(a) for a, _ in items)
     audio = torch.zeros(len(items), longest)
     mask = torch.zeros(len(items), longest, dtype=torch.long)
     targets = [torch.tensor(vocab.encode(text)) for _, text in items]
     for row, (clip, _) in enumerate(items):
-        audio[row, : len(clip)] = torch.from_numpy(front(clip))
+        # A random level after normalization: streaming normalizes with running statistics and
+        # live input has any mix of speech and silence, so the model must not depend on the
+        # exact variance that whole-clip normalization gives.
+        level = math.exp(rng.uniform(*NORMALIZED_LEVEL_RANGE)) if rng else 1.0
+        audio[row, : len(clip)] = torch.from_numpy(front(clip)) * level
         mask[row, : len(clip)] = 1
     lengths = torch.tensor([len(t) for t in targets])
     return audio, mask, torch.cat(targets), lengths
