@@ -1,0 +1,165 @@
+"""How many real-time streams one server holds with p95 partial latency under 1 s, batched and not.
+
+    python bench/bench_server.py                       # the full search (minutes; needs a free CPU)
+    python bench/bench_server.py --streams 1,2 --seconds 3 --out /tmp/check.json   # a quick check
+
+For each mode the server runs as a subprocess (``python -m streamer.server --protocol
+vosk``) with ``--max-batch 32`` (batched) or ``--max-batch 1`` (one forward per stream).
+N clients in this process each send 0.2 s chunks of speech on a real-time schedule,
+with random phases, and wait for the one reply Vosk's protocol gives each chunk.
+A chunk's latency runs from when a live source would have had it (its scheduled time)
+to its reply, so a client that falls behind real time shows up as growing latency.
+This is processing latency; the algorithmic latency (hop + lookahead) comes on top.
+The stream count doubles until p95 passes the budget, then is bisected. Writes
+``bench/results/server_streams.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from websockets.asyncio.client import connect  # noqa: E402
+
+CHUNK_SECONDS = 0.2  # what Vosk's clients send
+BUDGET_SECONDS = 1.0  # p95 partial latency must stay under this
+WARMUP_SECONDS = 1.0  # latencies of each stream's first second are not counted
+MODES = {"batched": 32, "one_forward_per_stream": 1}
+
+
+class Server:
+    """``python -m streamer.server`` on a free port, for the duration of a ``with`` block."""
+
+    def __init__(self, model: str, max_batch: int, threads: int) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads)}
+        command = [
+            sys.executable, "-m", "streamer.server", "--model", model, "--port", "0", "--protocol", "vosk",
+            "--max-batch", str(max_batch), "--max-sessions", "1000", "--max-buffer-seconds", "30",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+        for line in self.process.stderr:
+            if "listening on ws://" in line:
+                self.port = int(line.rsplit(":", 1)[1].split("/")[0])
+                break
+        else:
+            raise RuntimeError("the server did not start")
+        threading.Thread(target=self.process.stderr.read, daemon=True).start()  # a full pipe would stall it
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=5):
+                    break
+            except OSError:
+                time.sleep(0.2)
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+
+async def one_stream(uri: str, audio: np.ndarray, seconds: float, phase: float) -> list[float]:
+    """Send ``seconds`` of audio in real time; return each chunk's latency after the warm-up."""
+    chunk = int(16_000 * CHUNK_SECONDS)
+    latencies = []
+    await asyncio.sleep(phase)
+    async with connect(uri, compression=None) as ws:
+        await ws.send('{"config": {"sample_rate": 16000}}')
+        start = time.monotonic()
+        for i in range(int(seconds / CHUNK_SECONDS)):
+            due = start + (i + 1) * CHUNK_SECONDS  # a live source has this chunk now
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            first = (i * chunk) % (len(audio) - chunk)
+            await ws.send(audio[first : first + chunk].tobytes())
+            await ws.recv()
+            if (i + 1) * CHUNK_SECONDS > WARMUP_SECONDS:
+                latencies.append(time.monotonic() - due)
+        await ws.send('{"eof" : 1}')
+        await ws.recv()
+    return latencies
+
+
+async def measure(port: int, streams: int, seconds: float, audio: np.ndarray) -> dict[str, float]:
+    rng = random.Random(streams)
+    uri = f"ws://127.0.0.1:{port}/"
+    runs = [one_stream(uri, audio, seconds, rng.uniform(0, CHUNK_SECONDS)) for _ in range(streams)]
+    latencies = np.concatenate([np.asarray(r) for r in await asyncio.gather(*runs)])
+    return {"p50": round(float(np.percentile(latencies, 50)), 4), "p95": round(float(np.percentile(latencies, 95)), 4)}
+
+
+def capacity(port: int, seconds: float, audio: np.ndarray, counts: list[int] | None) -> tuple[int, dict]:
+    """Most streams with p95 under the budget: the given counts, or doubling then bisection."""
+    results: dict[int, dict[str, float]] = {}
+
+    def ok(n: int) -> bool:
+        results[n] = asyncio.run(measure(port, n, seconds, audio))
+        print(f"  {n:4d} streams: p50 {results[n]['p50']:.3f} s  p95 {results[n]['p95']:.3f} s", flush=True)
+        return results[n]["p95"] < BUDGET_SECONDS
+
+    if counts:
+        passed = [n for n in counts if ok(n)]
+        return max(passed, default=0), results
+    good, bad = 0, 1
+    while ok(bad):
+        good, bad = bad, bad * 2
+    while bad - good > max(1, good // 8):  # to within about 12%
+        middle = (good + bad) // 2
+        good, bad = (middle, bad) if ok(middle) else (good, middle)
+    return good, results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="demo")
+    parser.add_argument("--seconds", type=float, default=20.0, help="audio per stream per measurement")
+    parser.add_argument("--streams", default=None, help="comma-separated counts to try instead of the search")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads in the server")
+    parser.add_argument("--modes", default=",".join(MODES), help=f"any of {', '.join(MODES)}")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "server_streams.json")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.streams.split(",")] if args.streams else None
+    audio = sf.read(ROOT / "examples" / "weather.wav", dtype="int16")[0]
+
+    report: dict[str, object] = {
+        "setup": {
+            "model": args.model, "seconds_per_stream": args.seconds, "chunk_seconds": CHUNK_SECONDS,
+            "budget_p95_seconds": BUDGET_SECONDS, "server_threads": args.threads,
+            "cpu_count": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
+        },
+    }  # fmt: skip
+    for mode in args.modes.split(","):
+        print(f"{mode} (--max-batch {MODES[mode]}):", flush=True)
+        with Server(args.model, MODES[mode], args.threads) as server:
+            held, results = capacity(server.port, args.seconds, audio, counts)
+        report[mode] = {"max_streams": held, "by_streams": {str(n): r for n, r in sorted(results.items())}}
+        print(f"  -> {held} real-time streams with p95 < {BUDGET_SECONDS:g} s", flush=True)
+    if "batched" in report and "one_forward_per_stream" in report:
+        unbatched = report["one_forward_per_stream"]["max_streams"]  # type: ignore[index]
+        batched = report["batched"]["max_streams"]  # type: ignore[index]
+        report["ratio"] = round(batched / unbatched, 2) if unbatched else None
+        print(f"batched / one forward per stream: {report['ratio']}x")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,323 @@
+"""Stream a file or the microphone to a hubert-stream server and print what comes back.
+
+Torch-free: it needs ``websockets`` and ``numpy``, plus ``soundfile`` for files other
+than 16-bit WAV and ``sounddevice`` for the microphone (both imported only when used)::
+
+    python -m clients.client ws://127.0.0.1:8765/v1/stream examples/hello.wav
+    python -m clients.client ws://127.0.0.1:8765/v1/stream --mic        # Ctrl-C ends the stream
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import time
+import wave
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from streamer.events import Event, Final, Partial
+from streamer.protocol import Done, ErrorEvent, Lag, Ready, parse_event
+
+__all__ = ["SessionResult", "StreamClient", "format_event", "main", "read_audio", "stream_file", "stream_microphone"]
+
+CHUNK_SECONDS = 0.1  # audio per binary message: small enough for live partials, big enough to be cheap
+MIC_QUEUE_BLOCKS = 50  # 5 s of microphone audio waiting to be sent before the oldest is dropped
+MAX_MESSAGE_BYTES = 1 << 20  # what the client accepts from the server
+
+
+@dataclass
+class SessionResult:
+    """Everything a session sent, and how it ended."""
+
+    events: list[Event] = field(default_factory=list)
+    close_code: int | None = None
+    close_reason: str = ""
+
+    @property
+    def finals(self) -> list[Final]:
+        return [e for e in self.events if isinstance(e, Final)]
+
+    @property
+    def text(self) -> str:
+        """The finals' texts joined: the transcript."""
+        return " ".join(f.text for f in self.finals if f.text)
+
+
+class StreamClient:
+    """One native-protocol session::
+
+        async with StreamClient(uri, sample_rate=48_000) as client:
+            await client.send_audio(block)       # int16 or float32 samples, or raw bytes
+            await client.eof()
+            async for event in client.events():
+                print(event)
+
+    Args:
+        uri: ``ws://host:port/v1/stream``.
+        sample_rate: rate of the audio you send, 8000-192000 Hz.
+        encoding: ``pcm_s16le`` or ``pcm_f32le``.
+        channels: interleaved channels per frame.
+        token: bearer token, when the server wants one.
+        token_in_message: send the token in the config message (as browsers must) instead of a header.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        sample_rate: int = 16_000,
+        encoding: str = "pcm_s16le",
+        channels: int = 1,
+        token: str | None = None,
+        token_in_message: bool = False,
+    ) -> None:
+        self.uri = uri
+        self.config: dict[str, object] = {
+            "type": "config", "sample_rate": sample_rate, "encoding": encoding, "channels": channels,
+        }  # fmt: skip
+        self.dtype = np.dtype("<i2") if encoding == "pcm_s16le" else np.dtype("<f4")
+        self.headers = {}
+        if token is not None and token_in_message:
+            self.config["token"] = token
+        elif token is not None:
+            self.headers["Authorization"] = f"Bearer {token}"
+        self.ws: ClientConnection | None = None
+
+    async def __aenter__(self) -> StreamClient:
+        self.ws = await connect(self.uri, additional_headers=self.headers, compression=None, max_size=MAX_MESSAGE_BYTES)
+        await self.ws.send(json.dumps(self.config))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.ws is not None
+        await self.ws.close()
+
+    async def send_audio(self, samples: np.ndarray | bytes) -> None:
+        """Send one block: samples in the configured encoding (converted if needed), or raw bytes."""
+        assert self.ws is not None, "use StreamClient in an async with block"
+        if isinstance(samples, np.ndarray):
+            samples = _convert(samples, self.dtype).tobytes()
+        await self.ws.send(samples)
+
+    async def finalize(self) -> None:
+        """End the current segment now."""
+        assert self.ws is not None
+        await self.ws.send('{"type":"finalize"}')
+
+    async def eof(self) -> None:
+        """No more audio: the server sends the last finals, then done, then closes."""
+        assert self.ws is not None
+        await self.ws.send('{"type":"eof"}')
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Server events until the connection closes (see ``close_code``)."""
+        assert self.ws is not None
+        try:
+            async for message in self.ws:
+                yield parse_event(message)
+        except ConnectionClosed:
+            pass  # an error close; close_code says which
+
+    @property
+    def close_code(self) -> int | None:
+        return None if self.ws is None else self.ws.close_code
+
+    @property
+    def close_reason(self) -> str:
+        return "" if self.ws is None or self.ws.close_reason is None else self.ws.close_reason
+
+
+def _convert(samples: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    if samples.dtype == dtype:
+        return samples
+    if np.issubdtype(samples.dtype, np.floating) and dtype.kind == "i":
+        return (np.clip(samples, -1.0, 1.0) * 32767).astype(dtype)
+    if samples.dtype == np.int16 and dtype.kind == "f":
+        return (samples / 32768.0).astype(dtype)
+    return samples.astype(dtype)
+
+
+def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """A sound file as int16 ``[frames, channels]`` and its rate (16-bit WAV without soundfile)."""
+    try:
+        import soundfile
+    except ImportError:
+        soundfile = None
+    if soundfile is not None:
+        data, rate = soundfile.read(str(path), dtype="int16", always_2d=True)
+        return data, rate
+    with wave.open(str(path), "rb") as w:
+        if w.getsampwidth() != 2:
+            raise ValueError(f"{path}: only 16-bit WAV can be read without soundfile; pip install soundfile")
+        frames = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+        return frames.reshape(-1, w.getnchannels()), w.getframerate()
+
+
+async def _collect(client: StreamClient, on_event: Callable[[Event], None] | None) -> SessionResult:
+    result = SessionResult()
+    async for event in client.events():
+        result.events.append(event)
+        if on_event is not None:
+            on_event(event)
+    result.close_code, result.close_reason = client.close_code, client.close_reason
+    return result
+
+
+async def _send_and_collect(
+    client: StreamClient, send: Coroutine[Any, Any, None], on_event: Callable[[Event], None] | None
+) -> SessionResult:
+    """Send (a coroutine) while collecting events; when the server ends the session first, sending stops."""
+    sender = asyncio.ensure_future(send)
+    receiver = asyncio.ensure_future(_collect(client, on_event))
+    try:
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        if sender.done() and not sender.cancelled():
+            error = sender.exception()
+            if error is not None and not isinstance(error, ConnectionClosed):
+                raise error  # a local failure (file, microphone): the server would wait for audio forever
+        return await receiver
+    finally:
+        sender.cancel()
+        receiver.cancel()
+
+
+async def stream_file(
+    uri: str,
+    path: str | Path,
+    realtime: bool = False,
+    chunk_seconds: float = CHUNK_SECONDS,
+    token: str | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> SessionResult:
+    """Send a sound file (as fast as the server takes it, or at ``realtime`` pace) and collect the events."""
+    audio, rate = read_audio(path)
+    chunk = max(1, int(rate * chunk_seconds))
+    async with StreamClient(uri, sample_rate=rate, channels=audio.shape[1], token=token) as client:
+
+        async def send() -> None:
+            start = time.monotonic()
+            for i, first in enumerate(range(0, len(audio), chunk)):
+                if realtime:
+                    await asyncio.sleep(max(0.0, start + i * chunk_seconds - time.monotonic()))
+                await client.send_audio(audio[first : first + chunk])
+            await client.eof()
+
+        return await _send_and_collect(client, send(), on_event)
+
+
+async def stream_microphone(
+    uri: str,
+    stop: asyncio.Event,
+    sample_rate: int = 16_000,
+    device: int | str | None = None,
+    token: str | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> SessionResult:
+    """Send the microphone until ``stop`` is set, then eof; collect the events."""
+    try:
+        import sounddevice
+    except (ImportError, OSError) as e:
+        raise RuntimeError(f"the microphone needs sounddevice and PortAudio: pip install sounddevice ({e})") from e
+    loop = asyncio.get_running_loop()
+    blocks: asyncio.Queue[np.ndarray] = asyncio.Queue(MIC_QUEUE_BLOCKS)
+
+    def offer(block: np.ndarray) -> None:  # on the loop: never block, drop the oldest when full
+        if blocks.full():
+            blocks.get_nowait()
+        blocks.put_nowait(block)
+
+    def callback(indata: np.ndarray, frames: int, when: object, status: object) -> None:
+        loop.call_soon_threadsafe(offer, indata[:, 0].copy())  # PortAudio's thread: copy and hand over
+
+    async with StreamClient(uri, sample_rate=sample_rate, token=token) as client:
+
+        async def send() -> None:
+            with sounddevice.InputStream(
+                samplerate=sample_rate, channels=1, dtype="int16", device=device,
+                blocksize=int(sample_rate * CHUNK_SECONDS), callback=callback,
+            ):  # fmt: skip
+                stopper = asyncio.ensure_future(stop.wait())
+                while not stop.is_set():
+                    getter = asyncio.ensure_future(blocks.get())
+                    await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                    if getter.done():
+                        await client.send_audio(getter.result())
+                    else:
+                        getter.cancel()
+                stopper.cancel()
+            await asyncio.sleep(0)  # run the hand-overs PortAudio scheduled before the stream closed
+            while not blocks.empty():  # what was captured before the stop still counts
+                await client.send_audio(blocks.get_nowait())
+            await client.eof()
+
+        return await _send_and_collect(client, send(), on_event)
+
+
+def format_event(event: Event) -> str:
+    """One human-readable line per event."""
+    if isinstance(event, Partial):
+        return f"  ... {event.text}"
+    if isinstance(event, Final):
+        return f"[{event.start:7.2f} - {event.end:7.2f}] {event.text}"
+    if isinstance(event, Ready):
+        return f"(session {event.session}, send {event.sample_rate} Hz)"
+    if isinstance(event, ErrorEvent):
+        return f"error {event.code}: {event.message}"
+    if isinstance(event, Lag):
+        return f"(server is {event.seconds:.1f} s behind)"
+    if isinstance(event, Done):
+        return "(done)"
+    return event.to_json()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m clients.client URI FILE`` or ``python -m clients.client URI --mic``."""
+    parser = argparse.ArgumentParser(prog="python -m clients.client", description=__doc__.splitlines()[0])
+    parser.add_argument("uri", help="server address, e.g. ws://127.0.0.1:8765/v1/stream")
+    parser.add_argument("file", nargs="?", help="sound file to send")
+    parser.add_argument("--mic", action="store_true", help="send the microphone instead (Ctrl-C to stop)")
+    parser.add_argument("--device", default=None, help="microphone: device number or name")
+    parser.add_argument("--rate", type=int, default=16_000, help="microphone: sample rate (default: %(default)s)")
+    parser.add_argument("--realtime", action="store_true", help="send the file at real-time pace")
+    parser.add_argument("--token", default=None, help="bearer token, if the server requires one")
+    parser.add_argument("--json", action="store_true", help="print events as JSON lines")
+    parser.add_argument("--quiet", action="store_true", help="print only the finals")
+    args = parser.parse_args(argv)
+    if (args.file is None) == (not args.mic):
+        parser.error("give a FILE or --mic")
+
+    def show(event: Event) -> None:
+        if args.quiet and not isinstance(event, Final):
+            return
+        print(event.to_json() if args.json else format_event(event), flush=True)
+
+    async def go() -> SessionResult:
+        if args.file is not None:
+            return await stream_file(args.uri, args.file, args.realtime, token=args.token, on_event=show)
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)
+        device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
+        return await stream_microphone(args.uri, stop, args.rate, device, args.token, on_event=show)
+
+    try:
+        result = asyncio.run(go())
+    except (OSError, ValueError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if result.close_code not in (1000, None):
+        print(f"the server closed the session: {result.close_code} {result.close_reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

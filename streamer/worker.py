@@ -1,0 +1,485 @@
+"""The inference worker: one thread runs the model for every stream, batching their due hops.
+
+The event loop never calls the model. It hands each stream's audio and commands to
+the worker through a thread-safe queue (``submit``); the worker gathers what arrived
+within a few milliseconds, pushes it into each stream's ``Recognizer``, and runs one
+hop of every stream that has one due as a single batch (``streamer.engine.run_batch``),
+round after round. Results go back to the loop with ``loop.call_soon_threadsafe``:
+the stream's events first, then the futures of the jobs they completed.
+
+``Feed`` is the loop's side of one stream: it decodes and resamples a session's
+audio, submits it, and keeps the account the server's backpressure and lag
+reports are made of.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from streamer.audio import ENCODINGS, AudioInput, decode_pcm
+from streamer.config import StreamingConfig
+from streamer.events import Event
+from streamer.protocol import AudioFormat
+
+__all__ = ["Feed", "InferenceWorker", "Metrics", "Stream"]
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000  # Hz, what the recognizer takes
+JobKind = Literal["audio", "finalize", "close"]
+
+
+@dataclass
+class Job:
+    """One thing a stream asked for; ``future`` resolves on the loop with its queue lag in seconds."""
+
+    kind: JobKind
+    samples: np.ndarray | None
+    future: asyncio.Future[float]
+    submitted: float = field(default_factory=time.monotonic)
+
+
+class Stream:
+    """A stream's handle. Its recognizer and job lists belong to the worker thread.
+
+    Args:
+        on_events: called on the event loop with each list of events the stream produced.
+    """
+
+    def __init__(self, on_events: Callable[[list[Event]], None]) -> None:
+        self.on_events = on_events
+        self.recognizer: Any = None  # created on the worker thread: creating one runs the model
+        self.jobs: deque[Job] = deque()  # waiting, in order
+        self.pushed: list[Job] = []  # audio pushed into the recognizer whose hops may still be due
+        self.gone = False  # set on the loop by discard(); the worker then drops the stream
+        self.error: Exception | None = None  # why the worker gave up on this stream
+
+
+class Histogram:
+    """A Prometheus histogram with fixed buckets (callers hold the metrics lock)."""
+
+    def __init__(self, buckets: tuple[float, ...]) -> None:
+        self.buckets = buckets
+        self.counts = [0] * len(buckets)
+        self.sum = 0.0
+        self.count = 0
+
+    def observe(self, value: float) -> None:
+        for i, bound in enumerate(self.buckets):
+            if value <= bound:
+                self.counts[i] += 1
+        self.sum += value
+        self.count += 1
+
+    def render(self, name: str, help_: str) -> list[str]:
+        lines = [f"# HELP {name} {help_}", f"# TYPE {name} histogram"]
+        lines += [f'{name}_bucket{{le="{bound:g}"}} {n}' for bound, n in zip(self.buckets, self.counts, strict=True)]
+        lines += [
+            f'{name}_bucket{{le="+Inf"}} {self.count}',
+            f"{name}_sum {self.sum:.6f}",
+            f"{name}_count {self.count}",
+        ]
+        return lines
+
+
+class Metrics:
+    """Counters for ``/metrics``, updated from the loop and the worker thread."""
+
+    PREFIX = "hubert_stream"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.sessions_active = 0
+        self.sessions_total = 0
+        self.rejected: dict[str, int] = {}  # reason -> handshakes refused
+        self.errors: dict[str, int] = {}  # error code -> error events sent
+        self.audio_seconds = 0.0
+        self.batch_size = Histogram((1, 2, 4, 8, 16, 32, 64, 128))
+        self.inference_seconds = Histogram((0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
+        self.queue_lag_seconds = Histogram((0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+        self.model_loaded = False
+
+    def add(self, name: str, amount: float = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + amount)
+
+    def count(self, table: str, key: str) -> None:
+        with self._lock:
+            counts = getattr(self, table)
+            counts[key] = counts.get(key, 0) + 1
+
+    def observe(self, name: str, value: float) -> None:
+        with self._lock:
+            getattr(self, name).observe(value)
+
+    def render(self) -> str:
+        """The Prometheus text exposition format (version 0.0.4)."""
+        p = self.PREFIX
+        with self._lock:
+            lines = [
+                f"# HELP {p}_model_loaded 1 once the model is loaded and sessions are accepted.",
+                f"# TYPE {p}_model_loaded gauge",
+                f"{p}_model_loaded {int(self.model_loaded)}",
+                f"# HELP {p}_sessions_active Open websocket sessions.",
+                f"# TYPE {p}_sessions_active gauge",
+                f"{p}_sessions_active {self.sessions_active}",
+                f"# HELP {p}_sessions_total Sessions opened since the server started.",
+                f"# TYPE {p}_sessions_total counter",
+                f"{p}_sessions_total {self.sessions_total}",
+                f"# HELP {p}_rejected_total Websocket handshakes refused, by reason.",
+                f"# TYPE {p}_rejected_total counter",
+                *(f'{p}_rejected_total{{reason="{k}"}} {v}' for k, v in sorted(self.rejected.items())),
+                f"# HELP {p}_errors_total Error events sent to clients, by code.",
+                f"# TYPE {p}_errors_total counter",
+                *(f'{p}_errors_total{{code="{k}"}} {v}' for k, v in sorted(self.errors.items())),
+                f"# HELP {p}_audio_seconds_total Seconds of audio received.",
+                f"# TYPE {p}_audio_seconds_total counter",
+                f"{p}_audio_seconds_total {self.audio_seconds:.3f}",
+                *self.batch_size.render(f"{p}_batch_size", "Windows per forward pass."),
+                *self.inference_seconds.render(f"{p}_inference_seconds", "Time per batched forward pass."),
+                *self.queue_lag_seconds.render(
+                    f"{p}_queue_lag_seconds", "Time from audio arriving to its hops being recognized."
+                ),
+            ]
+        return "\n".join(lines) + "\n"
+
+
+_STOP = object()
+
+
+class InferenceWorker:
+    """The one thread that runs the model for every stream.
+
+    Args:
+        load: returns the model; called on the worker thread, so loading does not block the loop.
+        config: streaming knobs shared by every stream (one config: windows batch without padding).
+        max_batch: most windows per forward pass (1 = one forward per stream, for comparison).
+        gather_seconds: after waking up idle, wait this long for other streams' audio to batch with.
+        metrics: where batch sizes, inference time and queue lag are recorded.
+    """
+
+    def __init__(
+        self,
+        load: Callable[[], Any],
+        config: StreamingConfig,
+        max_batch: int = 32,
+        gather_seconds: float = 0.005,
+        metrics: Metrics | None = None,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, got {max_batch}")
+        self.config = config
+        self.max_batch = max_batch
+        self.gather_seconds = gather_seconds
+        self.metrics = metrics or Metrics()
+        self.model: Any = None
+        self._load = load
+        # Unbounded by type, bounded in practice: every session waits for its own audio to be
+        # recognized once it has more than the server's buffer limit queued (see server._wait_for_room).
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._streams: list[Stream] = []  # worker thread only
+        self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.loaded: asyncio.Future[None] | None = None  # resolves on the loop once the model is loaded
+
+    # ----- the loop's side -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the thread; call from the event loop that will receive the results."""
+        self._loop = asyncio.get_running_loop()
+        self.loaded = self._loop.create_future()
+        self._thread.start()
+
+    def open(self, on_events: Callable[[list[Event]], None]) -> Stream:
+        """A new stream; ``on_events`` runs on the loop."""
+        return Stream(on_events)
+
+    def submit(self, stream: Stream, kind: JobKind, samples: np.ndarray | None = None) -> asyncio.Future[float]:
+        """Queue audio (16 kHz float32 mono), a finalize or the close of ``stream``; resolves when done."""
+        assert self._loop is not None, "start() the worker first"
+        job = Job(kind, samples, self._loop.create_future())
+        self._queue.put((stream, job))
+        return job.future
+
+    def discard(self, stream: Stream) -> None:
+        """Forget ``stream`` without flushing it (its client is gone); pending jobs are dropped."""
+        stream.gone = True
+        self._queue.put((stream, None))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the thread after its current batch."""
+        self._queue.put(_STOP)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    # ----- the worker thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self.model = self._load()
+            self._new_recognizer()  # refuses a model that cannot stream (ValueError), and warms up
+        except Exception as e:  # reported on the loop; the server decides what to do
+            log.error("could not load the model: %s", e)
+            self._call_soon(_settle, self.loaded, None, e)
+            return
+        self.metrics.model_loaded = True
+        self._call_soon(_settle, self.loaded, None, None)
+        while self._take(block=not any(s.jobs or s.pushed for s in self._streams)):
+            self._round()
+
+    def _take(self, block: bool) -> bool:
+        """Move queued jobs to their streams; when idle, wait for one and then gather briefly."""
+        items = []
+        if block:
+            items.append(self._queue.get())
+            deadline = time.monotonic() + self.gather_seconds
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    items.append(self._queue.get(timeout=left))
+                except queue.Empty:
+                    break
+        while True:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        for item in items:
+            if item is _STOP:
+                return False
+            stream, job = item
+            if job is None or stream.gone:
+                self._forget(stream)
+            elif stream.error is not None:
+                self._call_soon(_settle, job.future, None, stream.error)
+            else:
+                stream.jobs.append(job)
+                if stream.recognizer is None:
+                    self._streams.append(stream)
+                    self._guard(stream, self._create, stream)
+        return True
+
+    def _create(self, stream: Stream) -> None:
+        stream.recognizer = self._new_recognizer()
+
+    def _new_recognizer(self) -> Any:
+        from streamer.recognizer import Recognizer
+
+        return Recognizer(self.model, self.config)  # runs the model once (silence features)
+
+    def _round(self) -> None:
+        """Push waiting audio, then run one due hop of every stream, in batches of ``max_batch``."""
+        for stream in list(self._streams):
+            self._guard(stream, self._advance, stream)
+        requests, by_recognizer = [], {}
+        for stream in list(self._streams):
+            if not stream.pushed:
+                continue
+            request = self._guard(stream, stream.recognizer.next_hop)
+            if request is None:  # all its audio is recognized: its jobs are done
+                if stream in self._streams:
+                    done, stream.pushed = stream.pushed, []
+                    self._post(stream, [], done)
+                continue
+            requests.append(request)
+            by_recognizer[request.recognizer] = stream
+        for first in range(0, len(requests), self.max_batch):
+            self._run_batch(requests[first : first + self.max_batch], by_recognizer)
+
+    def _advance(self, stream: Stream) -> None:
+        """Push the stream's leading audio jobs; run a finalize/close once the audio before it is done."""
+        while stream.jobs:
+            job = stream.jobs[0]
+            if job.kind == "audio":
+                stream.recognizer.push(job.samples)
+                stream.pushed.append(stream.jobs.popleft())
+                continue
+            if stream.pushed:
+                return  # a control job waits until every hop of the audio before it has run
+            stream.jobs.popleft()
+            events = stream.recognizer.finalize() if job.kind == "finalize" else stream.recognizer.close()
+            self._post(stream, events, [job])
+            if job.kind == "close":
+                self._forget(stream)
+                return
+
+    def _run_batch(self, requests: list, by_recognizer: dict) -> None:
+        from streamer.engine import run_batch
+
+        start = time.monotonic()
+        try:
+            results = run_batch(self.model, requests)
+        except Exception as e:
+            log.exception("a batch of %d windows failed", len(requests))
+            for request in requests:
+                self._fail(by_recognizer[request.recognizer], e)
+            return
+        self.metrics.observe("inference_seconds", time.monotonic() - start)
+        self.metrics.observe("batch_size", len(requests))
+        for recognizer, events in results.items():
+            if events:
+                self._post(by_recognizer[recognizer], events, [])
+
+    def _guard(self, stream: Stream, step: Callable[..., Any], *args: Any) -> Any:
+        """Run one stream's step; a failure ends that stream only."""
+        try:
+            return step(*args)
+        except Exception as e:
+            log.exception("stream failed on the inference thread")
+            self._fail(stream, e)
+            return None
+
+    def _fail(self, stream: Stream, error: Exception) -> None:
+        stream.error = error
+        jobs = [*stream.pushed, *stream.jobs]
+        self._forget(stream)
+        for job in jobs:
+            self._call_soon(_settle, job.future, None, error)
+
+    def _forget(self, stream: Stream) -> None:
+        if stream in self._streams:
+            self._streams.remove(stream)
+        stream.jobs.clear()
+        stream.pushed = []
+
+    def _post(self, stream: Stream, events: list[Event], done: list[Job]) -> None:
+        """Hand events and finished jobs to the loop, in order."""
+        now = time.monotonic()
+        lags = [now - job.submitted for job in done]
+        for job, lag in zip(done, lags, strict=True):
+            if job.kind == "audio":
+                self.metrics.observe("queue_lag_seconds", lag)
+        if events or done:
+            self._call_soon(_deliver, stream, events, done, lags)
+
+    def _call_soon(self, callback: Callable[..., None], *args: Any) -> None:
+        assert self._loop is not None
+        try:
+            self._loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
+
+
+def _settle(future: asyncio.Future | None, result: Any, error: BaseException | None) -> None:
+    if future is None or future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+def _deliver(stream: Stream, events: list[Event], done: list[Job], lags: list[float]) -> None:
+    """On the loop: events to the session, then the futures of the jobs they finish."""
+    if stream.gone:
+        return
+    if events:
+        stream.on_events(events)
+    for job, lag in zip(done, lags, strict=True):
+        _settle(job.future, lag, None)
+
+
+class Feed:
+    """The event loop's side of one stream: audio in, jobs to the worker, what is pending and how late.
+
+    Args:
+        worker: the inference worker.
+        sample_rate: the input rate until ``configure``.
+        on_events: called on the loop with the stream's events.
+        on_lag: called on the loop with how far behind real time each message was recognized.
+        on_failure: called on the loop when the worker gave up on the stream.
+        progress: set whenever queued audio shrinks (backpressure waits on it).
+    """
+
+    def __init__(
+        self,
+        worker: InferenceWorker,
+        sample_rate: int,
+        on_events: Callable[[list[Event]], None],
+        on_lag: Callable[[float], None],
+        on_failure: Callable[[], None],
+        progress: asyncio.Event,
+    ) -> None:
+        self.worker = worker
+        self.stream = worker.open(on_events)
+        self.format = AudioFormat(sample_rate=sample_rate)
+        self.audio = AudioInput(sample_rate)
+        self.on_lag, self.on_failure, self.progress = on_lag, on_failure, progress
+        self.started = False  # audio has arrived
+        self.submitted = False  # the worker has seen this stream
+        self.closed = False  # the close job was submitted
+        self.audio_seconds = 0.0  # input received
+        self.pending_seconds = 0.0  # queued on the worker, not yet recognized
+        self._origin = 0.0  # when a live source would have captured the first sample
+
+    def configure(self, audio_format: AudioFormat) -> None:
+        """Take a new input format (before any audio)."""
+        self.audio = AudioInput(audio_format.sample_rate, audio_format.channels)
+        self.format = audio_format
+
+    def accept(self, data: bytes) -> asyncio.Future[float] | None:
+        """Decode, convert and queue one binary message; ``ValueError`` for bad audio (nothing queued)."""
+        samples = self.audio(decode_pcm(data, self.format.encoding))
+        now = time.monotonic()
+        width = ENCODINGS[self.format.encoding][1]
+        seconds = len(data) / (width * self.format.channels * self.format.sample_rate)
+        if not self.started:  # a live source captured the first sample this long ago
+            self.started, self._origin = True, now - seconds
+        self.audio_seconds += seconds
+        self.worker.metrics.add("audio_seconds", seconds)
+        # Audio sent faster than real time could not have been live before its place in the stream:
+        # lag counts from then, so fast senders are not "behind" while the server keeps up.
+        return self._submit_audio(samples, max(now, self._origin + self.audio_seconds))
+
+    def finalize(self) -> asyncio.Future[float]:
+        """End the current segment now: the resampler's tail, then a finalize."""
+        self._submit_audio(self.audio.flush(), time.monotonic())
+        return self._submit("finalize")
+
+    async def close(self) -> None:
+        """End of stream: recognize everything received; its events arrive before this returns."""
+        if self.closed:
+            return
+        self.closed = True
+        self._submit_audio(self.audio.flush(), time.monotonic())
+        if self.submitted:  # a stream that never got audio has nothing to recognize
+            await self._submit("close")
+
+    def discard(self) -> None:
+        """The client is gone: drop the stream without recognizing the rest."""
+        self.worker.discard(self.stream)
+
+    def _submit_audio(self, samples: np.ndarray, live_at: float) -> asyncio.Future[float] | None:
+        if not len(samples):
+            return None
+        seconds = len(samples) / SAMPLE_RATE
+        self.pending_seconds += seconds
+        return self._submit("audio", samples, seconds, live_at)
+
+    def _submit(
+        self, kind: JobKind, samples: np.ndarray | None = None, seconds: float = 0.0, live_at: float | None = None
+    ) -> asyncio.Future[float]:
+        self.submitted = True
+        future = self.worker.submit(self.stream, kind, samples)
+        future.add_done_callback(functools.partial(self._done, seconds, live_at))
+        return future
+
+    def _done(self, seconds: float, live_at: float | None, future: asyncio.Future[float]) -> None:
+        self.pending_seconds -= seconds
+        self.progress.set()
+        if future.cancelled():
+            return
+        if future.exception() is not None:
+            self.on_failure()
+        elif live_at is not None:
+            self.on_lag(max(0.0, time.monotonic() - live_at))  # from when the audio was live to now

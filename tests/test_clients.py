@@ -1,0 +1,126 @@
+"""The torch-free python client and the examples, against a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import types
+
+import pytest
+import test_server as shared
+from test_server import EXAMPLES, REPO, final_texts, running_server, url
+
+from clients import StreamClient, stream_file, stream_microphone
+from streamer.protocol import Done, Ready
+
+demo_folder, demo, clips, reference = shared.demo_folder, shared.demo, shared.clips, shared.reference  # fixtures
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+NO_TORCH = "import sys; sys.modules['torch'] = None; "  # any `import torch` now fails
+
+
+def run_without_torch(code: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-c", NO_TORCH + code, *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_stream_file_returns_the_transcript(demo, reference):
+    """stream_file gets ready, the finals of transcribe_stream, and done; the session closes with 1000."""
+    with running_server(demo) as server:
+        result = asyncio.run(stream_file(url(server), EXAMPLES / "weather.wav"))
+    assert result.close_code == 1000
+    assert isinstance(result.events[0], Ready) and isinstance(result.events[-1], Done)
+    assert final_texts(result.events) == reference["weather"]
+    assert result.text == " ".join(reference["weather"])
+
+
+def test_client_command_runs_without_torch(demo, reference):
+    """`python -m clients.client URI FILE --quiet` works with torch unimportable and prints the finals."""
+    with running_server(demo) as server:
+        done = run_without_torch(
+            "from clients.client import main; raise SystemExit(main(sys.argv[1:]))",
+            url(server), str(EXAMPLES / "hello.wav"), "--quiet",
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert " ".join(reference["hello"]) in done.stdout
+
+
+def test_stream_file_example_prints_the_transcript(demo, reference):
+    """examples/stream_file.py against a live server prints the transcript, torch-free."""
+    with running_server(demo) as server:
+        example = str(EXAMPLES / "stream_file.py")
+        done = run_without_torch(
+            "import runpy; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')",
+            example, str(EXAMPLES / "hello.wav"), "--uri", url(server),
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"transcript: {' '.join(reference['hello'])}" in done.stdout
+
+
+def test_mic_example_explains_itself():
+    """examples/mic_to_server.py --help runs (a microphone is not available on test machines)."""
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "mic_to_server.py"), "--help"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "--uri" in done.stdout
+
+
+def test_token_in_the_first_message_like_a_browser(demo, clips, reference):
+    """StreamClient(token_in_message=True) authenticates through the config message."""
+    with running_server(demo, token="t0k") as server:
+
+        async def scenario():
+            async with StreamClient(url(server), token="t0k", token_in_message=True) as client:
+                await client.send_audio(clips["hello"])
+                await client.eof()
+                return [event async for event in client.events()], client.close_code
+
+        events, code = asyncio.run(scenario())
+    assert code == 1000 and final_texts(events) == reference["hello"]
+
+
+def test_microphone_blocks_cross_the_thread_bridge(demo, clips, reference, monkeypatch):
+    """stream_microphone hands PortAudio's blocks to the loop and sends them; stop gives the final."""
+    audio = clips["hello"]
+
+    class FakeInputStream:  # calls back from its own thread, as PortAudio does
+        def __init__(self, samplerate, channels, dtype, device, blocksize, callback):
+            self.blocksize, self.callback = blocksize, callback
+
+        def __enter__(self):
+            def produce():
+                for first in range(0, len(audio), self.blocksize):
+                    self.callback(audio[first : first + self.blocksize, None].copy(), self.blocksize, None, None)
+                fake.finished.set()
+
+            threading.Thread(target=produce, daemon=True).start()
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+    fake = types.SimpleNamespace(InputStream=FakeInputStream, finished=threading.Event())
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    with running_server(demo) as server:
+
+        async def scenario():
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            loop.run_in_executor(None, lambda: fake.finished.wait(10) and loop.call_soon_threadsafe(stop.set))
+            return await stream_microphone(url(server), stop, sample_rate=16_000)
+
+        result = asyncio.run(scenario())
+    assert result.close_code == 1000
+    assert final_texts(result.events) == reference["hello"]
