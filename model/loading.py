@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import re
+import tempfile
 from pathlib import Path
 
 import torch
@@ -225,14 +226,19 @@ def save_pretrained(model: HubertForCTC, folder: str | os.PathLike, dtype: torch
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(json.dumps(model.config.to_dict(), indent=2) + "\n", encoding="utf-8")
-    (model.vocab or Vocabulary.librispeech()).save(folder)
-    (model.front or AudioFront()).save(folder)
+    staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=folder))  # readers never see half a checkpoint
+    (staging / "config.json").write_text(json.dumps(model.config.to_dict(), indent=2) + "\n", encoding="utf-8")
+    (model.vocab or Vocabulary.librispeech()).save(staging)
+    (model.front or AudioFront()).save(staging)
     state = {k: v.detach().float().contiguous().cpu() for k, v in model.state_dict().items()}
     weight = state.pop(f"{POS_CONV}.weight")
     norm = weight.norm(dim=(0, 1), keepdim=True)  # weight = g * v / |v| with v = weight
     state[f"{POS_CONV}.weight_g"] = norm
     state[f"{POS_CONV}.weight_v"] = weight
     state = {k: v.to(dtype) for k, v in state.items()}
-    save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
+    save_file(state, staging / "model.safetensors", metadata={"format": "pt"})
+    for file in staging.iterdir():
+        os.chmod(file, 0o644)
+        os.replace(file, folder / file.name)
+    staging.rmdir()
     return folder

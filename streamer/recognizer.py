@@ -16,6 +16,7 @@ and windows of many streams batch without padding (see ``streamer.engine``).
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,6 +91,8 @@ class Recognizer:
         self.stitcher = Stitcher(self.model.vocab, c)
         self.norm = RunningNorm(c)
         self._raw = np.zeros(0, dtype=np.float32)  # received, not yet normalized
+        self._pending: list[np.ndarray] = []  # blocks pushed since the last hop, not yet joined
+        self._pending_samples = 0
         self._tail = np.zeros(0, dtype=np.float32)  # last 80 normalized samples (frame overlap)
         self._received = 0  # samples accepted since the stream began
         self._end = 0  # stream frame just after the newest conv frame
@@ -125,15 +128,18 @@ class Recognizer:
         """Buffer samples without running the model."""
         self._check_open()
         samples = as_audio(samples, "samples")
-        self._raw = np.concatenate([self._raw, samples]) if len(self._raw) else samples.copy()
+        if len(samples):
+            self._pending.append(samples.copy())
+            self._pending_samples += len(samples)
         self._received += len(samples)
 
     def next_hop(self) -> HopRequest | None:
         """Take the next due hop's audio, or None while less than a hop is buffered."""
         hop = self.config.hop_frames
         fresh = hop * FRAME_SAMPLES + (OVERLAP - len(self._tail))  # samples this hop consumes
-        if len(self._raw) < fresh:
+        if len(self._raw) + self._pending_samples < fresh:
             return None
+        self._gather()
         block, self._raw = self._raw[:fresh], self._raw[fresh:]
         audio = np.concatenate([self._tail, self.norm(block)])
         self._tail = audio[-OVERLAP:]
@@ -196,6 +202,7 @@ class Recognizer:
         """Run one last window over everything buffered, with silence as its lookahead, and end the segment."""
         c = self.config
         events = self._drain()
+        self._gather()
         raw = self._raw
         if pad_last_frame and len(raw):
             # Complete the last partial frame with zeros so no received sample is dropped.
@@ -230,6 +237,12 @@ class Recognizer:
             events += self._take(ids, probs, start, commit_until=self._end, partial=False)
         return events + self.stitcher.flush()
 
+    def _gather(self) -> None:
+        """Join the blocks pushed since the last hop onto the raw buffer (one copy per hop)."""
+        if self._pending:
+            self._raw = np.concatenate([self._raw, *self._pending])
+            self._pending, self._pending_samples = [], 0
+
     def _drain(self) -> list[Event]:
         """Run every due hop of this stream alone (a batch of one)."""
         from streamer.engine import run_batch
@@ -244,8 +257,18 @@ class Recognizer:
             raise RuntimeError("this stream is closed; call reset() to start a new one")
 
 
+_SILENCE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (device, dtype, features)
+
+
 @torch.inference_mode()
 def _silence_features(model) -> torch.Tensor:
-    """Conv features of digital silence (normalized zeros): the padding before a stream starts."""
-    zeros = torch.zeros(1, RECEPTIVE_FIELD, device=model.device)
-    return model.extract_features(zeros)[0, 0]  # [conv_dim]
+    """Conv features of digital silence (normalized zeros): the padding before a stream starts.
+
+    Computed once per model (and device/dtype), not once per stream: a server opens many.
+    """
+    cached = _SILENCE.get(model)
+    if cached is None or cached[:2] != (model.device, model.dtype):
+        zeros = torch.zeros(1, RECEPTIVE_FIELD, device=model.device)
+        cached = (model.device, model.dtype, model.extract_features(zeros)[0, 0])  # [conv_dim]
+        _SILENCE[model] = cached
+    return cached[2]
