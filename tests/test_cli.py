@@ -1,0 +1,419 @@
+"""`hubert-stream transcribe`, the output formats, every error path and the help, driven through main([...])."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+from test_captions import parse_captions
+
+import streamer.cli
+from model.metrics import cer
+from streamer.cli import main
+from streamer.config import FRAME_SECONDS, StreamingConfig
+from streamer.events import Final, Partial, event_from_json
+
+ROOT = Path(__file__).resolve().parent.parent
+HELLO = ROOT / "examples" / "hello.wav"
+WEATHER = ROOT / "examples" / "weather.wav"
+MODEL = "demo"
+HELLO_MAX_CER = 0.5  # the demo model is small and trained on synthetic speech
+
+
+class Terminal(io.StringIO):
+    """A text stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture(scope="module")
+def demo_model():
+    """The demo model, loaded once for this module."""
+    from model import load_model
+
+    return load_model(MODEL, device="cpu")
+
+
+@pytest.fixture
+def cached_model(demo_model, monkeypatch):
+    """`--model demo` in main() reuses the module's model instead of reading it again."""
+    import model.loading
+
+    real = model.loading.load_model
+
+    def load(name, device=None, dtype=None, revision=None):
+        if name == MODEL and device in (None, "auto", "cpu") and dtype is None:
+            return demo_model
+        return real(name, device=device, dtype=dtype, revision=revision)
+
+    monkeypatch.setattr(model.loading, "load_model", load)
+    return demo_model
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    """main(argv) -> (status, stdout, stderr)."""
+    status = main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def assert_no_traceback(err: str) -> None:
+    """Errors are for people: no Python traceback on stderr."""
+    assert "Traceback" not in err and 'File "' not in err
+
+
+# ----- transcribe and the formats ----------------------------------------------------------------
+
+
+def test_transcribe_two_files_as_jsonl(capsys, cached_model):
+    """`transcribe hello.wav weather.wav --format jsonl` prints partials and finals that parse back, file by file."""
+    status, out, err = run(capsys, "transcribe", str(HELLO), str(WEATHER), "--model", MODEL, "--format", "jsonl")
+    assert status == 0 and err == ""
+    events = [event_from_json(line) for line in out.splitlines()]
+    assert [e.to_json() for e in events] == out.splitlines()  # exactly the wire form
+    assert any(isinstance(e, Partial) for e in events) and any(isinstance(e, Final) for e in events)
+    finals = [e for e in events if isinstance(e, Final)]
+    assert finals[0].segment == 0 and all(f.text and f.end > f.start for f in finals)
+    restarts = [i for i, f in enumerate(finals) if f.segment == 0]
+    assert len(restarts) == 2, "each file's segments count from 0"
+    weather = finals[restarts[1] :]
+    assert weather[-1].end <= 10.92 + 0.1  # weather.wav is 10.9 s: times are the file's own
+
+
+def test_demo_model_understands_hello(capsys, cached_model):
+    """The bundled demo model gets examples/hello.wav mostly right (it is small: CER <= 0.5)."""
+    status, out, _ = run(capsys, "transcribe", str(HELLO), "--model", MODEL)
+    assert status == 0
+    assert cer([HELLO.with_suffix(".txt").read_text().strip()], [" ".join(out.split())]) <= HELLO_MAX_CER
+
+
+@pytest.mark.parametrize("fmt", ["srt", "vtt"])
+def test_captions_one_file_per_input(fmt, tmp_path, capsys, cached_model):
+    """`--format srt|vtt --output DIR/{stem}.EXT` writes a valid caption file per input whose text is the finals'."""
+    status, out, _ = run(capsys, "transcribe", str(HELLO), str(WEATHER), "--model", MODEL, "--format", "jsonl")
+    finals = [e for e in map(event_from_json, out.splitlines()) if isinstance(e, Final)]
+    second = [i for i, f in enumerate(finals) if f.segment == 0][1]
+    expected = {"hello": finals[:second], "weather": finals[second:]}
+
+    template = str(tmp_path / "captions" / f"{{stem}}.{fmt}")
+    (tmp_path / "captions").mkdir()
+    status, out, err = run(capsys, "transcribe", str(HELLO), str(WEATHER), "--model", MODEL, "-f", fmt, "-o", template)
+    assert status == 0 and out == "" and err == ""
+    for stem, its_finals in expected.items():
+        cues = parse_captions((tmp_path / "captions" / f"{stem}.{fmt}").read_text(), vtt=fmt == "vtt")
+        assert " ".join(" ".join(lines) for _, _, lines in cues) == " ".join(f.text for f in its_finals)
+        times = [t for start, end, _ in cues for t in (start, end)]
+        assert times == sorted(times) and all(end > start for start, end, _ in cues)
+        assert all(len(lines) <= 2 for _, _, lines in cues)
+        assert all(len(line) <= 42 or " " not in line for _, _, lines in cues for line in lines)  # words stay whole
+        assert all(end - start <= 6.0 or len(" ".join(lines).split()) == 1 for start, end, lines in cues)
+        assert abs(cues[0][0] - its_finals[0].start) < 0.0011 and abs(cues[-1][1] - its_finals[-1].end) < 0.0011
+
+
+def test_srt_of_one_file_on_stdout(capsys, cached_model):
+    """One file's SRT goes to stdout as a valid SRT document."""
+    status, out, _ = run(capsys, "transcribe", str(WEATHER), "--model", MODEL, "--format", "srt")
+    assert status == 0
+    cues = parse_captions(out, vtt=False)
+    assert cues and out.startswith("1\n00:00:")
+
+
+def test_text_of_several_files_has_a_header_per_file(capsys, cached_model):
+    """text prints one final per line, under a `==> FILE <==` line for each file when there are several."""
+    status, out, _ = run(capsys, "transcribe", str(HELLO), str(WEATHER), "--model", MODEL)
+    assert status == 0
+    blocks = out.split("\n\n")
+    assert [b.splitlines()[0] for b in blocks] == [f"==> {HELLO} <==", f"==> {WEATHER} <=="]
+    assert all(len(b.strip().splitlines()) >= 2 for b in blocks)
+    status, single, _ = run(capsys, "transcribe", str(HELLO), "--model", MODEL)
+    assert "==>" not in single and single == blocks[0].split("\n", 1)[1].rstrip("\n") + "\n"
+
+
+def test_captions_of_several_files_cannot_share_a_file(tmp_path, capsys):
+    """srt/vtt of several files into one --output is refused, pointing at {stem}, before any model loads."""
+    status, _, err = run(capsys, "transcribe", str(HELLO), str(WEATHER), "-f", "srt", "-o", str(tmp_path / "all.srt"))
+    assert status == 2 and not (tmp_path / "all.srt").exists()
+    assert "--output '{stem}.srt'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_output_to_a_file(tmp_path, capsys, cached_model):
+    """--output FILE receives what stdout would have shown."""
+    target = tmp_path / "hello.txt"
+    status, out, _ = run(capsys, "transcribe", str(HELLO), "--model", MODEL, "-o", str(target))
+    assert status == 0 and out == ""
+    status, shown, _ = run(capsys, "transcribe", str(HELLO), "--model", MODEL)
+    assert target.read_text() == shown and shown.strip()
+
+
+def test_any_format_rate_and_channel_count(tmp_path, capsys, cached_model):
+    """FLAC 44.1 kHz stereo, Ogg 48 kHz, MP3 22.05 kHz, WAV 8 kHz: the text of the same audio as 16 kHz mono."""
+    audio, rate = sf.read(HELLO, dtype="float32")
+    variants = {
+        "stereo.flac": (44_100, 2, "PCM_24"),
+        "vorbis.ogg": (48_000, 1, "VORBIS"),
+        "lame.mp3": (22_050, 1, "MPEG_LAYER_III"),
+        "phone.wav": (8_000, 1, "PCM_16"),
+    }
+    argv = []
+    for name, (target_rate, channels, subtype) in variants.items():
+        resampled = soxr.resample(audio, rate, target_rate)
+        data = np.stack([resampled, 0.5 * resampled], axis=1) if channels == 2 else resampled
+        sf.write(tmp_path / name, data, target_rate, subtype=subtype)
+        # The reference: what the file decodes to, mixed down and resampled in one go, as a 16 kHz mono WAV.
+        decoded, _ = sf.read(tmp_path / name, dtype="float32", always_2d=True)
+        reference = soxr.resample(decoded.mean(axis=1), target_rate, rate)
+        sf.write(tmp_path / f"{name}.16k.wav", reference, rate, subtype="FLOAT")
+        argv += [str(tmp_path / name), str(tmp_path / f"{name}.16k.wav")]
+    status, out, err = run(capsys, "transcribe", *argv, "--model", MODEL)
+    assert status == 0, err
+    blocks = out.split("\n\n")
+    assert [b.splitlines()[0] for b in blocks] == [f"==> {path} <==" for path in argv]
+    texts = [" ".join(b.splitlines()[1:]) for b in blocks]
+    assert all(texts), "every file was heard"
+    for name, text, reference in zip(variants, texts[::2], texts[1::2]):
+        assert cer([reference], [text]) <= 0.05, (name, text, reference)
+
+
+def test_realtime_is_paced_like_a_live_source(tmp_path, capsys, cached_model):
+    """--realtime takes as long as the audio lasts and gives the same events as the fast run."""
+    audio, rate = sf.read(HELLO, dtype="int16")
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, audio[: int(1.5 * rate)], rate)
+    fast = run(capsys, "transcribe", str(clip), "--model", MODEL, "-f", "jsonl")
+    began = time.monotonic()
+    paced = run(capsys, "transcribe", str(clip), "--model", MODEL, "-f", "jsonl", "--realtime")
+    assert time.monotonic() - began >= 1.4
+    assert paced == fast
+
+
+def test_progress_bar_only_when_stderr_is_a_terminal(monkeypatch, capsys, cached_model):
+    """A long file shows a progress bar on a terminal's stderr and none when stderr is redirected."""
+    monkeypatch.setattr(streamer.cli, "PROGRESS_MIN_SECONDS", 5.0)
+    status, _, err = run(capsys, "transcribe", str(WEATHER), "--model", MODEL)
+    assert status == 0 and err == ""
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["transcribe", str(WEATHER), str(HELLO), "--model", MODEL]) == 0
+    shown = terminal.getvalue()
+    assert "weather.wav [" in shown and "/0:10" in shown and "x real time" in shown
+    assert "hello.wav [" not in shown  # 3.2 s is too short to need one
+    assert shown.endswith("\r\033[K")  # wiped when done
+
+
+# ----- errors -----------------------------------------------------------------------------------
+
+
+def test_bad_files_are_named_and_the_others_still_transcribed(tmp_path, capsys, cached_model):
+    """Missing, non-audio, corrupt and directory inputs are each named on stderr; good ones still come out; status 1."""
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("these are my notes, not a recording\n")
+    corrupt = tmp_path / "corrupt.flac"
+    corrupt.write_bytes(b"fLaC" + bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8)))
+    missing = tmp_path / "missing.wav"
+    argv = [str(HELLO), str(not_audio), str(missing), str(corrupt), str(tmp_path), str(WEATHER)]
+    status, out, err = run(capsys, "transcribe", *argv, "--model", MODEL)
+    assert status == 1
+    assert_no_traceback(err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 4
+    for bad, line in zip([not_audio, missing, corrupt, tmp_path], lines):
+        assert line.startswith(f"hubert-stream: error: cannot read {bad}: "), line
+    assert "no such file" in lines[1] and "directory" in lines[3]
+    assert [block.splitlines()[0] for block in out.split("\n\n")] == [f"==> {HELLO} <==", f"==> {WEATHER} <=="]
+    assert all(len(block.splitlines()) >= 2 for block in out.split("\n\n"))  # both transcribed
+
+
+def test_only_bad_files_fail_without_loading_a_model(tmp_path, capsys, monkeypatch):
+    """When no input is readable the model is not loaded at all, and the status is 1."""
+    import model.loading
+
+    monkeypatch.setattr(model.loading, "load_model", lambda *a, **k: pytest.fail("the model was loaded"))
+    status, _, err = run(capsys, "transcribe", str(tmp_path / "nothing.wav"), "--model", MODEL)
+    assert status == 1 and "nothing.wav: no such file" in err
+
+
+def test_file_corrupt_in_the_middle(tmp_path, capsys, cached_model):
+    """A file whose samples turn to garbage mid-way: what came before is transcribed, the file is named, status 1."""
+    audio, rate = sf.read(WEATHER, dtype="float32")
+    broken = tmp_path / "broken.wav"
+    sf.write(broken, audio, rate, subtype="FLOAT")
+    data = bytearray(broken.read_bytes())
+    half = 44 + (len(data) - 44) // 2
+    data[half:] = np.full(len(data) - half, 0xFF, dtype=np.uint8).tobytes()  # NaN floats from the middle on
+    broken.write_bytes(bytes(data))
+    status, out, err = run(capsys, "transcribe", str(broken), "--model", MODEL)
+    assert status == 1
+    assert_no_traceback(err)
+    assert f"cannot read {broken} at " in err and "non-finite" in err
+    assert out.strip(), "the first half was still transcribed"
+
+
+def test_file_at_a_rate_the_recognizer_cannot_take(tmp_path, capsys):
+    """A 4 kHz recording is named with the supported range; status 1."""
+    low = tmp_path / "low.wav"
+    sf.write(low, np.zeros(4000, dtype=np.float32), 4000)
+    status, _, err = run(capsys, "transcribe", str(low), "--model", MODEL)
+    assert status == 1
+    assert f"cannot transcribe {low}: unsupported sample rate 4000 Hz; supported: 8000-192000 Hz" in err
+
+
+@pytest.mark.parametrize(
+    "name, fragments",
+    [
+        ("nobody/nothing", ["cannot load model 'nobody/nothing'", "HF_HUB_OFFLINE is set", "--model demo"]),
+        ("./no-such-folder", ["cannot load model './no-such-folder'", "no model folder", "demo, large, xlarge"]),
+    ],
+)
+def test_model_that_cannot_be_found(name, fragments, monkeypatch, capsys):
+    """An offline hub id or a missing folder: one line saying what was tried and what to do, status 2, fast."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    began = time.monotonic()
+    status, out, err = run(capsys, "transcribe", str(HELLO), "--model", name)
+    assert time.monotonic() - began < 20
+    assert status == 2 and out == ""
+    assert_no_traceback(err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hubert-stream: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_cuda_without_cuda(capsys):
+    """Asking for CUDA on a machine without it is one line and status 2."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    status, _, err = run(capsys, "transcribe", str(HELLO), "--model", MODEL, "--device-type", "cuda")
+    assert status == 2 and "CUDA was requested" in err and len(err.strip().splitlines()) == 1
+
+
+def test_bad_streaming_options(capsys):
+    """A hop shorter than a frame names the option; a negative one is rejected by the parser; both status 2."""
+    status, _, err = run(capsys, "transcribe", str(HELLO), "--hop", "0.001")
+    assert status == 2 and "--hop must be at least 1 frame" in err
+    with pytest.raises(SystemExit) as exit_:
+        main(["transcribe", str(HELLO), "--endpoint-silence", "-1"])
+    assert exit_.value.code == 2 and "--endpoint-silence" in capsys.readouterr().err
+
+
+def test_output_that_cannot_be_written(tmp_path, capsys):
+    """An --output in a folder that does not exist is reported before the model loads; status 2."""
+    target = tmp_path / "no" / "such" / "dir.txt"
+    status, _, err = run(capsys, "transcribe", str(HELLO), "--model", MODEL, "-o", str(target))
+    assert status == 2 and f"cannot write {target}" in err
+
+
+def test_per_file_outputs_must_differ(tmp_path, capsys):
+    """{stem} outputs that would collide (same name in two folders) are refused; status 2."""
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    for folder in "ab":
+        sf.write(tmp_path / folder / "take.wav", np.zeros(1600, np.float32), 16_000)
+    status, _, err = run(
+        capsys, "transcribe", str(tmp_path / "a" / "take.wav"), str(tmp_path / "b" / "take.wav"), "-o", "{stem}.srt"
+    )
+    assert status == 2 and "names the same file" in err
+
+
+# ----- help and entry points --------------------------------------------------------------------
+
+
+def help_of(capsys, *argv: str) -> str:
+    """The --help text of a (sub)command."""
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--help"])
+    assert exit_.value.code == 0
+    return " ".join(capsys.readouterr().out.split())  # unwrapped
+
+
+def test_help_lists_the_commands_and_exit_codes(capsys):
+    """Top-level help names mic, transcribe and devices and explains the exit codes."""
+    text = help_of(capsys)
+    for command in ("mic", "transcribe", "devices"):
+        assert command in text
+    assert "exit status: 0 success; 1 some file could not be read" in text and "2 bad options" in text
+
+
+@pytest.mark.parametrize("command", ["mic", "transcribe"])
+def test_help_shows_the_real_defaults(command, capsys):
+    """Every common option is listed with the default the code really uses."""
+    import model.loading
+
+    text = help_of(capsys, command)
+    defaults = StreamingConfig()
+    for option, frames in [
+        ("--hop S", defaults.hop_frames), ("--lookahead S", defaults.lookahead_frames),
+        ("--left-context S", defaults.left_context_frames), ("--endpoint-silence S", defaults.endpoint_blank_frames),
+    ]:  # fmt: skip
+        assert option in text
+        assert f"(default: {round(frames * FRAME_SECONDS, 2)})" in text.rsplit(option, 1)[1].split(" --", 1)[0]
+    assert f"default: {model.loading.DEFAULT_MODEL}" in text
+    assert set(streamer.cli.MODEL_ALIASES) == set(model.loading.ALIASES)
+    assert "--device-type {cpu,cuda,auto}" in text and "--dtype {float32,bfloat16,float16}" in text
+    assert "--format {text,jsonl,srt,vtt}" in text and "(default: text)" in text
+    assert "2 lines of 42 characters and 6 s" in text
+
+
+def test_help_of_each_subcommand_says_what_it_does(capsys):
+    """mic explains the live view, Ctrl-C and lost audio; transcribe the formats and several files; devices the list."""
+    mic = help_of(capsys, "mic")
+    assert "--input NAME|INDEX" in mic and "Ctrl-C" in mic and "exits with status 0" in mic
+    assert "dimmed" in mic and "When stdout is not a terminal only finished sentences are printed" in mic
+    assert "more than 5 s" in mic and f"{streamer.cli.QUEUE_SECONDS:g} s" in mic
+    transcribe = help_of(capsys, "transcribe")
+    assert "FILE [FILE ...]" in transcribe and "--realtime" in transcribe and "{stem}" in transcribe
+    assert "==> FILE <==" in transcribe and "exit status is 1" in transcribe
+    devices = help_of(capsys, "devices")
+    assert "default sample rate" in devices and "--input" in devices
+
+
+def test_no_command_is_a_usage_error(capsys):
+    """Running with no subcommand prints usage and exits 2."""
+    with pytest.raises(SystemExit) as exit_:
+        main([])
+    assert exit_.value.code == 2 and "usage: hubert-stream" in capsys.readouterr().err
+
+
+def test_python_dash_m_streamer():
+    """`python -m streamer` is the same command."""
+    done = subprocess.run(
+        [sys.executable, "-m", "streamer", "transcribe", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stdout.startswith("usage: hubert-stream transcribe")
+
+
+def test_serve_appears_only_with_the_server_module(monkeypatch, capsys):
+    """Without streamer.server there is no `serve`; with it, serve gets the common options and its own."""
+    monkeypatch.setitem(sys.modules, "streamer.server", None)  # as if the module did not exist
+    assert "serve" not in help_of(capsys)
+    with pytest.raises(SystemExit):
+        main(["serve"])
+    capsys.readouterr()
+
+    seen = {}
+    server = types.ModuleType("streamer.server")
+    server.add_arguments = lambda parser: parser.add_argument("--port", type=int, default=8765)
+
+    def serve(args) -> int:
+        seen["args"] = args
+        return 0
+
+    server.run = serve
+    monkeypatch.setitem(sys.modules, "streamer.server", server)
+    assert "serve" in help_of(capsys)
+    assert main(["serve", "--port", "0", "--model", MODEL, "--hop", "0.5"]) == 0
+    args = seen["args"]
+    assert (args.port, args.model, args.hop, args.device_type) == (0, MODEL, 0.5, "auto")
