@@ -24,7 +24,7 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(
             "CUDA was requested but this PyTorch sees no CUDA device "
-            f"(torch {torch.__version__}); use device 'cpu' or 'auto'"
+            f"(torch {torch.__version__}); choose the CPU ('cpu', or 'auto' to pick CUDA only when present)"
         )
     if device.type not in ("cpu", "cuda"):
         raise ValueError(f"device {str(device)!r} is not supported; choose 'cpu', 'cuda' or 'auto'")

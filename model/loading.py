@@ -97,7 +97,7 @@ def resolve_model_folder(name_or_path: str | os.PathLike, revision: str | None =
         raise ValueError(f"{path} is a file; give the folder that holds config.json and the weights")
     if not HUB_ID.match(target):
         raise FileNotFoundError(
-            f"no model folder {str(path)!r}, and it is not a hub id (org/name) or an alias ({', '.join(ALIASES)})"
+            f"no model folder {name!r}, and it is not a hub id (org/name) or an alias ({', '.join(ALIASES)})"
         )
     return _download(target, revision)
 

@@ -70,6 +70,9 @@ class Vocabulary:
         self.ids = {token: i for i, token in enumerate(self.tokens)}
         self.blank_id = self.ids[blank]
         self.delimiter_id = self.ids[delimiter]
+        # Special tokens (<s>, </s>, <unk>) never belong in a transcript: they decode like blanks.
+        self.silent_ids = frozenset(i for i, t in enumerate(self.tokens) if t.startswith("<") and t.endswith(">"))
+        self.silent_ids |= {self.blank_id}
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -163,8 +166,8 @@ class Vocabulary:
             token_id = frame_ids[start]  # a run [start, i) of one id
             if token_id == self.delimiter_id:
                 close_word()
-            elif token_id != self.blank_id:
-                char = self.tokens[token_id] if token_id < len(self.tokens) else ""
+            elif token_id not in self.silent_ids and token_id < len(self.tokens):
+                char = self.tokens[token_id]
                 span = CharSpan(char, start + offset, i + offset)
                 chars.append(span)
                 word.append(span)

@@ -33,7 +33,7 @@ class Stitcher:
         self.tentative_ids: list[int] = []
         self.tentative_probs: list[float] = []
         self.shown = ""  # text of the last partial sent in this segment
-        self._silent = {vocab.blank_id, vocab.delimiter_id}
+        self._silent = vocab.silent_ids | {vocab.delimiter_id}
 
     @property
     def end(self) -> int:

@@ -118,3 +118,10 @@ def test_flush_commits_tentative_frames():
     s.set_tentative(ids_of("LLO"), [0.8] * 3)
     (final,) = s.flush()
     assert final.text == "HELO" and final.end == 0.12
+
+
+def test_special_tokens_never_reach_the_text():
+    """<s>, </s> and <unk> frames decode like blanks: no markup in a transcript."""
+    bos, eos, unk = (VOCAB.ids[t] for t in ("<s>", "</s>", "<unk>"))
+    decoded = VOCAB.decode_frames([H, bos, E, unk, L, eos, L, O])
+    assert decoded.text == "HELLO"
