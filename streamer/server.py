@@ -708,8 +708,10 @@ def run(args: argparse.Namespace, model: Any = None, config: StreamingConfig | N
     try:
         asyncio.run(_serve_with_signals(server))
     except (FileNotFoundError, ValueError, RuntimeError, OSError) as e:
+        # A model that cannot load, or a port that cannot be bound: an environment problem,
+        # exit status 2 as for the other subcommands.
         log.error("%s", e)
-        return 1
+        return 2
     return 0
 
 

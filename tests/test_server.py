@@ -620,3 +620,13 @@ def test_shutdown_refuses_new_sessions_while_finishing_live_ones(demo, clips, re
 
         events, code = asyncio.run(scenario())
     assert code == 1001 and final_texts(events) == reference["hello"]
+
+
+def test_serve_with_a_model_that_cannot_load_exits_2(monkeypatch, caplog):
+    """`hubert-stream serve` with an unknown model logs what went wrong and exits with status 2."""
+    from streamer.cli import main
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with caplog.at_level(logging.ERROR):
+        assert main(["serve", "--model", "./no-such-model-folder", "--port", "0"]) == 2
+    assert "no model folder './no-such-model-folder'" in caplog.text
