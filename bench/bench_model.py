@@ -27,6 +27,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from checkpoints import write_checkpoint  # noqa: E402
 
 from model import load_model  # noqa: E402
+from common import write_results  # noqa: E402
 
 LARGE = dict(
     hidden_size=1024,
@@ -98,9 +99,7 @@ def main() -> int:
                   f"speed-up {entry['speedup']:.2f}x, max |diff| {entry['max_abs_logit_diff']:.2e}, "
                   f"same argmax {entry['same_argmax']}", flush=True)
             del native
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_results(args.out, results)
     return 0
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import random
@@ -36,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from websockets.asyncio.client import connect  # noqa: E402
+from common import write_results  # noqa: E402
 
 CHUNK_SECONDS = 0.2  # what Vosk's clients send
 BUDGET_SECONDS = 1.0  # p95 partial latency must stay under this
@@ -155,9 +155,7 @@ def main() -> int:
         batched = report["batched"]["max_streams"]  # type: ignore[index]
         report["ratio"] = round(batched / unbatched, 2) if unbatched else None
         print(f"batched / one forward per stream: {report['ratio']}x")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_results(args.out, report)
     return 0
 
 

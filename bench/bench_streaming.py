@@ -8,7 +8,7 @@ For each config, on about 60 s of espeak-ng sentences with pauses:
 - algorithmic latency: hop + lookahead;
 - partial latency p50/p95: in a paced simulation (audio arrives in 20 ms blocks
   at real time, compute takes the time it really took), from a word's end in the
-  audio (offline word timings) to the first partial that shows it;
+  audio (its final's word timing) to the first partial that shows it in place;
 - difference of the streamed finals from the offline transcript (CER).
 Writes bench/results/streaming.json.
 """
@@ -34,6 +34,7 @@ from model import load_model  # noqa: E402
 from model.corpus import heldout_sentences  # noqa: E402
 from model.metrics import cer  # noqa: E402
 from streamer import Final, Partial, Recognizer, StreamingConfig  # noqa: E402
+from common import write_results  # noqa: E402
 
 BLOCK = 320  # 20 ms blocks, as a sound card delivers them
 CONFIGS = {
@@ -51,14 +52,30 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def paced_run(model, audio: np.ndarray, config: StreamingConfig, word_ends: list[tuple[str, float]]):
-    """Stream in real-time 20 ms blocks; return (compute seconds, finals, latencies per word)."""
+def paced_run(model, audio: np.ndarray, config: StreamingConfig):
+    """Stream in real-time 20 ms blocks; return (compute seconds, finals, latency of each final word).
+
+    A word's latency runs from its end in the audio (the final's word timing) to the first
+    moment a partial of its segment showed that word in that place, or else its final.
+    """
     recognizer = Recognizer(model, config)
     clock = 0.0  # simulated wall clock: when the recognizer is free again
     compute = 0.0
     finals: list[Final] = []
-    shown_words = 0  # words of finished segments
-    first_seen: dict[int, float] = {}
+    latencies: list[float] = []
+    seen: list[tuple[float, list[str]]] = []  # (time, words) of the current segment's partials
+
+    def take(events, now: float) -> None:
+        for event in events:
+            if isinstance(event, Partial):
+                seen.append((now, event.text.split()))
+            elif isinstance(event, Final):
+                for k, word in enumerate(event.words):
+                    shown = next((t for t, words in seen if len(words) > k and words[k] == word.word), now)
+                    latencies.append(shown - word.end)
+                seen.clear()
+                finals.append(event)
+
     for start in range(0, len(audio), BLOCK):
         arrival = (start + BLOCK) / 16_000
         began = max(clock, arrival)
@@ -67,21 +84,11 @@ def paced_run(model, audio: np.ndarray, config: StreamingConfig, word_ends: list
         spent = time.perf_counter() - t
         compute += spent
         clock = began + spent
-        for event in events:
-            if isinstance(event, Partial):
-                for k in range(len(event.text.split())):
-                    first_seen.setdefault(shown_words + k, clock)
-            elif isinstance(event, Final):
-                for k in range(len(event.text.split())):
-                    first_seen.setdefault(shown_words + k, clock)
-                shown_words += len(event.text.split())
-                finals.append(event)
+        take(events, clock)
     t = time.perf_counter()
-    for event in recognizer.close():
-        if isinstance(event, Final):
-            finals.append(event)
+    events = recognizer.close()
     compute += time.perf_counter() - t
-    latencies = [first_seen[k] - end for k, (_, end) in enumerate(word_ends) if k in first_seen]
+    take(events, max(clock, len(audio) / 16_000) + time.perf_counter() - t)
     return compute, finals, latencies
 
 
@@ -107,7 +114,6 @@ def main() -> int:
         t = time.perf_counter()
         offline = model.transcribe(audio)
         offline_time = time.perf_counter() - t
-    word_ends = [(w.text, w.end) for w in offline.words]
     results = {
         "model": args.model,
         "audio_seconds": round(seconds, 1),
@@ -121,7 +127,7 @@ def main() -> int:
     print(header)
     for name, (hop, look, left) in CONFIGS.items():
         config = StreamingConfig(hop_frames=hop, lookahead_frames=look, left_context_frames=left)
-        compute, finals, latencies = paced_run(model, audio, config, word_ends)
+        compute, finals, latencies = paced_run(model, audio, config)
         streamed = " ".join(f.text for f in finals)
         entry = {
             "hop_s": hop * 0.02,
@@ -146,12 +152,10 @@ def main() -> int:
     results["normalization"] = {}
     for mode in ("running", "none"):
         config = StreamingConfig(normalize=mode)
-        _, finals, _ = paced_run(model, audio, config, word_ends)
+        _, finals, _ = paced_run(model, audio, config)
         results["normalization"][mode] = round(cer([offline.text], [" ".join(f.text for f in finals)]), 4)
     print(f"normalization, CER vs offline: {results['normalization']}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_results(args.out, results)
     return 0
 
 

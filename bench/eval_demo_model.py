@@ -27,6 +27,7 @@ from model import load_model  # noqa: E402
 from model.corpus import heldout_sentences  # noqa: E402
 from model.metrics import cer, wer  # noqa: E402
 from model.synth import HELDOUT_LANGUAGE_VOICES, HELDOUT_VOICES, TRAIN_VOICES, build_dataset  # noqa: E402
+from common import write_results  # noqa: E402
 
 
 def load_with_voices(folder: Path) -> list[tuple[np.ndarray, str, str]]:
@@ -76,9 +77,7 @@ def main() -> int:
         results[name] = summary
         print(f"{name}: {json.dumps(summary)}", flush=True)
     results["examples"] = examples
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_results(args.out, results)
     return 0
 
 

@@ -22,3 +22,30 @@ def checkpoint_factory(tmp_path_factory):
         return made[style, weights]
 
     return make
+
+
+DEMO = "demo"
+
+
+@pytest.fixture(scope="module")
+def demo_model():
+    """The demo model, loaded once per test module."""
+    from model import load_model
+
+    return load_model(DEMO, device="cpu")
+
+
+@pytest.fixture
+def cached_model(demo_model, monkeypatch):
+    """`--model demo` in the CLI's main() reuses the module's model instead of reading it again."""
+    import model.loading
+
+    real = model.loading.load_model
+
+    def load(name, device=None, dtype=None, revision=None):
+        if name == DEMO and device in (None, "auto", "cpu") and dtype is None:
+            return demo_model
+        return real(name, device=device, dtype=dtype, revision=revision)
+
+    monkeypatch.setattr(model.loading, "load_model", load)
+    return demo_model

@@ -35,30 +35,6 @@ class Terminal(io.StringIO):
         return True
 
 
-@pytest.fixture(scope="module")
-def demo_model():
-    """The demo model, loaded once for this module."""
-    from model import load_model
-
-    return load_model(MODEL, device="cpu")
-
-
-@pytest.fixture
-def cached_model(demo_model, monkeypatch):
-    """`--model demo` in main() reuses the module's model instead of reading it again."""
-    import model.loading
-
-    real = model.loading.load_model
-
-    def load(name, device=None, dtype=None, revision=None):
-        if name == MODEL and device in (None, "auto", "cpu") and dtype is None:
-            return demo_model
-        return real(name, device=device, dtype=dtype, revision=revision)
-
-    monkeypatch.setattr(model.loading, "load_model", load)
-    return demo_model
-
-
 def run(capsys, *argv: str) -> tuple[int, str, str]:
     """main(argv) -> (status, stdout, stderr)."""
     status = main(list(argv))

@@ -172,30 +172,6 @@ def finals_of(jsonl: str) -> list[Final]:
     return [e for e in map(event_from_json, jsonl.splitlines()) if isinstance(e, Final)]
 
 
-@pytest.fixture(scope="module")
-def demo_model():
-    """The demo model, loaded once for this module."""
-    from model import load_model
-
-    return load_model(MODEL, device="cpu")
-
-
-@pytest.fixture
-def cached_model(demo_model, monkeypatch):
-    """`--model demo` in main() reuses the module's model instead of reading it again."""
-    import model.loading
-
-    real = model.loading.load_model
-
-    def load(name, device=None, dtype=None, revision=None):
-        if name == MODEL and device in (None, "auto", "cpu") and dtype is None:
-            return demo_model
-        return real(name, device=device, dtype=dtype, revision=revision)
-
-    monkeypatch.setattr(model.loading, "load_model", load)
-    return demo_model
-
-
 def use_device(monkeypatch, device: FakeDevice) -> FakeDevice:
     """Make `import sounddevice` give the stand-in."""
     monkeypatch.setitem(sys.modules, "sounddevice", device.module())
