@@ -124,6 +124,16 @@ class Recognizer:
 
     # ----- the two-phase API the batching engine drives ----------------------------------------
 
+    @property
+    def samples_received(self) -> int:
+        """Samples pushed since the stream began."""
+        return self._received
+
+    @property
+    def samples_recognized(self) -> int:
+        """Samples that hops have taken in: the model has seen them (possibly as lookahead)."""
+        return self._received - len(self._raw) - self._pending_samples
+
     def push(self, samples: np.ndarray) -> None:
         """Buffer samples without running the model."""
         self._check_open()

@@ -48,6 +48,7 @@ class Job:
     samples: np.ndarray | None
     future: asyncio.Future[float]
     submitted: float = field(default_factory=time.monotonic)
+    until: int = 0  # for audio: the stream's sample count once this job's samples are pushed
 
 
 class Stream:
@@ -295,6 +296,16 @@ class InferenceWorker:
             by_recognizer[request.recognizer] = stream
         for first in range(0, len(requests), self.max_batch):
             self._run_batch(requests[first : first + self.max_batch], by_recognizer)
+        # A job is done once hops have taken all its samples, even while later audio still
+        # waits: settling only when a stream has fully caught up made lag reports late and
+        # overstated, and started backpressure early.
+        for stream in by_recognizer.values():
+            if stream in self._streams and stream.pushed:
+                recognized = stream.recognizer.samples_recognized
+                done = [job for job in stream.pushed if job.until <= recognized]
+                if done:
+                    stream.pushed = stream.pushed[len(done) :]
+                    self._post(stream, [], done)
 
     def _advance(self, stream: Stream) -> None:
         """Push the stream's leading audio jobs; run a finalize/close once the audio before it is done."""
@@ -302,6 +313,7 @@ class InferenceWorker:
             job = stream.jobs[0]
             if job.kind == "audio":
                 stream.recognizer.push(job.samples)
+                job.until = stream.recognizer.samples_received
                 stream.pushed.append(stream.jobs.popleft())
                 continue
             if stream.pushed:

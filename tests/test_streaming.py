@@ -187,3 +187,15 @@ def test_energy_gate_skips_silence_but_keeps_speech(demo, long_speech):
     gated = StreamingConfig(energy_gate_db=-60.0)
     plain = [f.text for f in finals_of(transcribe_stream(demo, padded, 16_000))]
     assert [f.text for f in finals_of(transcribe_stream(demo, padded, 16_000, gated))] == plain
+
+
+def test_recognized_samples_advance_hop_by_hop(demo):
+    """samples_recognized counts what hops have taken, so a server can settle audio before a backlog clears."""
+    recognizer = Recognizer(demo)
+    recognizer.push(np.zeros(16_000, np.float32))
+    assert (recognizer.samples_received, recognizer.samples_recognized) == (16_000, 0)
+    first = recognizer.next_hop()
+    hop = StreamingConfig().hop_frames * 320
+    assert first is not None and recognizer.samples_recognized == hop + 80  # the first hop also takes the overlap
+    recognizer.next_hop()
+    assert recognizer.samples_recognized == 2 * hop + 80
