@@ -178,7 +178,7 @@ class Recognizer:
         self, ids: torch.Tensor, probs: torch.Tensor, window_start: int, commit_until: int, partial: bool = True
     ) -> list[Event]:
         """Commit ``[committed, commit_until)`` from a window's frame ids; the rest is tentative."""
-        first = max(self._committed, 0)
+        first = self._committed
         ids, probs = ids.tolist(), probs.tolist()
         lo, hi = first - window_start, commit_until - window_start
         events = self.stitcher.commit(ids[lo:hi], probs[lo:hi]) if commit_until > first else []
@@ -219,9 +219,8 @@ class Recognizer:
             have = len(self._tail) + len(raw)
             frames = max(1, math.ceil((have - RECEPTIVE_FIELD) / FRAME_SAMPLES) + 1)
             raw = np.concatenate([raw, np.zeros(RECEPTIVE_FIELD + (frames - 1) * FRAME_SAMPLES - have, np.float32)])
-        new_frames = max(0, (len(self._tail) + len(raw) - RECEPTIVE_FIELD) // FRAME_SAMPLES + 1)
-        if len(self._tail) + len(raw) < RECEPTIVE_FIELD:
-            new_frames = 0
+        have = len(self._tail) + len(raw)
+        new_frames = (have - RECEPTIVE_FIELD) // FRAME_SAMPLES + 1 if have >= RECEPTIVE_FIELD else 0
         if new_frames:
             fresh = new_frames * FRAME_SAMPLES + (OVERLAP - len(self._tail))
             block, self._raw = raw[:fresh], raw[fresh:]
