@@ -11,7 +11,6 @@ alike; the median is reported. Writes bench/results/model_speed.json.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys

@@ -16,8 +16,6 @@ Writes bench/results/streaming.json.
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 import sys
 import time
 from pathlib import Path

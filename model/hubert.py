@@ -72,7 +72,8 @@ class HubertConfig:
         problems = []
         architectures = raw.get("architectures") or []
         if architectures and not set(architectures) & set(SUPPORTED_ARCHITECTURES):
-            problems.append(f"architectures {architectures} (not a CTC model; supported: {list(SUPPORTED_ARCHITECTURES)})")
+            supported = list(SUPPORTED_ARCHITECTURES)
+            problems.append(f"architectures {architectures} (not a CTC model; supported: {supported})")
         if raw.get("model_type", "hubert") != "hubert":
             problems.append(f"model_type {raw['model_type']!r} (only 'hubert')")
         for key in ("feat_extract_activation", "hidden_act"):

@@ -203,7 +203,9 @@ def load_model(
     if len(vocab) > config.vocab_size:
         raise ValueError(f"{folder}: vocab.json has {len(vocab)} tokens but the model outputs {config.vocab_size}")
     if vocab.blank_id != config.pad_token_id:
-        raise ValueError(f"{folder}: the pad token is id {vocab.blank_id} in vocab.json but {config.pad_token_id} in config.json")
+        raise ValueError(
+            f"{folder}: the pad token is id {vocab.blank_id} in vocab.json but {config.pad_token_id} in config.json"
+        )
     front = AudioFront.from_file(folder / "preprocessor_config.json")
 
     with torch.device("meta"):  # no time spent on random weights that are overwritten next

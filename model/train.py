@@ -166,8 +166,10 @@ def train(config: TrainConfig, out: Path, cache: Path, log_path: Path | None) ->
     rng = random.Random(config.seed)
     vocab = Vocabulary.librispeech()
 
-    train_dir = build_dataset(training_sentences(config.train_sentences, seed=config.seed), TRAIN_VOICES, cache / "demo-train", seed=config.seed)
-    dev_dir = build_dataset(heldout_sentences(config.heldout_sentences), HELDOUT_VOICES, cache / "demo-heldout", seed=config.seed + 1)
+    sentences = training_sentences(config.train_sentences, seed=config.seed)
+    train_dir = build_dataset(sentences, TRAIN_VOICES, cache / "demo-train", seed=config.seed)
+    heldout = heldout_sentences(config.heldout_sentences)
+    dev_dir = build_dataset(heldout, HELDOUT_VOICES, cache / "demo-heldout", seed=config.seed + 1)
     data = load_dataset(train_dir)
     dev = load_dataset(dev_dir)[:96]  # a slice for the curve; bench/ scores the whole held-out set
     hours = sum(len(a) for a, _ in data) / SAMPLE_RATE / 3600
@@ -230,13 +232,16 @@ def train(config: TrainConfig, out: Path, cache: Path, log_path: Path | None) ->
             break
     model.eval()
     save_pretrained(model, out, dtype=torch.float16)
-    return {"steps": step + 1, "minutes": round((time.monotonic() - started) / 60, 2), "hours_of_audio": round(hours, 2), "curve": curve}
+    minutes = round((time.monotonic() - started) / 60, 2)
+    return {"steps": step + 1, "minutes": minutes, "hours_of_audio": round(hours, 2), "curve": curve}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "demo", help="output folder (hub layout)")
-    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "hubert-stream", help="synthesized audio cache")
+    parser.add_argument(
+        "--cache", type=Path, default=Path.home() / ".cache" / "hubert-stream", help="synthesized audio cache"
+    )
     parser.add_argument("--log", type=Path, default=None, help="write the training curve (JSON lines) here")
     parser.add_argument("--steps", type=int, default=TrainConfig.steps)
     parser.add_argument("--minutes", type=float, default=TrainConfig.time_budget_minutes, help="time budget")

@@ -5,7 +5,16 @@ from __future__ import annotations
 from streamer.config import StreamingConfig
 from streamer.events import Event, Final, Partial, WordTiming
 
-__all__ = ["BatchEngine", "Event", "Final", "Partial", "Recognizer", "StreamingConfig", "WordTiming", "transcribe_stream"]
+__all__ = [
+    "BatchEngine",
+    "Event",
+    "Final",
+    "Partial",
+    "Recognizer",
+    "StreamingConfig",
+    "WordTiming",
+    "transcribe_stream",
+]
 
 
 def __getattr__(name: str):

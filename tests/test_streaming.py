@@ -11,7 +11,7 @@ from model import load_model
 from model.metrics import cer
 from streamer import BatchEngine, Final, Partial, Recognizer, StreamingConfig, transcribe_stream
 
-from speech import PAUSE_SECONDS, SENTENCES, speech_with_pauses
+from speech import SENTENCES, speech_with_pauses
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
