@@ -247,11 +247,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=TrainConfig.time_budget_minutes, help="time budget")
     parser.add_argument("--sentences", type=int, default=TrainConfig.train_sentences, help="training sentences")
     parser.add_argument("--eval-every", type=int, default=TrainConfig.eval_every)
+    parser.add_argument("--lr", type=float, default=TrainConfig.lr, help="peak learning rate")
+    parser.add_argument("--batch-seconds", type=float, default=TrainConfig.batch_seconds, help="padded audio per step")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     config = TrainConfig(
-        steps=args.steps, time_budget_minutes=args.minutes, train_sentences=args.sentences, eval_every=args.eval_every
+        steps=args.steps,
+        time_budget_minutes=args.minutes,
+        train_sentences=args.sentences,
+        eval_every=args.eval_every,
+        lr=args.lr,
+        batch_seconds=args.batch_seconds,
     )
     summary = train(config, args.out, args.cache, args.log)
     print(json.dumps({k: v for k, v in summary.items() if k != "curve"}), file=sys.stderr)
