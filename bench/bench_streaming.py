@@ -9,7 +9,8 @@ For each config, on about 60 s of espeak-ng sentences with pauses:
 - partial latency p50/p95: in a paced simulation (audio arrives in 20 ms blocks
   at real time, compute takes the time it really took), from a word's end in the
   audio (its final's word timing) to the first partial that shows it in place;
-- difference of the streamed finals from the offline transcript (CER).
+- difference of the streamed finals from the offline transcript (CER), and the CER
+  of each against the spoken text.
 Writes bench/results/streaming.json.
 """
 
@@ -36,13 +37,15 @@ from common import write_results  # noqa: E402
 
 BLOCK = 320  # 20 ms blocks, as a sound card delivers them
 CONFIGS = {
-    # name: (hop, lookahead, left context) in frames of 20 ms
-    "hop 0.16 / look 0.16 / left 1.0": (8, 8, 50),
-    "hop 0.3 / look 0.3 / left 1.0 (default)": (15, 15, 50),
-    "hop 0.3 / look 0.3 / left 2.0": (15, 15, 100),
-    "hop 0.3 / look 0.16 / left 1.0": (15, 8, 50),
-    "hop 0.5 / look 0.5 / left 1.0": (25, 25, 50),
-    "hop 0.3 / look 0.3 / left 0.5": (15, 15, 25),
+    # name: (hop, lookahead, left context) in frames of 20 ms, final pass on or off
+    "hop 0.16 / look 0.16 / left 1.0": (8, 8, 50, True),
+    "hop 0.3 / look 0.3 / left 1.0 (default)": (15, 15, 50, True),
+    "hop 0.3 / look 0.3 / left 1.0, no final pass": (15, 15, 50, False),
+    "hop 0.3 / look 0.3 / left 2.0": (15, 15, 100, True),
+    "hop 0.3 / look 0.16 / left 1.0": (15, 8, 50, True),
+    "hop 0.5 / look 0.5 / left 1.0": (25, 25, 50, True),
+    "hop 0.3 / look 0.3 / left 0.5": (15, 15, 25, True),
+    "hop 0.3 / look 0.3 / left 0.5, no final pass": (15, 15, 25, False),
 }
 
 
@@ -121,16 +124,24 @@ def main() -> int:
         "configs": {},
     }
     print(f"{seconds:.1f} s of speech, {len(sentences)} sentences; offline decode {offline_time:.2f} s")
-    header = f"{'config':42} {'compute/offline':>15} {'algo lat':>9} {'p50':>6} {'p95':>6} {'vs offline':>10}"
+    header = (
+        f"{'config':46} {'compute/offline':>15} {'algo lat':>9} {'p50':>6} {'p95':>6} {'vs offline':>10} "
+        f"{'CER':>6}  (offline CER {cer([' '.join(sentences)], [offline.text]):.2%})"
+    )
     print(header)
-    for name, (hop, look, left) in CONFIGS.items():
-        config = StreamingConfig(hop_frames=hop, lookahead_frames=look, left_context_frames=left)
+    reference = " ".join(sentences)
+    results["offline_cer_vs_text"] = round(cer([reference], [offline.text]), 4)
+    for name, (hop, look, left, final_pass) in CONFIGS.items():
+        config = StreamingConfig(
+            hop_frames=hop, lookahead_frames=look, left_context_frames=left, final_pass=final_pass
+        )
         compute, finals, latencies = paced_run(model, audio, config)
         streamed = " ".join(f.text for f in finals)
         entry = {
             "hop_s": hop * 0.02,
             "lookahead_s": look * 0.02,
             "left_context_s": left * 0.02,
+            "final_pass": final_pass,
             "compute_seconds": round(compute, 3),
             "compute_vs_offline": round(compute / offline_time, 2),
             "real_time_factor": round(compute / seconds, 4),
@@ -139,12 +150,13 @@ def main() -> int:
             "partial_latency_p95_s": round(percentile(latencies, 95), 3),
             "words_timed": len(latencies),
             "cer_vs_offline": round(cer([offline.text], [streamed]), 4),
+            "cer_vs_text": round(cer([reference], [streamed]), 4),
         }
         results["configs"][name] = entry
         print(
-            f"{name:42} {entry['compute_vs_offline']:>14.2f}x {entry['algorithmic_latency_s']:>8.2f}s "
+            f"{name:46} {entry['compute_vs_offline']:>14.2f}x {entry['algorithmic_latency_s']:>8.2f}s "
             f"{entry['partial_latency_p50_s']:>5.2f}s {entry['partial_latency_p95_s']:>5.2f}s "
-            f"{entry['cer_vs_offline']:>9.2%}",
+            f"{entry['cer_vs_offline']:>9.2%} {entry['cer_vs_text']:>6.2%}",
             flush=True,
         )
     results["normalization"] = {}

@@ -243,6 +243,11 @@ def _add_streaming_options(parser: argparse.ArgumentParser) -> None:
         "--endpoint-silence", type=_seconds, metavar="S",
         help=f"silence after speech that ends a sentence and emits a final (default: {shown['endpoint_silence']})",
     )  # fmt: skip
+    group.add_argument(
+        "--no-final-pass", action="store_true",
+        help="emit each final from the streamed windows instead of decoding the finished sentence once more "
+        "with all its context (less compute; finals then differ more from offline decoding)",
+    )  # fmt: skip
 
 
 def _add_output_options(parser: argparse.ArgumentParser, files: bool) -> None:
@@ -307,17 +312,30 @@ def _silence_stdout() -> None:
         pass
 
 
-def _streaming_config(args: argparse.Namespace) -> StreamingConfig:
+def streaming_config(args: argparse.Namespace) -> StreamingConfig:
+    """The StreamingConfig of the streaming options (defaults for any not parsed).
+
+    Raises:
+        ValueError: naming the option, as the user typed it, that is out of range.
+    """
     try:
         return StreamingConfig.from_seconds(
-            hop=args.hop, lookahead=args.lookahead, left_context=args.left_context,
-            endpoint_silence=args.endpoint_silence,
+            hop=getattr(args, "hop", None), lookahead=getattr(args, "lookahead", None),
+            left_context=getattr(args, "left_context", None), endpoint_silence=getattr(args, "endpoint_silence", None),
+            final_pass=not getattr(args, "no_final_pass", False),
         )  # fmt: skip
     except ValueError as e:
         message = str(e)
         for field, option in OPTION_OF_FIELD.items():
             message = message.replace(field, option)
-        raise CliError(f"bad streaming option: {message}") from e
+        raise ValueError(message) from e
+
+
+def _streaming_config(args: argparse.Namespace) -> StreamingConfig:
+    try:
+        return streaming_config(args)
+    except ValueError as e:
+        raise CliError(f"bad streaming option: {e}") from e
 
 
 def _load_model(args: argparse.Namespace) -> Any:

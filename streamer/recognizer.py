@@ -88,7 +88,7 @@ class Recognizer:
     def reset(self) -> None:
         """Forget everything: the next sample is the start of a new stream at time 0."""
         c = self.config
-        self.stitcher = Stitcher(self.model.vocab, c)
+        self.stitcher = Stitcher(self.model.vocab, c, self._redecode if c.final_pass else None)
         self.norm = RunningNorm(c)
         self._raw = np.zeros(0, dtype=np.float32)  # received, not yet normalized
         self._pending: list[np.ndarray] = []  # blocks pushed since the last hop, not yet joined
@@ -97,8 +97,11 @@ class Recognizer:
         self._received = 0  # samples accepted since the stream began
         self._end = 0  # stream frame just after the newest conv frame
         self._committed = 0  # first stream frame not yet committed
-        keep = c.window_frames + 2 * c.hop_frames  # a window, plus what a flush may add
-        self._features = self._silence.expand(keep, -1).clone()  # [frames, conv_dim], ends at _end
+        # Kept frames: a window plus what a flush may add, and with the final pass the longest
+        # segment too. Stored in a buffer twice that size, so a hop appends without re-copying.
+        self._keep = c.window_frames + 2 * c.hop_frames + (c.max_segment_frames if c.final_pass else 0)
+        self._features = self._silence.expand(2 * self._keep, -1).clone()  # [rows, conv_dim]
+        self._stop = self._keep  # row after the newest frame; rows before the stream hold silence
         self._loud_until = -1  # last frame whose hop was above the energy gate
         self._closed = False
 
@@ -159,7 +162,7 @@ class Recognizer:
     def window(self, new_features: torch.Tensor) -> torch.Tensor:
         """Append one hop's conv features ``[hop, conv_dim]``; return the window ``[window, conv_dim]``."""
         self._append(new_features)
-        return self._features[-self.config.window_frames :]
+        return self._recent(self.config.window_frames)
 
     def consume(self, logits: torch.Tensor | None) -> list[Event]:
         """Take the window's logits ``[window, vocab]`` (None when gated); return events."""
@@ -189,9 +192,27 @@ class Recognizer:
         return events + (self.stitcher.partial() if partial else [])
 
     def _append(self, new_features: torch.Tensor) -> None:
-        keep = self._features.shape[0]
-        self._features = torch.cat([self._features, new_features.to(self._features)])[-keep:]
-        self._end += new_features.shape[0]
+        count = new_features.shape[0]
+        if self._stop + count > self._features.shape[0]:  # full: move the newest frames to the front
+            self._features[: self._keep] = self._features[self._stop - self._keep : self._stop].clone()
+            self._stop = self._keep
+        self._features[self._stop : self._stop + count] = new_features
+        self._stop += count
+        self._end += count
+
+    def _recent(self, count: int) -> torch.Tensor:
+        """The newest ``count`` frames (silence before the stream began)."""
+        return self._features[self._stop - count : self._stop]
+
+    @torch.inference_mode()
+    def _redecode(self, first: int, stop: int) -> tuple[list[int], list[float]]:
+        """Frame ids and probabilities of stream frames ``[first, stop)``, decoded in one window with
+        the left context before them and every frame heard after them: the final pass."""
+        start = max(0, first - self.config.left_context_frames, self._end - self._keep)
+        logits = self.model.forward_features(self._recent(self._end - start)[None])[0]
+        probs, ids = torch.softmax(logits.float(), dim=-1).max(dim=-1)
+        lo, hi = first - start, stop - start
+        return ids[lo:hi].tolist(), probs[lo:hi].tolist()
 
     def _gate(self, block: np.ndarray) -> bool:
         """True while this hop and the lookahead behind it are quieter than the energy gate."""
@@ -235,11 +256,7 @@ class Recognizer:
             # Window: left context before the first uncommitted frame, up to the newest frame,
             # then silence where the lookahead would be.
             start = self._committed - c.left_context_frames
-            span = self._end - start
-            feats = self._features[-min(span, self._features.shape[0]) :]
-            if feats.shape[0] < span:  # only at the stream start: pad with silence
-                feats = torch.cat([self._silence.expand(span - feats.shape[0], -1), feats])
-            window = torch.cat([feats, self._silence.expand(c.lookahead_frames, -1)])
+            window = torch.cat([self._recent(self._end - start), self._silence.expand(c.lookahead_frames, -1)])
             with torch.inference_mode():
                 logits = self.model.forward_features(window[None])[0]
             probs, ids = torch.softmax(logits.float(), dim=-1).max(dim=-1)

@@ -39,6 +39,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from streamer.cli import streaming_config
 from streamer.config import StreamingConfig
 from streamer.events import Event
 from streamer.protocol import (
@@ -669,15 +670,6 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
     )
 
 
-def _streaming_config(args: argparse.Namespace) -> StreamingConfig:
-    return StreamingConfig.from_seconds(
-        hop=getattr(args, "hop", None),
-        lookahead=getattr(args, "lookahead", None),
-        left_context=getattr(args, "left_context", None),
-        endpoint_silence=getattr(args, "endpoint_silence", None),
-    )
-
-
 def _load(args: argparse.Namespace) -> Any:
     from model import load_model
 
@@ -689,7 +681,8 @@ def run(args: argparse.Namespace, model: Any = None, config: StreamingConfig | N
 
     Args:
         args: parsed options of ``add_arguments`` (plus ``--model``, ``--device-type``, ``--dtype`` and
-            the streaming options ``--hop``/``--lookahead``/``--left-context``/``--endpoint-silence`` when
+            the streaming options ``--hop``/``--lookahead``/``--left-context``/``--endpoint-silence``/
+            ``--no-final-pass`` when
             ``model``/``config`` are not given).
         model: an already loaded model. When None, ``args.model`` is loaded on the worker thread while
             the server already answers ``/healthz`` (503 until the model is ready).
@@ -699,7 +692,7 @@ def run(args: argparse.Namespace, model: Any = None, config: StreamingConfig | N
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         options = options_from_args(args)
-        streaming = config or _streaming_config(args)
+        streaming = config or streaming_config(args)
     except ValueError as e:
         log.error("%s", e)
         return 2

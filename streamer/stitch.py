@@ -9,7 +9,7 @@ whose run crosses a window boundary collapses once, and a real double letter
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -23,9 +23,15 @@ __all__ = ["Stitcher"]
 class Stitcher:
     """Committed and tentative frame ids of the current segment, turned into events."""
 
-    def __init__(self, vocab: Vocabulary, config: StreamingConfig) -> None:
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        config: StreamingConfig,
+        redecode: Callable[[int, int], tuple[list[int], list[float]]] | None = None,
+    ) -> None:
         self.vocab = vocab
         self.config = config
+        self.redecode = redecode  # (first, stop stream frame) -> ids, probs seen with the whole segment
         self.segment = 0
         self.start = 0  # stream frame of the segment's first committed frame
         self.ids: list[int] = []
@@ -77,8 +83,8 @@ class Stitcher:
         self.tentative_ids, self.tentative_probs = [], []
         return self._end_segment(len(self.ids))
 
-    def _has_speech(self) -> bool:
-        return any(i not in self._silent for i in self.ids)
+    def _has_speech(self, ids: Sequence[int] | None = None) -> bool:
+        return any(i not in self._silent for i in (self.ids if ids is None else ids))
 
     def _trailing_silence(self) -> int:
         count = 0
@@ -104,7 +110,10 @@ class Stitcher:
 
     def _end_segment(self, cut: int) -> list[Event]:
         """Final for frames ``[0, cut)``; the rest start the next segment."""
-        decoded = self.vocab.decode_frames(self.ids[:cut], self.probs[:cut], offset=self.start)
+        ids, probs = self.ids[:cut], self.probs[:cut]
+        if self.redecode is not None and self._has_speech(ids):
+            ids, probs = self.redecode(self.start, self.start + cut)
+        decoded = self.vocab.decode_frames(ids, probs, offset=self.start)
         events: list[Event] = []
         if decoded.text:
             events.append(final_event(self.segment, decoded))

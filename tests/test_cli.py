@@ -72,6 +72,13 @@ def test_demo_model_understands_hello(capsys, cached_model):
     assert cer([HELLO.with_suffix(".txt").read_text().strip()], [" ".join(out.split())]) <= HELLO_MAX_CER
 
 
+def test_no_final_pass_still_transcribes(capsys, cached_model):
+    """`--no-final-pass` builds finals from the streamed windows: the text is still there."""
+    status, out, _ = run(capsys, "transcribe", str(HELLO), "--model", MODEL, "--no-final-pass")
+    assert status == 0
+    assert cer([HELLO.with_suffix(".txt").read_text().strip()], [" ".join(out.split())]) <= HELLO_MAX_CER
+
+
 @pytest.mark.parametrize("fmt", ["srt", "vtt"])
 def test_captions_one_file_per_input(fmt, tmp_path, capsys, cached_model):
     """`--format srt|vtt --output DIR/{stem}.EXT` writes a valid caption file per input whose text is the finals'."""

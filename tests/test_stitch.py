@@ -125,3 +125,27 @@ def test_special_tokens_never_reach_the_text():
     bos, eos, unk = (VOCAB.ids[t] for t in ("<s>", "</s>", "<unk>"))
     decoded = VOCAB.decode_frames([H, bos, E, unk, L, eos, L, O])
     assert decoded.text == "HELLO"
+
+
+def test_final_pass_decodes_the_segment_again_over_its_stream_frames():
+    """With a final pass the final's text comes from re-decoding exactly the segment's frames."""
+    asked = []
+
+    def redecode(first: int, stop: int):
+        asked.append((first, stop))
+        frames = ids_of("_HE_L_LO" + "_" * (stop - first - 8))
+        return frames, [0.8] * len(frames)
+
+    s = Stitcher(VOCAB, StreamingConfig(endpoint_blank_frames=5), redecode)
+    events = commit_windows(s, "____", "_HE_LO", "_____")  # streaming heard HELO; full context hears HELLO
+    finals = [e for e in events if isinstance(e, Final)]
+    assert [f.text for f in finals] == ["HELLO"]
+    assert asked == [(4, 15)]  # leading silence is dropped; the segment is stream frames 4 to 15
+    assert finals[0].start == (4 + 1) * 0.02
+
+
+def test_final_pass_is_not_run_for_silence():
+    """A segment without speech ends without a re-decode (and without a final)."""
+    s = Stitcher(VOCAB, StreamingConfig(endpoint_blank_frames=5), lambda first, stop: pytest.fail("re-decoded"))
+    assert s.commit(ids_of("__________"), [0.9] * 10) == []
+    assert s.flush() == []
