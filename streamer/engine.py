@@ -7,7 +7,7 @@ is a batch of one and skips the stacking copies.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 
@@ -22,8 +22,15 @@ def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def run_batch(model, requests: list[HopRequest]) -> dict[Recognizer, list[Event]]:
-    """Run one hop for each request (one per recognizer) and hand each its events."""
+def run_batch(
+    model, requests: list[HopRequest], on_error: Callable[[Recognizer, Exception], None] | None = None
+) -> dict[Recognizer, list[Event]]:
+    """Run one hop for each request (one per recognizer) and hand each its events.
+
+    A recognizer whose own step after the shared forward fails (its final pass runs the model
+    again) goes to ``on_error`` and is left out of the result; the others still get theirs.
+    Without ``on_error`` the exception propagates.
+    """
     if len({id(r.recognizer) for r in requests}) != len(requests):
         raise ValueError("a batch takes at most one hop per stream: hops of one stream depend on each other")
     audio = _stack([r.audio for r in requests]).to(model.device)  # [batch, hop * 320 + 80]
@@ -32,9 +39,15 @@ def run_batch(model, requests: list[HopRequest]) -> dict[Recognizer, list[Event]
     live = [i for i, r in enumerate(requests) if not r.gated]
     logits = model.forward_features(_stack([windows[i] for i in live])) if live else None  # [live, window, vocab]
     row = {i: n for n, i in enumerate(live)}
-    return {
-        r.recognizer: r.recognizer.consume(logits[row[i]] if i in row else None) for i, r in enumerate(requests)
-    }
+    results = {}
+    for i, r in enumerate(requests):
+        try:
+            results[r.recognizer] = r.recognizer.consume(logits[row[i]] if i in row else None)
+        except Exception as e:
+            if on_error is None:
+                raise
+            on_error(r.recognizer, e)
+    return results
 
 
 class BatchEngine:

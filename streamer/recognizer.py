@@ -8,7 +8,10 @@ happens to receive, so any chunking of the same audio gives the same events.
 
 Conv features are cached: with a layer-norm feature encoder every frame depends
 only on its own 400 samples, so each sample goes through the conv stack once and
-only the transformer runs on the whole window. Windows before the stream's start
+only the transformer runs on the whole window. When a segment ends, the final pass
+runs the transformer once more over the segment's cached frames, with its left
+context and every frame heard after it, so finals match offline decoding (the
+windows' own ids give the partials). Windows before the stream's start
 are filled with the features of digital silence, so every window has one shape
 and windows of many streams batch without padding (see ``streamer.engine``).
 """

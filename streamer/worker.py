@@ -318,8 +318,8 @@ class InferenceWorker:
                 continue
             if stream.pushed:
                 return  # a control job waits until every hop of the audio before it has run
-            stream.jobs.popleft()
             events = stream.recognizer.finalize() if job.kind == "finalize" else stream.recognizer.close()
+            stream.jobs.popleft()  # only now: if that raised, the failure settles the job with the others
             self._post(stream, events, [job])
             if job.kind == "close":
                 self._forget(stream)
@@ -328,9 +328,13 @@ class InferenceWorker:
     def _run_batch(self, requests: list, by_recognizer: dict) -> None:
         from streamer.engine import run_batch
 
+        def fail_one(recognizer, error: Exception) -> None:
+            log.error("stream failed after its batch", exc_info=error)
+            self._fail(by_recognizer[recognizer], error)
+
         start = time.monotonic()
         try:
-            results = run_batch(self.model, requests)
+            results = run_batch(self.model, requests, on_error=fail_one)
         except Exception as e:
             log.exception("a batch of %d windows failed", len(requests))
             for request in requests:

@@ -140,14 +140,15 @@ async def stream_clip(
 
         async def send() -> None:
             start = time.monotonic()
-            for i, first in enumerate(range(0, len(audio), chunk)):
-                if pace:
-                    await asyncio.sleep(max(0.0, start + i * 0.1 / pace - time.monotonic()))
-                await ws.send(audio[first : first + chunk].tobytes())
-            await ws.send('{"type":"eof"}')
+            with contextlib.suppress(ConnectionClosed):  # the server may end the session first
+                for i, first in enumerate(range(0, len(audio), chunk)):
+                    if pace:
+                        await asyncio.sleep(max(0.0, start + i * 0.1 / pace - time.monotonic()))
+                    await ws.send(audio[first : first + chunk].tobytes())
+                await ws.send('{"type":"eof"}')
 
         sender = asyncio.ensure_future(send())
-        events = [parse_event(m) async for m in ws]
+        events = await messages_until_close(ws)
         await sender
         return events, ws.close_code
 
@@ -371,6 +372,39 @@ def test_bad_audio_and_garbage_json_get_errors_and_the_session_carries_on(demo, 
     errors = [e.code for e in events if e.type == "error"]
     assert errors == ["bad_message", "bad_message", "bad_audio", "bad_message"]
     assert final_texts(events) == reference["hello"]
+
+
+def test_a_session_whose_recognition_fails_ends_with_1011_and_the_others_carry_on(demo, clips, reference, monkeypatch):
+    """A fault in one session's own step after a shared batch (its final pass) ends only that session."""
+    from streamer.recognizer import Recognizer
+
+    init, redecode = Recognizer.__init__, Recognizer._redecode
+    doomed: list[Recognizer] = []  # recognizers created once the scenario starts
+
+    def remember(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        if armed:
+            doomed.append(self)
+
+    def fail_if_doomed(self, first, stop):
+        if self in doomed:
+            raise RuntimeError("simulated fault in the final pass")
+        return redecode(self, first, stop)
+
+    armed = False
+    monkeypatch.setattr(Recognizer, "__init__", remember)
+    monkeypatch.setattr(Recognizer, "_redecode", fail_if_doomed)
+    with running_server(demo) as server:
+
+        async def scenario():
+            nonlocal armed
+            armed = True
+            return await stream_clip(url(server), clips["weather"])
+
+        events, code = asyncio.run(alongside(server, clips["hello"], reference["hello"], scenario))
+    assert code == 1011
+    assert [e.code for e in events if e.type == "error"] == ["internal"]
+    assert final_texts(events) == []
 
 
 @pytest.mark.parametrize(
