@@ -38,14 +38,14 @@ from common import write_results  # noqa: E402
 BLOCK = 320  # 20 ms blocks, as a sound card delivers them
 CONFIGS = {
     # name: (hop, lookahead, left context) in frames of 20 ms, final pass on or off
-    "hop 0.16 / look 0.16 / left 1.0": (8, 8, 50, True),
-    "hop 0.3 / look 0.3 / left 1.0 (default)": (15, 15, 50, True),
-    "hop 0.3 / look 0.3 / left 1.0, no final pass": (15, 15, 50, False),
-    "hop 0.3 / look 0.3 / left 2.0": (15, 15, 100, True),
-    "hop 0.3 / look 0.16 / left 1.0": (15, 8, 50, True),
-    "hop 0.5 / look 0.5 / left 1.0": (25, 25, 50, True),
-    "hop 0.3 / look 0.3 / left 0.5": (15, 15, 25, True),
-    "hop 0.3 / look 0.3 / left 0.5, no final pass": (15, 15, 25, False),
+    "hop 0.16 / look 0.16 / left 1.0": (8, 8, 50, False),
+    "hop 0.3 / look 0.3 / left 1.0 (default)": (15, 15, 50, False),
+    "hop 0.3 / look 0.3 / left 1.0, final pass": (15, 15, 50, True),
+    "hop 0.3 / look 0.3 / left 2.0": (15, 15, 100, False),
+    "hop 0.3 / look 0.16 / left 1.0": (15, 8, 50, False),
+    "hop 0.5 / look 0.5 / left 1.0": (25, 25, 50, False),
+    "hop 0.3 / look 0.3 / left 0.5": (15, 15, 25, False),
+    "hop 0.3 / look 0.3 / left 0.5, final pass": (15, 15, 25, True),
 }
 
 
@@ -132,9 +132,7 @@ def main() -> int:
     reference = " ".join(sentences)
     results["offline_cer_vs_text"] = round(cer([reference], [offline.text]), 4)
     for name, (hop, look, left, final_pass) in CONFIGS.items():
-        config = StreamingConfig(
-            hop_frames=hop, lookahead_frames=look, left_context_frames=left, final_pass=final_pass
-        )
+        config = StreamingConfig(hop_frames=hop, lookahead_frames=look, left_context_frames=left, final_pass=final_pass)
         compute, finals, latencies = paced_run(model, audio, config)
         streamed = " ".join(f.text for f in finals)
         entry = {

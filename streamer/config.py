@@ -25,7 +25,7 @@ class StreamingConfig:
     norm_seconds: float = 10.0  # time constant of the running statistics
     norm_floor_db: float = -50.0  # variance floor (dBFS RMS): silence is not blown up to speech level
     energy_gate_db: float | None = None  # skip the model while the audio stays below this (dBFS RMS)
-    final_pass: bool = True  # decode each ended segment again with all its context: finals match offline
+    final_pass: bool = False  # decode each ended segment again with all its context (bench: no gain yet)
 
     def __post_init__(self) -> None:
         for f in fields(self):

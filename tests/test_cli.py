@@ -72,9 +72,9 @@ def test_demo_model_understands_hello(capsys, cached_model):
     assert cer([HELLO.with_suffix(".txt").read_text().strip()], [" ".join(out.split())]) <= HELLO_MAX_CER
 
 
-def test_no_final_pass_still_transcribes(capsys, cached_model):
-    """`--no-final-pass` builds finals from the streamed windows: the text is still there."""
-    status, out, _ = run(capsys, "transcribe", str(HELLO), "--model", MODEL, "--no-final-pass")
+def test_final_pass_transcribes(capsys, cached_model):
+    """`--final-pass` decodes each finished sentence again: the text is still right."""
+    status, out, _ = run(capsys, "transcribe", str(HELLO), "--model", MODEL, "--final-pass")
     assert status == 0
     assert cer([HELLO.with_suffix(".txt").read_text().strip()], [" ".join(out.split())]) <= HELLO_MAX_CER
 

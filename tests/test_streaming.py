@@ -68,13 +68,18 @@ def test_single_samples_give_the_same_finals(demo, long_speech):
 DEMO_MODEL_WINDOW_DIFFERENCE = 0.05
 
 
-def test_streaming_matches_offline_transcript(demo, long_speech):
+@pytest.mark.parametrize("final_pass", [False, True], ids=["stitched", "final-pass"])
+def test_streaming_matches_offline_transcript(demo, long_speech, final_pass):
     """The concatenated finals stay close to offline decoding of the same audio (demo model: within 5%)."""
     audio, _ = long_speech
     offline = demo.transcribe(audio).text
-    streamed = " ".join(f.text for f in finals_of(transcribe_stream(demo, audio, 16_000)))
+    config = StreamingConfig(final_pass=final_pass)
+    streamed = " ".join(f.text for f in finals_of(transcribe_stream(demo, audio, 16_000, config)))
     difference = cer([offline], [streamed])
-    print(f"\nstreaming vs offline character difference: {difference:.2%} over {len(offline)} characters")
+    print(
+        f"\nstreaming vs offline character difference ({'final pass' if final_pass else 'stitched'}): "
+        f"{difference:.2%} over {len(offline)} characters"
+    )
     print(f"offline : {offline}\nstreamed: {streamed}")
     assert difference <= DEMO_MODEL_WINDOW_DIFFERENCE
 
