@@ -682,8 +682,7 @@ def run(args: argparse.Namespace, model: Any = None, config: StreamingConfig | N
     Args:
         args: parsed options of ``add_arguments`` (plus ``--model``, ``--device-type``, ``--dtype`` and
             the streaming options ``--hop``/``--lookahead``/``--left-context``/``--endpoint-silence``/
-            ``--final-pass`` when
-            ``model``/``config`` are not given).
+            ``--final-pass`` when ``model``/``config`` are not given).
         model: an already loaded model. When None, ``args.model`` is loaded on the worker thread while
             the server already answers ``/healthz`` (503 until the model is ready).
         config: streaming knobs; built from ``args`` when None.
