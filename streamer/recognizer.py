@@ -174,7 +174,7 @@ class Recognizer:
             ids = torch.full((c.window_frames,), self.model.vocab.blank_id)
             probs = torch.ones(c.window_frames)
         else:
-            probs, ids = torch.softmax(logits.float(), dim=-1).max(dim=-1)
+            probs, ids = _best(logits)
         window_start = self._end - c.window_frames
         return self._take(ids, probs, window_start, commit_until=self._end - c.lookahead_frames)
 
@@ -208,12 +208,15 @@ class Recognizer:
         return self._features[self._stop - count : self._stop]
 
     @torch.inference_mode()
+    def _decode(self, window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Best probability and id of each frame of one window of conv frames ``[frames, conv_dim]``, alone."""
+        return _best(self.model.forward_features(window[None])[0])
+
     def _redecode(self, first: int, stop: int) -> tuple[list[int], list[float]]:
         """Frame ids and probabilities of stream frames ``[first, stop)``, decoded in one window with
         the left context before them and every frame heard after them: the final pass."""
         start = max(0, first - self.config.left_context_frames, self._end - self._keep)
-        logits = self.model.forward_features(self._recent(self._end - start)[None])[0]
-        probs, ids = torch.softmax(logits.float(), dim=-1).max(dim=-1)
+        probs, ids = self._decode(self._recent(self._end - start))
         lo, hi = first - start, stop - start
         return ids[lo:hi].tolist(), probs[lo:hi].tolist()
 
@@ -260,9 +263,7 @@ class Recognizer:
             # then silence where the lookahead would be.
             start = self._committed - c.left_context_frames
             window = torch.cat([self._recent(self._end - start), self._silence.expand(c.lookahead_frames, -1)])
-            with torch.inference_mode():
-                logits = self.model.forward_features(window[None])[0]
-            probs, ids = torch.softmax(logits.float(), dim=-1).max(dim=-1)
+            probs, ids = self._decode(window)
             events += self._take(ids, probs, start, commit_until=self._end, partial=False)
         return events + self.stitcher.flush()
 
@@ -284,6 +285,11 @@ class Recognizer:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("this stream is closed; call reset() to start a new one")
+
+
+def _best(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Greedy CTC per frame: the best token's probability and id, from logits ``[frames, vocab]``."""
+    return torch.softmax(logits.float(), dim=-1).max(dim=-1)
 
 
 _SILENCE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (device, dtype, features)
