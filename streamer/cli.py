@@ -245,8 +245,8 @@ def _add_streaming_options(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     group.add_argument(
         "--final-pass", action="store_true",
-        help="decode each finished sentence once more with all its context before its final, instead of "
-        "stitching the streamed windows (about 15%% more compute than streaming without it)",
+        help="decode each finished sentence once more, with up to 10 s of history, before its final, instead of "
+        "stitching the streamed windows: finals within 1%% of offline decoding, for 50-80%% more compute",
     )  # fmt: skip
 
 

@@ -9,8 +9,8 @@ happens to receive, so any chunking of the same audio gives the same events.
 Conv features are cached: with a layer-norm feature encoder every frame depends
 only on its own 400 samples, so each sample goes through the conv stack once and
 only the transformer runs on the whole window. When a segment ends, the final pass
-runs the transformer once more over the segment's cached frames, with its left
-context and every frame heard after it, so finals match offline decoding (the
+runs the transformer once more over the segment's cached frames, with up to 10 s
+of history and every frame heard after it, so finals match offline decoding (the
 windows' own ids give the partials). Windows before the stream's start
 are filled with the features of digital silence, so every window has one shape
 and windows of many streams batch without padding (see ``streamer.engine``).
@@ -101,8 +101,10 @@ class Recognizer:
         self._end = 0  # stream frame just after the newest conv frame
         self._committed = 0  # first stream frame not yet committed
         # Kept frames: a window plus what a flush may add, and with the final pass the longest
-        # segment too. Stored in a buffer twice that size, so a hop appends without re-copying.
-        self._keep = c.window_frames + 2 * c.hop_frames + (c.max_segment_frames if c.final_pass else 0)
+        # segment and its history too. Stored in a buffer twice that size, so a hop appends
+        # without re-copying.
+        final_pass_frames = c.final_context_frames + c.max_segment_frames if c.final_pass else 0
+        self._keep = c.window_frames + 2 * c.hop_frames + final_pass_frames
         self._features = self._silence.expand(2 * self._keep, -1).clone()  # [rows, conv_dim]
         self._stop = self._keep  # row after the newest frame; rows before the stream hold silence
         self._loud_until = -1  # last frame whose hop was above the energy gate
@@ -214,8 +216,9 @@ class Recognizer:
 
     def _redecode(self, first: int, stop: int) -> tuple[list[int], list[float]]:
         """Frame ids and probabilities of stream frames ``[first, stop)``, decoded in one window with
-        the left context before them and every frame heard after them: the final pass."""
-        start = max(0, first - self.config.left_context_frames, self._end - self._keep)
+        up to ``final_context_frames`` of history and every frame heard after them: the final pass."""
+        history = max(self.config.final_context_frames, self.config.left_context_frames)
+        start = max(0, first - history, self._end - self._keep)
         probs, ids = self._decode(self._recent(self._end - start))
         lo, hi = first - start, stop - start
         return ids[lo:hi].tolist(), probs[lo:hi].tolist()

@@ -62,26 +62,24 @@ def test_single_samples_give_the_same_finals(demo, long_speech):
     assert finals_of(stream(demo, audio, [1] * len(audio))) == finals_of(stream(demo, audio, [len(audio)]))
 
 
-# Issue 4 asks for <= 1%. The demo model reaches 2.5-3.3% here: decoding 1.6 s windows differs
-# from decoding the whole recording even with identical normalization (bench_streaming.py and the
-# README say more). This bound guards against regressions; it is not the issue's target.
-DEMO_MODEL_WINDOW_DIFFERENCE = 0.05
+# With the final pass (each ended segment decoded once more with up to 10 s of history) the finals
+# are within the issue's 1% of offline decoding. Without it the finals are the stitched 1.6 s
+# windows, which the demo model decodes 1.8-2.1% differently from the whole recording (bench/ and
+# the README say more); that bound guards against regressions.
+OFFLINE_DIFFERENCE = {"final pass": 0.01, "stitched": 0.05}
 
 
-@pytest.mark.parametrize("final_pass", [False, True], ids=["stitched", "final-pass"])
-def test_streaming_matches_offline_transcript(demo, long_speech, final_pass):
-    """The concatenated finals stay close to offline decoding of the same audio (demo model: within 5%)."""
+@pytest.mark.parametrize("mode", ["final pass", "stitched"])
+def test_streaming_matches_offline_transcript(demo, long_speech, mode):
+    """The concatenated finals equal offline decoding of the same audio within 1% (final pass) or 5%."""
     audio, _ = long_speech
     offline = demo.transcribe(audio).text
-    config = StreamingConfig(final_pass=final_pass)
+    config = StreamingConfig(final_pass=mode == "final pass")
     streamed = " ".join(f.text for f in finals_of(transcribe_stream(demo, audio, 16_000, config)))
     difference = cer([offline], [streamed])
-    print(
-        f"\nstreaming vs offline character difference ({'final pass' if final_pass else 'stitched'}): "
-        f"{difference:.2%} over {len(offline)} characters"
-    )
+    print(f"\nstreaming vs offline character difference ({mode}): {difference:.2%} over {len(offline)} characters")
     print(f"offline : {offline}\nstreamed: {streamed}")
-    assert difference <= DEMO_MODEL_WINDOW_DIFFERENCE
+    assert difference <= OFFLINE_DIFFERENCE[mode]
 
 
 def test_each_spoken_segment_ends_in_exactly_one_final(demo, long_speech):
@@ -137,9 +135,9 @@ def test_closing_an_empty_or_tiny_stream_gives_nothing(demo, seconds):
     assert [e for e in events if e.text] == []
 
 
-@pytest.mark.parametrize("level", [0.0, 1e-3])
+@pytest.mark.parametrize("level", [0.0, 1e-3, 3e-3])
 def test_silence_gives_no_finals(demo, level):
-    """Ten seconds of digital silence or faint noise yield no final with text."""
+    """Ten seconds of digital silence or faint noise (-60 and -50 dBFS) yield no final with text."""
     noise = np.random.default_rng(0).normal(0, level, 16_000 * 10).astype(np.float32)
     assert [f for f in finals_of(transcribe_stream(demo, noise, 16_000)) if f.text] == []
 
