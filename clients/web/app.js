@@ -518,9 +518,11 @@ async function onClose(s, event, before) {
     return;
   }
   if (!s.opened) {
-    // Browsers hide the HTTP status of a refused handshake; ask the server what it refused.
+    // Browsers hide the HTTP status of a refused handshake; ask the server what it refused
+    // first, so that the error state and its explanation appear together.
+    const reason = await refusalReason(before);
     finish(s, "error", "Not connected");
-    showProblem(await refusalReason(before));
+    showProblem(reason);
     return;
   }
   const reason =
