@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from model import load_model  # noqa: E402
 from model.corpus import heldout_sentences  # noqa: E402
 from model.metrics import cer, wer  # noqa: E402
+from model.train import add_white_noise  # noqa: E402
 from model.synth import HELDOUT_LANGUAGE_VOICES, HELDOUT_VOICES, TRAIN_VOICES, build_dataset  # noqa: E402
 from common import write_results  # noqa: E402
 
@@ -48,12 +49,8 @@ def load_with_voices(folder: Path) -> list[tuple[np.ndarray, str, str]]:
 
 def with_noise(items, snr_db: float, seed: int = 0):
     """The same utterances with white noise at ``snr_db`` (a fixed seed, so runs compare)."""
-    rng = np.random.default_rng(seed)
-    noisy = []
-    for audio, text, voice in items:
-        sigma = np.sqrt(np.mean(audio**2) / 10 ** (snr_db / 10))
-        noisy.append(((audio + rng.normal(0.0, sigma, len(audio))).astype(np.float32), text, voice))
-    return noisy
+    generator = np.random.default_rng(seed)
+    return [(add_white_noise(audio, snr_db, generator), text, voice) for audio, text, voice in items]
 
 
 def score(model, items) -> dict:

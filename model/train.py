@@ -64,6 +64,12 @@ class TrainConfig:
     seed: int = 0
 
 
+def add_white_noise(audio: np.ndarray, snr_db: float, generator: np.random.Generator) -> np.ndarray:
+    """``audio`` plus white noise ``snr_db`` below its mean power (float32)."""
+    sigma = math.sqrt((float(np.mean(audio**2)) + 1e-12) / 10 ** (snr_db / 10))
+    return audio + generator.normal(0.0, sigma, len(audio)).astype(np.float32)
+
+
 class Augmenter:
     """Light augmentation so the model is not brittle: speed, noise and level, once ``active``.
 
@@ -91,8 +97,7 @@ class Augmenter:
 
     def noise(self, audio: np.ndarray) -> np.ndarray:
         snr_db = self.rng.uniform(*self.snr_db_range)
-        sigma = math.sqrt((float(np.mean(audio**2)) + 1e-12) / 10 ** (snr_db / 10))
-        return audio + np.random.default_rng(self.rng.getrandbits(32)).normal(0.0, sigma, len(audio)).astype(np.float32)
+        return add_white_noise(audio, snr_db, np.random.default_rng(self.rng.getrandbits(32)))
 
     def level(self) -> float:
         return math.exp(self.rng.uniform(*self.level_range)) if self.active else 1.0
