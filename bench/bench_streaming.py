@@ -40,7 +40,7 @@ from common import write_results  # noqa: E402
 BLOCK = 320  # 20 ms blocks, as a sound card delivers them
 CONFIGS = {
     # name: StreamingConfig fields (window sizes in 20 ms frames); the default config is marked
-    "hop 0.3 / look 0.3 / left 1.0": dict(hop_frames=15, lookahead_frames=15, left_context_frames=50),
+    "hop 0.3 / look 0.3 / left 1.0": dict(),  # BASE itself
     "hop 0.3 / look 0.3 / left 1.0, final pass": dict(final_pass=True),
     "hop 0.3 / look 0.3 / left 1.0, final pass with 1 s history": dict(final_pass=True, final_context_frames=50),
     "hop 0.16 / look 0.16 / left 1.0": dict(hop_frames=8, lookahead_frames=8),

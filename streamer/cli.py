@@ -227,6 +227,7 @@ def _add_streaming_options(parser: argparse.ArgumentParser) -> None:
         "left_context": DEFAULTS.left_context_frames, "endpoint_silence": DEFAULTS.endpoint_blank_frames,
     }  # fmt: skip
     shown = {name: round(frames * FRAME_SECONDS, 2) for name, frames in defaults.items()}
+    history = round(DEFAULTS.final_context_frames * FRAME_SECONDS, 2)
     group.add_argument(
         "--hop", type=_seconds, metavar="S",
         help=f"new audio per model run: shorter updates partials sooner, costs more compute (default: {shown['hop']})",
@@ -245,8 +246,8 @@ def _add_streaming_options(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     group.add_argument(
         "--final-pass", action="store_true",
-        help="decode each finished sentence once more, with up to 10 s of history, before its final, instead of "
-        "stitching the streamed windows: finals within 1%% of offline decoding, for 50-80%% more compute",
+        help=f"decode each finished sentence once more, with up to {history:g} s of history, before its final, "
+        "instead of stitching the streamed windows: finals within 1%% of offline decoding, for 50-80%% more compute",
     )  # fmt: skip
 
 
