@@ -4,7 +4,12 @@
 header (22,050 Hz in espeak-ng 1.51) and resamples to 16 kHz with soxr. Voices are an
 espeak-ng English language voice crossed with a voice variant (``en-us+f2``) at a speed and
 pitch. ``TRAIN_VOICES`` and ``HELDOUT_VOICES`` split them so that every held-out voice has a
-language voice or a variant never heard in training.
+language voice or a variant never heard in training. ``MIXED_ACCENT_VOICES`` adds accents
+espeak-ng does not ship: a training language voice's spelling rules spoken with another
+training voice's phoneme table (``en-us~en-rp``: American rules and stress, RP vowels), so
+the model hears more than seven accents without ever hearing a held-out one. ``random_voice``
+can also scale each utterance's first three formants by a few percent (``formant_spread``),
+which moves its vowels the way another speaker or accent would.
 
 ``build_dataset`` synthesizes a list of sentences with random voices into a cache folder of
 int16 shards, in parallel, and reuses the cache when called again with the same arguments.
@@ -37,6 +42,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -93,6 +99,8 @@ class Voice:
     variant: str | None = None  # espeak-ng variant file, e.g. "f2"; None for the voice's own
     speed: int = DEFAULT_SPEED  # words per minute
     pitch: int = DEFAULT_PITCH  # 0-99, 50 is the voice's own pitch
+    phonemes: str | None = None  # another espeak-ng phoneme table, e.g. "en-rp"; None for the voice's own
+    formants: tuple[int, int, int] | None = None  # F1-F3 scaled by these percentages on top of the variant
 
     def __post_init__(self) -> None:
         if not SPEED_LIMITS[0] <= self.speed <= SPEED_LIMITS[1]:
@@ -102,14 +110,27 @@ class Voice:
 
     @property
     def label(self) -> str:
-        """The voice as people write it: "en-us+f2" or "en-gb"."""
-        return self.name + (f"+{self.variant}" if self.variant else "")
+        """The voice as people write it: "en-us+f2", "en-gb", or "en-us~en-rp+f2" for a mixed accent."""
+        accent = self.name + (f"~{self.phonemes}" if self.phonemes else "")
+        shift = f" (F1-F3 {'/'.join(map(str, self.formants))}%)" if self.formants else ""
+        return accent + (f"+{self.variant}" if self.variant else "") + shift
 
     def espeak_args(self) -> list[str]:
-        """Command-line options selecting this voice: ``["-v", "en+f2", "-s", "175", "-p", "50"]``."""
-        name = _ESPEAK_VOICE_NAMES.get(self.name, self.name)
-        voice = name + (f"+{self.variant}" if self.variant else "")
-        return ["-v", voice, "-s", str(self.speed), "-p", str(self.pitch)]
+        """Command-line options selecting this voice: ``["-v", "en+f2", "-s", "175", "-p", "50"]``.
+
+        A mixed accent or shifted formants add ``--path`` to a data folder where this call has
+        just written the voice and variant files they need (see :func:`_shadow_data`).
+        """
+        name, variant, data = _ESPEAK_VOICE_NAMES.get(self.name, self.name), self.variant, []
+        if self.phonemes or self.formants:
+            executable = _espeak_path()
+            data = [f"--path={_shadow_data(executable, os.getpid())}"]
+            if self.phonemes:
+                name = _mixed_accent_voice(executable, self.name, self.phonemes)
+            if self.formants:
+                variant = _shifted_variant(executable, self.variant, self.formants)
+        voice = name + (f"+{variant}" if variant else "")
+        return [*data, "-v", voice, "-s", str(self.speed), "-p", str(self.pitch)]
 
 
 def _cross(names: Sequence[str], variants: Sequence[str | None]) -> tuple[Voice, ...]:
@@ -120,23 +141,53 @@ _TRAIN_LANGUAGES = tuple(name for name in LANGUAGE_VOICES if name not in HELDOUT
 _TRAIN_VARIANTS = tuple(variant for variant in VARIANTS if variant not in HELDOUT_VARIANTS)
 
 TRAIN_VOICES: tuple[Voice, ...] = _cross(_TRAIN_LANGUAGES, _TRAIN_VARIANTS)
+# The phoneme table of each training language voice (the ``phonemes`` line of its voice file).
+TRAIN_PHONEME_TABLES = {
+    "en-gb": "en",
+    "en-us": "en-us",
+    "en-gb-scotland": "en-sc",
+    "en-gb-x-rp": "en-rp",
+    "en-gb-x-gbclan": "en-n",
+    "en-gb-x-gbcwmd": "en-wm",
+    "en-029": "en-wi",
+}
+MIXED_VARIANTS_EACH = 3  # variants per mixed accent, in rotation, so every variant is used evenly
+# Every training language voice spoken with every other training voice's phoneme table (42
+# accents), each with a few training variants: about half of the training voices.
+_MIXED_ACCENTS = tuple(
+    (name, table)
+    for name in _TRAIN_LANGUAGES
+    for table in TRAIN_PHONEME_TABLES.values()
+    if table != TRAIN_PHONEME_TABLES[name]
+)
+MIXED_ACCENT_VOICES: tuple[Voice, ...] = tuple(
+    Voice(name, _TRAIN_VARIANTS[(MIXED_VARIANTS_EACH * index + offset) % len(_TRAIN_VARIANTS)], phonemes=table)
+    for index, (name, table) in enumerate(_MIXED_ACCENTS)
+    for offset in range(MIXED_VARIANTS_EACH)
+)
 # Every held-out voice has an unseen language voice, an unseen variant, or both.
 HELDOUT_VOICES: tuple[Voice, ...] = (
     _cross(HELDOUT_LANGUAGE_VOICES, VARIANTS) + _cross(_TRAIN_LANGUAGES, HELDOUT_VARIANTS)
 )
 
 
-def random_voice(rng: random.Random, voices: Sequence[Voice]) -> Voice:
+def random_voice(rng: random.Random, voices: Sequence[Voice], formant_spread: int = 0) -> Voice:
     """A voice from ``voices`` with a random speed in SPEED_RANGE and pitch in PITCH_RANGE.
 
     Args:
         rng: the random source, e.g. ``random.Random(seed)``.
         voices: the voices to choose from, e.g. TRAIN_VOICES.
+        formant_spread: if set, also scale F1, F2 and F3 each by a random 100 +- this many
+            percent, which moves vowels around the vowel space the way speakers and accents do.
     """
     if not voices:
         raise ValueError("random_voice needs at least one voice, e.g. TRAIN_VOICES")
     voice = rng.choice(voices)
-    return replace(voice, speed=rng.randint(*SPEED_RANGE), pitch=rng.randint(*PITCH_RANGE))
+    voice = replace(voice, speed=rng.randint(*SPEED_RANGE), pitch=rng.randint(*PITCH_RANGE))
+    if formant_spread:
+        shift = tuple(100 + rng.randint(-formant_spread, formant_spread) for _ in range(3))
+        voice = replace(voice, formants=shift)
+    return voice
 
 
 # ----------------------------------------------------------------------------------------------
@@ -165,6 +216,118 @@ def _espeak_info(executable: str) -> tuple[str, frozenset[str]]:
         if folder.is_dir():
             variants = frozenset(path.name for path in folder.iterdir())
     return version, variants
+
+
+def _espeak_data(executable: str) -> Path:
+    """espeak-ng's data folder (``espeak-ng-data``), from its version line."""
+    version, _ = _espeak_info(executable)
+    match = re.search(r"Data at:\s*(\S+)", version)
+    if match is None or not Path(match.group(1)).is_dir():
+        raise RuntimeError(f"cannot find the espeak-ng data folder from {version!r}")
+    return Path(match.group(1))
+
+
+def _language_voice_file(data: Path, name: str) -> Path:
+    """The voice file of an espeak-ng language voice ("en-us" -> .../lang/gmw/en-US)."""
+    for folder in (data / "lang", data / "voices"):
+        for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
+            # A voice file's first "language" line is its own; later ones list what it also speaks.
+            first = re.search(r"^language\s+(\S+)", path.read_text(errors="replace"), re.MULTILINE) if path.is_file() else None
+            if first and first.group(1) == name:
+                return path
+    raise ValueError(f"no espeak-ng language voice {name!r} in {data} (see `espeak-ng --voices=en`)")
+
+
+def _mixed_voice_text(text: str, name: str, phonemes: str) -> str:
+    """A voice file's text with its phoneme table swapped for ``phonemes`` and a new name."""
+    lines = [line for line in text.splitlines() if not line.startswith("name ")]
+    lines.insert(0, f"name {name}")
+    tables = [index for index, line in enumerate(lines) if line.split()[:1] == ["phonemes"]]
+    if tables:
+        lines[tables[0]] = f"phonemes {phonemes}"
+    else:  # the language's own table: set ours after the language lines, before any "replace"
+        last_language = max(index for index, line in enumerate(lines) if line.startswith("language "))
+        lines.insert(last_language + 1, f"phonemes {phonemes}")
+    return "\n".join(lines) + "\n"
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only checks (POSIX)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+_SHADOW_PREFIX = "hubert-stream-espeak-"
+_ACCENT_FILE, _SHIFT_FILE = "hs-accent", "hs-shift"  # the voice and variant this process writes
+
+
+@functools.lru_cache(maxsize=4)
+def _shadow_data(executable: str, pid: int) -> Path:
+    """This process's data folder for espeak-ng's ``--path``, where it can add a voice and a variant.
+
+    espeak-ng reads voices only from its data folder, and lists at most 349 of them (its
+    ``N_VOICES_LIST``; a stock install has 322). So each process gets a shadow folder, made of
+    symbolic links to espeak-ng's data, and rewrites one voice file (``voices/hs-accent``) and one
+    variant file (``voices/!v/hs-shift``) before each call. Shadows of processes that have ended
+    are removed. ``pid`` is a parameter so forked workers do not inherit their parent's folder.
+    One synthesis at a time per process, then: threads would overwrite each other's files.
+    """
+    data = _espeak_data(executable)
+    temporary = Path(tempfile.gettempdir())
+    for stale in temporary.glob(f"{_SHADOW_PREFIX}*") if os.name == "posix" else ():
+        owner = stale.name.removeprefix(_SHADOW_PREFIX)
+        if owner.isdigit() and not _process_exists(int(owner)):
+            shutil.rmtree(stale, ignore_errors=True)
+    root = temporary / f"{_SHADOW_PREFIX}{pid}"
+    shutil.rmtree(root, ignore_errors=True)
+    shadow = root / "espeak-ng-data"
+    (shadow / "voices" / "!v").mkdir(parents=True)
+    for entry in data.iterdir():
+        if entry.name != "voices":
+            (shadow / entry.name).symlink_to(entry.resolve())
+    for entry in (data / "voices").iterdir():
+        if entry.name != "!v":
+            (shadow / "voices" / entry.name).symlink_to(entry.resolve())
+    for entry in (data / "voices" / "!v").iterdir():
+        (shadow / "voices" / "!v" / entry.name).symlink_to(entry.resolve())
+    return root
+
+
+def _mixed_accent_voice(executable: str, name: str, phonemes: str) -> str:
+    """Write the voice ``name`` with the phoneme table ``phonemes`` into the shadow data; its -v name."""
+    text = _mixed_voice_text(_language_voice_file(_espeak_data(executable), name).read_text(), _ACCENT_FILE, phonemes)
+    (_shadow_data(executable, os.getpid()) / "espeak-ng-data" / "voices" / _ACCENT_FILE).write_text(text)
+    return _ACCENT_FILE
+
+
+def _shifted_formants_text(text: str, name: str, formants: tuple[int, int, int]) -> str:
+    """A variant file's text with F1-F3 frequencies scaled by ``formants`` percent, and a new name."""
+    lines = [line for line in text.splitlines() if not line.startswith("name ")]
+    lines.insert(1 if lines and lines[0].startswith("language") else 0, f"name {name}")
+    for number, percent in enumerate(formants, start=1):
+        for index, line in enumerate(lines):
+            fields = line.split()
+            if fields[:2] == ["formant", str(number)]:
+                fields[2] = str(round(int(fields[2]) * percent / 100))
+                lines[index] = " ".join(fields)
+                break
+        else:
+            lines.append(f"formant {number} {percent} 100 100")
+    return "\n".join(lines) + "\n"
+
+
+def _shifted_variant(executable: str, variant: str | None, formants: tuple[int, int, int]) -> str:
+    """Write ``variant`` with F1-F3 scaled by ``formants`` percent into the shadow data; its name."""
+    base = "language variant\n"
+    if variant:
+        base = (_espeak_data(executable) / "voices" / "!v" / variant).read_text(errors="replace")
+    path = _shadow_data(executable, os.getpid()) / "espeak-ng-data" / "voices" / "!v" / _SHIFT_FILE
+    path.write_text(_shifted_formants_text(base, _SHIFT_FILE, formants))
+    return _SHIFT_FILE
 
 
 def _check_variant(executable: str, voice: Voice) -> None:
@@ -263,8 +426,11 @@ def _synthesize_int16(item: tuple[str, Voice]) -> np.ndarray:
     return _to_int16(synthesize(text, voice))
 
 
-def _dataset_key(sentences: Sequence[str], voices: Sequence[Voice], seed: int) -> str:
-    """A hash of everything that decides the cached audio."""
+def _dataset_key(sentences: Sequence[str], voices: Sequence[Voice], seed: int, formant_spread: int = 0) -> str:
+    """A hash of everything that decides the cached audio.
+
+    Settings left at their defaults are not in it, so caches made before they existed stay valid.
+    """
     description = {
         "format": CACHE_FORMAT,
         "sample_rate": SAMPLE_RATE,
@@ -272,9 +438,11 @@ def _dataset_key(sentences: Sequence[str], voices: Sequence[Voice], seed: int) -
         "speed_range": SPEED_RANGE,
         "pitch_range": PITCH_RANGE,
         "seed": seed,
-        "voices": [asdict(voice) for voice in voices],
+        "voices": [{key: value for key, value in asdict(voice).items() if value is not None} for voice in voices],
         "sentences": list(sentences),
     }
+    if formant_spread:
+        description["formant_spread"] = formant_spread
     return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -326,6 +494,7 @@ def build_dataset(
     seed: int = 0,
     workers: int = 2,
     progress: bool = True,
+    formant_spread: int = 0,
 ) -> Path:
     """Synthesize every sentence once, with a random voice, speed and pitch, into a cache.
 
@@ -341,6 +510,8 @@ def build_dataset(
         seed: seed for the voice, speed and pitch of each sentence.
         workers: synthesis processes (1 runs in this process).
         progress: print progress lines to stderr.
+        formant_spread: scale each utterance's F1-F3 by random 100 +- this many percent
+            (see :func:`random_voice`); 0 keeps the variants as they are.
 
     Returns:
         The dataset folder, for :func:`load_dataset`.
@@ -352,8 +523,8 @@ def build_dataset(
     for voice in voices:
         _check_variant(_espeak_path(), voice)
     rng = random.Random(seed)
-    plan = [(text, random_voice(rng, voices)) for text in sentences]
-    target = Path(folder) / f"dataset-{_dataset_key(sentences, voices, seed)}"
+    plan = [(text, random_voice(rng, voices, formant_spread)) for text in sentences]
+    target = Path(folder) / f"dataset-{_dataset_key(sentences, voices, seed, formant_spread)}"
     if (target / MANIFEST).is_file():
         if progress:
             print(f"synth: reusing {target}", file=sys.stderr)

@@ -59,7 +59,9 @@ class TrainConfig:
     grad_clip: float = 1.0
     eval_every: int = 500
     time_budget_minutes: float = 50.0  # stop early rather than run past the hour
-    train_sentences: int = 20000
+    train_sentences: int = 30000
+    mixed_accents: bool = True  # also train on model.synth.MIXED_ACCENT_VOICES
+    formant_spread: int = 15  # each utterance's F1-F3 scaled by 100 +- this many percent (0: off)
     heldout_sentences: int = 300
     seed: int = 0
 
@@ -81,6 +83,8 @@ class Augmenter:
 
     speed_share, speed_range = 0.3, (0.92, 1.08)
     noise_share, snr_db_range = 0.3, (20.0, 40.0)
+    # Items of noise alone, with no text: without them the model writes letters for steady hiss.
+    noise_only_share, noise_only_seconds = 0.03, (0.5, 4.0)
     # Log-uniform level after normalization: streaming normalizes with running statistics and live
     # input has any mix of speech and silence, so the model must not depend on the exact variance
     # that whole-clip normalization gives.
@@ -105,9 +109,16 @@ class Augmenter:
     def silence(self, seconds: float) -> np.ndarray:
         return np.zeros(int(seconds * SAMPLE_RATE), dtype=np.float32)
 
+    def noise_only(self) -> np.ndarray:
+        """White noise with no speech; its level does not matter, normalization scales it."""
+        samples = int(self.rng.uniform(*self.noise_only_seconds) * SAMPLE_RATE)
+        return np.random.default_rng(self.rng.getrandbits(32)).normal(0.0, 0.1, samples).astype(np.float32)
+
     def __call__(self, items: list[tuple[np.ndarray, str]]) -> tuple[np.ndarray, str]:
         """Join one or more utterances with pauses, as a live stream would carry them."""
         rng = self.rng
+        if self.active and rng.random() < self.noise_only_share:
+            return self.noise_only(), ""
         parts = [self.silence(rng.uniform(0.0, 0.6))]
         for audio, _ in items:
             if self.active and rng.random() < self.speed_share:
@@ -162,7 +173,7 @@ def collate(items, vocab: Vocabulary, front: AudioFront, level=lambda: 1.0):
     longest = max(len(a) for a, _ in items)
     audio = torch.zeros(len(items), longest)
     mask = torch.zeros(len(items), longest, dtype=torch.long)
-    targets = [torch.tensor(vocab.encode(text)) for _, text in items]
+    targets = [torch.tensor(vocab.encode(text), dtype=torch.long) for _, text in items]
     for row, (clip, _) in enumerate(items):
         audio[row, : len(clip)] = torch.from_numpy(front(clip)) * level()
         mask[row, : len(clip)] = 1
@@ -181,7 +192,7 @@ def evaluate(model: HubertForCTC, data, batch_size: int = 16) -> dict[str, float
 
 def train(config: TrainConfig, out: Path, cache: Path, log_path: Path | None) -> dict:
     from model.corpus import heldout_sentences, training_sentences
-    from model.synth import HELDOUT_VOICES, TRAIN_VOICES, build_dataset, load_dataset
+    from model.synth import HELDOUT_VOICES, MIXED_ACCENT_VOICES, TRAIN_VOICES, build_dataset, load_dataset
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     torch.manual_seed(config.seed)
@@ -189,7 +200,10 @@ def train(config: TrainConfig, out: Path, cache: Path, log_path: Path | None) ->
     vocab = Vocabulary.librispeech()
 
     sentences = training_sentences(config.train_sentences, seed=config.seed)
-    train_dir = build_dataset(sentences, TRAIN_VOICES, cache / "demo-train", seed=config.seed)
+    voices = TRAIN_VOICES + (MIXED_ACCENT_VOICES if config.mixed_accents else ())
+    train_dir = build_dataset(
+        sentences, voices, cache / "demo-train", seed=config.seed, formant_spread=config.formant_spread
+    )
     heldout = heldout_sentences(config.heldout_sentences)
     dev_dir = build_dataset(heldout, HELDOUT_VOICES, cache / "demo-heldout", seed=config.seed + 1)
     data = load_dataset(train_dir)
@@ -276,6 +290,12 @@ def main(argv: list[str] | None = None) -> int:
         "--clean-steps", type=int, default=TrainConfig.clean_steps, help="steps on clean speech before augmenting"
     )
     parser.add_argument("--batch-seconds", type=float, default=TrainConfig.batch_seconds, help="padded audio per step")
+    parser.add_argument(
+        "--formant-spread", type=int, default=TrainConfig.formant_spread, help="F1-F3 shift, +- percent (0: off)"
+    )
+    parser.add_argument(
+        "--no-mixed-accents", action="store_true", help="train on espeak-ng's own accents only, no mixed ones"
+    )
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -287,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         lr=args.lr,
         clean_steps=args.clean_steps,
         batch_seconds=args.batch_seconds,
+        formant_spread=args.formant_spread,
+        mixed_accents=not args.no_mixed_accents,
     )
     summary = train(config, args.out, args.cache, args.log)
     print(json.dumps({k: v for k, v in summary.items() if k != "curve"}), file=sys.stderr)

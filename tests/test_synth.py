@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +16,14 @@ import pytest
 from model import synth
 from model.corpus import MAX_WORDS, MIN_WORDS, heldout_sentences, normalize_text, training_sentences
 from model.synth import (
+    HELDOUT_LANGUAGE_VOICES,
+    HELDOUT_VARIANTS,
     HELDOUT_VOICES,
+    MIXED_ACCENT_VOICES,
     PITCH_RANGE,
     SAMPLE_RATE,
     SPEED_RANGE,
+    TRAIN_PHONEME_TABLES,
     TRAIN_VOICES,
     Voice,
     build_dataset,
@@ -110,6 +117,47 @@ def test_random_voice_draws_speed_and_pitch_in_range() -> None:
         assert PITCH_RANGE[0] <= voice.pitch <= PITCH_RANGE[1]
 
 
+def test_mixed_accents_only_recombine_training_voices() -> None:
+    """Mixed accents use training language voices, training phoneme tables and training variants only."""
+    train_names = {voice.name for voice in TRAIN_VOICES}
+    assert set(TRAIN_PHONEME_TABLES) == train_names
+    assert len({(voice.name, voice.phonemes) for voice in MIXED_ACCENT_VOICES}) == 7 * 6
+    for voice in MIXED_ACCENT_VOICES:
+        assert voice.name in train_names and voice.name not in HELDOUT_LANGUAGE_VOICES
+        assert voice.phonemes in TRAIN_PHONEME_TABLES.values() and voice.phonemes != TRAIN_PHONEME_TABLES[voice.name]
+        assert voice.variant not in HELDOUT_VARIANTS
+    assert "en-us-nyc" not in TRAIN_PHONEME_TABLES.values()
+    assert Voice("en-us", "f2", phonemes="en-rp", formants=(110, 95, 100)).label == "en-us~en-rp+f2 (F1-F3 110/95/100%)"
+
+
+@needs_espeak
+def test_train_phoneme_tables_match_the_voice_files() -> None:
+    """TRAIN_PHONEME_TABLES says what each voice file's ``phonemes`` line says (en-gb has none: "en")."""
+    data = synth._espeak_data(synth._espeak_path())
+    for name, table in TRAIN_PHONEME_TABLES.items():
+        found = re.search(r"^phonemes\s+(\S+)", synth._language_voice_file(data, name).read_text(), re.MULTILINE)
+        assert (found.group(1) if found else "en") == table, name
+
+
+def test_random_voice_shifts_formants_within_the_spread() -> None:
+    """With a formant spread each of F1-F3 moves by at most that many percent; without, none do."""
+    rng = random.Random(0)
+    shifts = [random_voice(rng, TRAIN_VOICES, formant_spread=15).formants for _ in range(300)]
+    assert all(len(shift) == 3 and all(85 <= percent <= 115 for percent in shift) for shift in shifts)
+    assert len(set(shifts)) > 250
+    assert random_voice(rng, TRAIN_VOICES).formants is None
+
+
+def test_shifted_formants_scale_the_variant_and_fill_in_missing_formants() -> None:
+    """A variant's own F1-F3 are scaled; formants it does not set start from 100%."""
+    variant = "language variant\nname female\nformant 1 120 75 150 -50\nformant 4 125 80 150\n"
+    text = synth._shifted_formants_text(variant, "hs-shift", (90, 110, 105))
+    lines = text.splitlines()
+    assert lines[:2] == ["language variant", "name hs-shift"]
+    assert "formant 1 108 75 150 -50" in lines and "formant 4 125 80 150" in lines
+    assert "formant 2 110 100 100" in lines and "formant 3 105 100 100" in lines
+
+
 def test_voice_rejects_out_of_range_settings() -> None:
     """Speeds and pitches espeak-ng cannot use are refused with the valid range."""
     with pytest.raises(ValueError, match="80-450"):
@@ -150,6 +198,38 @@ def test_speed_and_variant_change_the_audio() -> None:
 
 
 @needs_espeak
+def test_mixed_accent_and_formant_shift_change_the_voice_not_the_words() -> None:
+    """A mixed accent and shifted formants sound different, and leave espeak-ng's own data alone."""
+    text = "the laundry seems a bit more famous than my mountain"
+    plain = synthesize(text, Voice("en-us", "f2"))
+    mixed = synthesize(text, Voice("en-us", "f2", phonemes="en-rp"))
+    shifted = synthesize(text, Voice("en-us", "f2", formants=(110, 90, 105)))
+    assert len(plain) != len(mixed) or not np.array_equal(plain, mixed)
+    assert len(shifted) == len(plain) and not np.array_equal(plain, shifted)  # same timing, other vowels
+    assert 0.8 < len(mixed) / len(plain) < 1.25
+    data = synth._espeak_data(synth._espeak_path())
+    assert not list(data.rglob("hs-*"))  # written to this process's shadow folder only
+
+
+@needs_espeak
+def test_shadow_folders_of_ended_processes_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shadow data folder left by a process that has ended is cleaned up by the next one."""
+    monkeypatch.setattr(synth.tempfile, "gettempdir", lambda: str(tmp_path))
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
+    stale = tmp_path / f"hubert-stream-espeak-{int(ended.stdout)}"
+    (stale / "espeak-ng-data").mkdir(parents=True)
+    synth._shadow_data.cache_clear()
+    try:
+        synthesize("hello", Voice("en-us", formants=(100, 110, 100)))
+        assert not stale.exists()
+        assert (tmp_path / f"hubert-stream-espeak-{os.getpid()}").is_dir()
+    finally:
+        synth._shadow_data.cache_clear()
+
+
+@needs_espeak
 def test_unknown_variant_is_an_error() -> None:
     """A misspelled variant fails instead of silently using the plain voice."""
     with pytest.raises(ValueError, match="unknown espeak-ng variant"):
@@ -176,6 +256,21 @@ def test_build_dataset_round_trips(tmp_path: Path) -> None:
     assert build_dataset(sentences, TRAIN_VOICES, tmp_path / "cache", seed=3, progress=False) == folder
     single = load_dataset(build_dataset(sentences, TRAIN_VOICES, tmp_path / "other", seed=3, workers=1, progress=False))
     assert all(np.array_equal(a, b) for (a, _), (b, _) in zip(pairs, single, strict=True))
+
+
+@needs_espeak
+def test_build_dataset_with_formant_spread_is_a_dataset_of_its_own(tmp_path: Path) -> None:
+    """A formant spread makes a separate cached dataset whose voice labels carry the shift."""
+    sentences = training_sentences(3, seed=5)
+    plain = build_dataset(sentences, MIXED_ACCENT_VOICES, tmp_path, seed=2, workers=1, progress=False)
+    shifted = build_dataset(
+        sentences, MIXED_ACCENT_VOICES, tmp_path, seed=2, workers=2, progress=False, formant_spread=15
+    )
+    assert shifted != plain
+    with np.load(shifted / "shard-0000.npz") as shard:
+        labels = list(shard["voices"])
+    assert all("~" in label and "(F1-F3 " in label for label in labels), labels
+    assert [text for _, text in load_dataset(shifted)] == sentences
 
 
 @needs_espeak

@@ -1,0 +1,52 @@
+"""Tests for the demo model's training recipe: what the augmenter feeds the CTC loss."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from model.audio import SAMPLE_RATE, AudioFront
+from model.train import Augmenter, collate
+from model.vocab import Vocabulary
+
+
+def _speech(seconds: float) -> np.ndarray:
+    return (0.1 * np.cos(np.arange(int(seconds * SAMPLE_RATE)) * 0.05)).astype(np.float32)
+
+
+def test_augmenter_joins_utterances_with_pauses_and_their_texts() -> None:
+    """Joined utterances keep every sample of speech and both texts, in order."""
+    augment = Augmenter(random.Random(0))
+    audio, text = augment([(_speech(1.0), "HELLO"), (_speech(0.5), "WORLD")])
+    assert text == "HELLO WORLD"
+    assert len(audio) >= 1.5 * SAMPLE_RATE + 0.2 * SAMPLE_RATE  # both clips and the pauses after them
+
+
+def test_noise_only_items_have_no_text_and_train_towards_blanks() -> None:
+    """Noise alone is a training item with empty text, and the CTC loss on it is finite."""
+    augment = Augmenter(random.Random(1))
+    augment.active, augment.noise_only_share = True, 1.0
+    noise, text = augment([(_speech(1.0), "HELLO")])
+    assert text == "" and noise.std() > 0.05
+    assert augment.noise_only_seconds[0] <= len(noise) / SAMPLE_RATE <= augment.noise_only_seconds[1]
+    vocab = Vocabulary.librispeech()
+    _, _, targets, lengths = collate([(noise, text), (_speech(1.0), "HI")], vocab, AudioFront())
+    assert lengths.tolist() == [0, 2] and targets.dtype == torch.long
+    frames = 50
+    log_probs = torch.randn(frames, 2, len(vocab)).log_softmax(-1)
+    loss = F.ctc_loss(log_probs, targets, torch.tensor([frames, frames]), lengths, blank=vocab.blank_id)
+    assert torch.isfinite(loss)
+
+
+def test_augmenter_leaves_speech_alone_until_active() -> None:
+    """Before ``active`` (the clean phase) there is no noise-only item, speed change or level change."""
+    augment = Augmenter(random.Random(2))
+    augment.noise_only_share = augment.speed_share = augment.noise_share = 1.0
+    clip = _speech(1.0)
+    audio, text = augment([(clip, "HELLO")])
+    assert text == "HELLO" and augment.level() == 1.0
+    start = int(np.argmax(audio != 0))
+    assert np.array_equal(audio[start : start + len(clip)], clip)
