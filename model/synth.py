@@ -426,6 +426,12 @@ def _synthesize_int16(item: tuple[str, Voice]) -> np.ndarray:
     return _to_int16(synthesize(text, voice))
 
 
+def _key_fields(voice: Voice) -> dict:
+    """A voice's fields for the cache key, without those added later while they are unset."""
+    fields = asdict(voice)
+    return {key: value for key, value in fields.items() if key not in ("phonemes", "formants") or value is not None}
+
+
 def _dataset_key(sentences: Sequence[str], voices: Sequence[Voice], seed: int, formant_spread: int = 0) -> str:
     """A hash of everything that decides the cached audio.
 
@@ -438,7 +444,7 @@ def _dataset_key(sentences: Sequence[str], voices: Sequence[Voice], seed: int, f
         "speed_range": SPEED_RANGE,
         "pitch_range": PITCH_RANGE,
         "seed": seed,
-        "voices": [{key: value for key, value in asdict(voice).items() if value is not None} for voice in voices],
+        "voices": [_key_fields(voice) for voice in voices],
         "sentences": list(sentences),
     }
     if formant_spread:

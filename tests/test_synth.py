@@ -273,6 +273,12 @@ def test_build_dataset_with_formant_spread_is_a_dataset_of_its_own(tmp_path: Pat
     assert [text for _, text in load_dataset(shifted)] == sentences
 
 
+def test_caches_made_before_mixed_accents_keep_their_key() -> None:
+    """A plain voice's cache-key fields are what they were before ``phonemes`` and ``formants`` existed."""
+    assert synth._key_fields(Voice("en-us")) == {"name": "en-us", "variant": None, "speed": 175, "pitch": 50}
+    assert synth._key_fields(Voice("en-us", phonemes="en-rp"))["phonemes"] == "en-rp"
+
+
 @needs_espeak
 def test_interrupted_build_resumes_from_finished_shards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A build stopped before its manifest keeps finished shards and completes to the same data."""
