@@ -59,9 +59,11 @@ class TrainConfig:
     grad_clip: float = 1.0
     eval_every: int = 500
     time_budget_minutes: float = 50.0  # stop early rather than run past the hour
-    train_sentences: int = 30000
-    mixed_accents: bool = True  # also train on model.synth.MIXED_ACCENT_VOICES
-    formant_spread: int = 15  # each utterance's F1-F3 scaled by 100 +- this many percent (0: off)
+    train_sentences: int = 20000
+    mixed_accents: bool = False  # also train on model.synth.MIXED_ACCENT_VOICES
+    formant_spread: int = 0  # each utterance's F1-F3 scaled by 100 +- this many percent (0: off)
+    tilt_share: float = 0.0  # share of items given a random spectral tilt, once augmenting
+    noise_only_share: float = 0.0  # share of items of noise alone with no text, once augmenting
     heldout_sentences: int = 300
     seed: int = 0
 
@@ -83,16 +85,20 @@ class Augmenter:
 
     speed_share, speed_range = 0.3, (0.92, 1.08)
     noise_share, snr_db_range = 0.3, (20.0, 40.0)
-    # Items of noise alone, with no text: without them the model writes letters for steady hiss.
-    noise_only_share, noise_only_seconds = 0.03, (0.5, 4.0)
+    # A first-order tilt y[n] = x[n] + a x[n-1]: up to about +-15 dB between low and high
+    # frequencies, as another glottal source, microphone or room would give.
+    tilt_range = (-0.7, 0.7)
+    noise_only_seconds = (0.5, 4.0)
     # Log-uniform level after normalization: streaming normalizes with running statistics and live
     # input has any mix of speech and silence, so the model must not depend on the exact variance
     # that whole-clip normalization gives.
     level_range = (math.log(0.4), math.log(2.5))
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, tilt_share: float = 0.0, noise_only_share: float = 0.0) -> None:
         self.rng = rng
         self.active = False
+        self.tilt_share = tilt_share  # share of items given a spectral tilt (off in the bundled recipe)
+        self.noise_only_share = noise_only_share  # share of items of noise alone, with no text
 
     def speed(self, audio: np.ndarray) -> np.ndarray:
         """Play ``audio`` a little faster or slower (pitch moves too, like Kaldi's speed perturbation)."""
@@ -102,6 +108,11 @@ class Augmenter:
     def noise(self, audio: np.ndarray) -> np.ndarray:
         snr_db = self.rng.uniform(*self.snr_db_range)
         return add_white_noise(audio, snr_db, np.random.default_rng(self.rng.getrandbits(32)))
+
+    def tilt(self, audio: np.ndarray) -> np.ndarray:
+        """Tilt the spectrum of ``audio``: a > 0 brightens it, a < 0 darkens it."""
+        a = self.rng.uniform(*self.tilt_range)
+        return (audio + a * np.concatenate([[0.0], audio[:-1]])).astype(np.float32)
 
     def level(self) -> float:
         return math.exp(self.rng.uniform(*self.level_range)) if self.active else 1.0
@@ -125,6 +136,8 @@ class Augmenter:
                 audio = self.speed(audio)
             parts += [audio, self.silence(rng.uniform(0.1, 1.2))]
         audio = np.concatenate(parts)
+        if self.active and rng.random() < self.tilt_share:
+            audio = self.tilt(audio)
         if self.active and rng.random() < self.noise_share:
             audio = self.noise(audio)
         return audio.astype(np.float32), " ".join(text for _, text in items)
@@ -232,7 +245,7 @@ def train(config: TrainConfig, out: Path, cache: Path, log_path: Path | None) ->
         )
         return config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
-    augment = Augmenter(rng)
+    augment = Augmenter(rng, config.tilt_share, config.noise_only_share)
     batches = make_batches(data, config, rng, vocab, augment)
     curve = []
     started = time.monotonic()
@@ -294,7 +307,16 @@ def main(argv: list[str] | None = None) -> int:
         "--formant-spread", type=int, default=TrainConfig.formant_spread, help="F1-F3 shift, +- percent (0: off)"
     )
     parser.add_argument(
-        "--no-mixed-accents", action="store_true", help="train on espeak-ng's own accents only, no mixed ones"
+        "--mixed-accents", action="store_true", help="add model.synth.MIXED_ACCENT_VOICES to the training voices"
+    )
+    parser.add_argument(
+        "--tilt-share", type=float, default=TrainConfig.tilt_share, help="share of items given a spectral tilt"
+    )
+    parser.add_argument(
+        "--noise-only-share",
+        type=float,
+        default=TrainConfig.noise_only_share,
+        help="share of items of noise alone, with no text (0.03 stops the model writing letters for hiss)",
     )
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
@@ -308,7 +330,9 @@ def main(argv: list[str] | None = None) -> int:
         clean_steps=args.clean_steps,
         batch_seconds=args.batch_seconds,
         formant_spread=args.formant_spread,
-        mixed_accents=not args.no_mixed_accents,
+        mixed_accents=args.mixed_accents,
+        tilt_share=args.tilt_share,
+        noise_only_share=args.noise_only_share,
     )
     summary = train(config, args.out, args.cache, args.log)
     print(json.dumps({k: v for k, v in summary.items() if k != "curve"}), file=sys.stderr)

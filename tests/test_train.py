@@ -50,3 +50,14 @@ def test_augmenter_leaves_speech_alone_until_active() -> None:
     assert text == "HELLO" and augment.level() == 1.0
     start = int(np.argmax(audio != 0))
     assert np.array_equal(audio[start : start + len(clip)], clip)
+
+
+def test_tilt_moves_energy_between_low_and_high_frequencies() -> None:
+    """A tilt keeps the length and changes the balance of low and high frequencies."""
+    augment = Augmenter(random.Random(3), tilt_share=1.0)
+    rng = np.random.default_rng(0)
+    white = rng.normal(0, 0.1, SAMPLE_RATE).astype(np.float32)
+    tilted = augment.tilt(white)
+    spectrum = np.abs(np.fft.rfft(tilted)) / np.abs(np.fft.rfft(white))
+    low, high = spectrum[50:1000].mean(), spectrum[-1000:].mean()
+    assert len(tilted) == len(white) and abs(20 * np.log10(low / high)) > 1.0
