@@ -77,6 +77,8 @@ def add_white_noise(audio: np.ndarray, snr_db: float, generator: np.random.Gener
 class Augmenter:
     """Light augmentation so the model is not brittle: speed, noise and level, once ``active``.
 
+    Two more, off unless asked for: a spectral tilt, and items of noise alone with no text.
+
     Utterances are always joined with pauses, as a live stream carries them. Speed, noise and
     level changes start only when ``active`` is set: trials on this machine showed that any of
     them, from the first step, holds the model on the CTC blank plateau for thousands of steps
