@@ -227,6 +227,7 @@ def _espeak_data(executable: str) -> Path:
     return Path(match.group(1))
 
 
+@functools.lru_cache(maxsize=None)
 def _language_voice_file(data: Path, name: str) -> Path:
     """The voice file of an espeak-ng language voice ("en-us" -> .../lang/gmw/en-US)."""
     for folder in (data / "lang", data / "voices"):
