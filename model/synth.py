@@ -205,29 +205,27 @@ def _espeak_path() -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def _espeak_info(executable: str) -> tuple[str, frozenset[str]]:
-    """The version line of an espeak-ng executable and the variant names it has installed."""
+def _espeak_info(executable: str) -> tuple[str, Path | None, frozenset[str]]:
+    """The version line of an espeak-ng executable, its data folder and its installed variant names."""
     result = subprocess.run([executable, "--version"], capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
     version = result.stdout.strip()
     match = re.search(r"Data at:\s*(\S+)", version)
+    data = Path(match.group(1)) if match and Path(match.group(1)).is_dir() else None
     variants: frozenset[str] = frozenset()
-    if match:
-        folder = Path(match.group(1)) / "voices" / "!v"
-        if folder.is_dir():
-            variants = frozenset(path.name for path in folder.iterdir())
-    return version, variants
+    if data is not None and (data / "voices" / "!v").is_dir():
+        variants = frozenset(path.name for path in (data / "voices" / "!v").iterdir())
+    return version, data, variants
 
 
 def _espeak_data(executable: str) -> Path:
     """espeak-ng's data folder (``espeak-ng-data``), from its version line."""
-    version, _ = _espeak_info(executable)
-    match = re.search(r"Data at:\s*(\S+)", version)
-    if match is None or not Path(match.group(1)).is_dir():
+    version, data, _ = _espeak_info(executable)
+    if data is None:
         raise RuntimeError(f"cannot find the espeak-ng data folder from {version!r}")
-    return Path(match.group(1))
+    return data
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _language_voice_file(data: Path, name: str) -> Path:
     """The voice file of an espeak-ng language voice ("en-us" -> .../lang/gmw/en-US)."""
     for folder in (data / "lang", data / "voices"):
@@ -239,10 +237,16 @@ def _language_voice_file(data: Path, name: str) -> Path:
     raise ValueError(f"no espeak-ng language voice {name!r} in {data} (see `espeak-ng --voices=en`)")
 
 
+def _renamed(text: str, name: str) -> list[str]:
+    """The lines of a voice or variant file, with ``name`` as its name (after a leading "language" line)."""
+    lines = [line for line in text.splitlines() if not line.startswith("name ")]
+    lines.insert(1 if lines and lines[0].startswith("language") else 0, f"name {name}")
+    return lines
+
+
 def _mixed_voice_text(text: str, name: str, phonemes: str) -> str:
     """A voice file's text with its phoneme table swapped for ``phonemes`` and a new name."""
-    lines = [line for line in text.splitlines() if not line.startswith("name ")]
-    lines.insert(0, f"name {name}")
+    lines = _renamed(text, name)
     tables = [index for index, line in enumerate(lines) if line.split()[:1] == ["phonemes"]]
     if tables:
         lines[tables[0]] = f"phonemes {phonemes}"
@@ -287,28 +291,29 @@ def _shadow_data(executable: str, pid: int) -> Path:
     shutil.rmtree(root, ignore_errors=True)
     shadow = root / "espeak-ng-data"
     (shadow / "voices" / "!v").mkdir(parents=True)
-    for entry in data.iterdir():
-        if entry.name != "voices":
-            (shadow / entry.name).symlink_to(entry.resolve())
-    for entry in (data / "voices").iterdir():
-        if entry.name != "!v":
-            (shadow / "voices" / entry.name).symlink_to(entry.resolve())
-    for entry in (data / "voices" / "!v").iterdir():
-        (shadow / "voices" / "!v" / entry.name).symlink_to(entry.resolve())
+    # Real folders down to voices/!v, where this process writes; links for everything else.
+    for folder, keep in (("", "voices"), ("voices", "!v"), ("voices/!v", None)):
+        for entry in (data / folder).iterdir():
+            if entry.name != keep:
+                (shadow / folder / entry.name).symlink_to(entry.resolve())
     return root
+
+
+def _shadow_voices(executable: str) -> Path:
+    """The ``voices`` folder of this process's shadow data (see :func:`_shadow_data`)."""
+    return _shadow_data(executable, os.getpid()) / "espeak-ng-data" / "voices"
 
 
 def _mixed_accent_voice(executable: str, name: str, phonemes: str) -> str:
     """Write the voice ``name`` with the phoneme table ``phonemes`` into the shadow data; its -v name."""
     text = _mixed_voice_text(_language_voice_file(_espeak_data(executable), name).read_text(), _ACCENT_FILE, phonemes)
-    (_shadow_data(executable, os.getpid()) / "espeak-ng-data" / "voices" / _ACCENT_FILE).write_text(text)
+    (_shadow_voices(executable) / _ACCENT_FILE).write_text(text)
     return _ACCENT_FILE
 
 
 def _shifted_formants_text(text: str, name: str, formants: tuple[int, int, int]) -> str:
     """A variant file's text with F1-F3 frequencies scaled by ``formants`` percent, and a new name."""
-    lines = [line for line in text.splitlines() if not line.startswith("name ")]
-    lines.insert(1 if lines and lines[0].startswith("language") else 0, f"name {name}")
+    lines = _renamed(text, name)
     for number, percent in enumerate(formants, start=1):
         for index, line in enumerate(lines):
             fields = line.split()
@@ -326,14 +331,13 @@ def _shifted_variant(executable: str, variant: str | None, formants: tuple[int, 
     base = "language variant\n"
     if variant:
         base = (_espeak_data(executable) / "voices" / "!v" / variant).read_text(errors="replace")
-    path = _shadow_data(executable, os.getpid()) / "espeak-ng-data" / "voices" / "!v" / _SHIFT_FILE
-    path.write_text(_shifted_formants_text(base, _SHIFT_FILE, formants))
+    (_shadow_voices(executable) / "!v" / _SHIFT_FILE).write_text(_shifted_formants_text(base, _SHIFT_FILE, formants))
     return _SHIFT_FILE
 
 
 def _check_variant(executable: str, voice: Voice) -> None:
     """Fail loudly for an unknown variant, which espeak-ng would silently ignore."""
-    _, installed = _espeak_info(executable)
+    _, _, installed = _espeak_info(executable)
     if voice.variant is not None and installed and voice.variant not in installed:
         raise ValueError(
             f"unknown espeak-ng variant {voice.variant!r}; installed variants include "
