@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from model.audio import SAMPLE_RATE, AudioFront
-from model.train import Augmenter, collate
+from model.train import PAD_MULTIPLE, Augmenter, TrainConfig, collate, make_batches
 from model.vocab import Vocabulary
 
 
@@ -61,3 +61,19 @@ def test_tilt_moves_energy_between_low_and_high_frequencies() -> None:
     spectrum = np.abs(np.fft.rfft(tilted)) / np.abs(np.fft.rfft(white))
     low, high = spectrum[50:1000].mean(), spectrum[-1000:].mean()
     assert len(tilted) == len(white) and abs(20 * np.log10(low / high)) > 1.0
+
+
+def test_batches_keep_every_clip_whole_in_a_few_padded_shapes() -> None:
+    """Batch lengths come in steps of PAD_MULTIPLE, stay within the budget, and cut no clip short."""
+    rng = random.Random(4)
+    data = [(_speech(rng.uniform(0.5, 4.0)), "HI") for _ in range(200)]
+    config = TrainConfig(batch_seconds=12.0, max_item_seconds=6.0)
+    batches = make_batches(data, config, random.Random(5), Vocabulary.librispeech(), Augmenter(random.Random(6)))
+    shapes = set()
+    for _ in range(40):
+        audio, mask, _, _ = next(batches)
+        assert audio.shape[1] % PAD_MULTIPLE == 0
+        assert audio.numel() <= config.batch_seconds * SAMPLE_RATE or audio.shape[0] == 1
+        assert mask.sum(-1).min() >= 0.5 * SAMPLE_RATE  # every row holds a whole clip, not padding
+        shapes.add(tuple(audio.shape))
+    assert len(shapes) <= 20
