@@ -9,9 +9,9 @@ happens to receive, so any chunking of the same audio gives the same events.
 Conv features are cached: with a layer-norm feature encoder every frame depends
 only on its own 400 samples, so each sample goes through the conv stack once and
 only the transformer runs on the whole window. When a segment ends, the final pass
-runs the transformer once more over the segment's cached frames, with up to 10 s
-of history and every frame heard after it, so finals match offline decoding (the
-windows' own ids give the partials). Windows before the stream's start
+decodes the segment once more as offline decoding would: up to 10 s of history and
+every sample heard after it, normalized together and run through the whole model,
+so finals match offline decoding (the windows' own ids give the partials). Windows before the stream's start
 are filled with the features of digital silence, so every window has one shape
 and windows of many streams batch without padding (see ``streamer.engine``).
 """
@@ -67,6 +67,36 @@ class RunningNorm:
         var = max(self.power - self.mean**2, self.floor)
         return ((x - self.mean) / math.sqrt(var + NORM_EPS)).astype(np.float32)
 
+    def whole(self, x: np.ndarray) -> np.ndarray:
+        """``x`` normalized by its own mean and variance (with the same floor), as offline decoding does."""
+        if not self.enabled or len(x) == 0:
+            return x
+        x64 = x.astype(np.float64)
+        var = max(float(x64.var()), self.floor)
+        return ((x64 - x64.mean()) / math.sqrt(var + NORM_EPS)).astype(np.float32)
+
+
+class SampleHistory:
+    """The newest ``keep`` received samples, appended without re-copying them on every hop."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self._buffer = np.zeros(2 * keep, dtype=np.float32)
+        self._stop = 0
+
+    def append(self, samples: np.ndarray) -> None:
+        if self._stop + len(samples) > len(self._buffer):  # full: move the newest samples to the front
+            kept = min(self._stop, self.keep)
+            self._buffer[:kept] = self._buffer[self._stop - kept : self._stop]
+            self._stop = kept
+        if len(samples) > len(self._buffer) - self._stop:
+            self._buffer = np.concatenate([self._buffer[: self._stop], np.zeros(len(samples), np.float32)])
+        self._buffer[self._stop : self._stop + len(samples)] = samples
+        self._stop += len(samples)
+
+    def newest(self, count: int) -> np.ndarray:
+        return self._buffer[max(0, self._stop - count) : self._stop]
+
 
 class Recognizer:
     """Streaming recognizer for one stream of 16 kHz float32 mono audio.
@@ -106,6 +136,8 @@ class Recognizer:
         final_pass_frames = c.final_context_frames + c.max_segment_frames if c.final_pass else 0
         self._keep = c.window_frames + 2 * c.hop_frames + final_pass_frames
         self._features = self._silence.expand(2 * self._keep, -1).clone()  # [rows, conv_dim]
+        # The final pass re-normalizes its window, so it keeps the received samples of those frames.
+        self._samples = SampleHistory(self._keep * FRAME_SAMPLES + OVERLAP) if c.final_pass else None
         self._stop = self._keep  # row after the newest frame; rows before the stream hold silence
         self._loud_until = -1  # last frame whose hop was above the energy gate
         self._closed = False
@@ -159,10 +191,7 @@ class Recognizer:
             return None
         self._gather()
         block, self._raw = self._raw[:fresh], self._raw[fresh:]
-        audio = np.concatenate([self._tail, self.norm(block)])
-        self._tail = audio[-OVERLAP:]
-        gated = self._gate(block)
-        return HopRequest(self, torch.from_numpy(audio), gated)
+        return HopRequest(self, torch.from_numpy(self._take_in(block)), self._gate(block))
 
     def window(self, new_features: torch.Tensor) -> torch.Tensor:
         """Append one hop's conv features ``[hop, conv_dim]``; return the window ``[window, conv_dim]``."""
@@ -205,6 +234,14 @@ class Recognizer:
         self._stop += count
         self._end += count
 
+    def _take_in(self, block: np.ndarray) -> np.ndarray:
+        """Normalize the received ``block`` onto the stream; returns it after the 80-sample frame overlap."""
+        if self._samples is not None:
+            self._samples.append(block)
+        audio = np.concatenate([self._tail, self.norm(block)])
+        self._tail = audio[-OVERLAP:]
+        return audio
+
     def _recent(self, count: int) -> torch.Tensor:
         """The newest ``count`` frames (silence before the stream began)."""
         return self._features[self._stop - count : self._stop]
@@ -214,12 +251,16 @@ class Recognizer:
         """Best probability and id of each frame of one window of conv frames ``[frames, conv_dim]``, alone."""
         return _best(self.model.forward_features(window[None])[0])
 
+    @torch.inference_mode()
     def _redecode(self, first: int, stop: int) -> tuple[list[int], list[float]]:
-        """Frame ids and probabilities of stream frames ``[first, stop)``, decoded in one window with
-        up to ``final_context_frames`` of history and every frame heard after them: the final pass."""
+        """Frame ids and probabilities of stream frames ``[first, stop)``, decoded as offline decoding
+        would: up to ``final_context_frames`` of history and every sample heard after them, normalized
+        together and run through the whole model (the final pass)."""
         history = max(self.config.final_context_frames, self.config.left_context_frames)
         start = max(0, first - history, self._end - self._keep)
-        probs, ids = self._decode(self._recent(self._end - start))
+        audio = self.norm.whole(self._samples.newest((self._end - start) * FRAME_SAMPLES + OVERLAP))
+        features = self.model.extract_features(torch.from_numpy(audio)[None].to(self.model.device))[0]
+        probs, ids = self._decode(features)
         lo, hi = first - start, stop - start
         return ids[lo:hi].tolist(), probs[lo:hi].tolist()
 
@@ -254,8 +295,7 @@ class Recognizer:
         if new_frames:
             fresh = new_frames * FRAME_SAMPLES + (OVERLAP - len(self._tail))
             block, self._raw = raw[:fresh], raw[fresh:]
-            audio = np.concatenate([self._tail, self.norm(block)])
-            self._tail = audio[-OVERLAP:]
+            audio = self._take_in(block)
             with torch.inference_mode():
                 feats = self.model.extract_features(torch.from_numpy(audio)[None].to(self.model.device))[0]
             self._append(feats)
