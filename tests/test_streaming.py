@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from model import load_model
 from model.metrics import cer
 from streamer import BatchEngine, Final, Partial, Recognizer, StreamingConfig, transcribe_stream
+from streamer.recognizer import SampleHistory
 
 from speech import SENTENCES, speech_with_pauses
 
@@ -202,3 +203,16 @@ def test_recognized_samples_advance_hop_by_hop(demo):
     assert first is not None and recognizer.samples_recognized == hop + 80  # the first hop also takes the overlap
     recognizer.next_hop()
     assert recognizer.samples_recognized == 2 * hop + 80
+
+
+def test_sample_history_returns_the_newest_samples_across_wraps():
+    """The final pass's sample history gives back exactly the newest samples, however blocks arrive."""
+    rng = np.random.default_rng(0)
+    history, received = SampleHistory(keep=1000), []
+    for size in rng.integers(0, 700, 200).tolist() + [2500, 3]:
+        block = rng.normal(size=size).astype(np.float32)
+        history.append(block)
+        received.append(block)
+        everything = np.concatenate(received)
+        for count in (1, 80, 1000):
+            assert np.array_equal(history.newest(count), everything[-count:])
