@@ -62,11 +62,11 @@ class TrainConfig:
     grad_clip: float = 1.0
     eval_every: int = 500
     time_budget_minutes: float = 50.0  # stop early rather than run past the hour
-    train_sentences: int = 20000
-    mixed_accents: bool = False  # also train on model.synth.MIXED_ACCENT_VOICES
-    formant_spread: int = 0  # each utterance's F1-F3 scaled by 100 +- this many percent (0: off)
+    train_sentences: int = 30000
+    mixed_accents: bool = True  # also train on model.synth.MIXED_ACCENT_VOICES
+    formant_spread: int = 15  # each utterance's F1-F3 scaled by 100 +- this many percent (0: off)
     tilt_share: float = 0.0  # share of items given a random spectral tilt, once augmenting
-    noise_only_share: float = 0.0  # share of items of noise alone with no text, once augmenting
+    noise_only_share: float = 0.03  # share of items of noise alone with no text, once augmenting
     heldout_sentences: int = 300
     seed: int = 0
 
@@ -318,7 +318,10 @@ def main(argv: list[str] | None = None) -> int:
         "--formant-spread", type=int, default=TrainConfig.formant_spread, help="F1-F3 shift, +- percent (0: off)"
     )
     parser.add_argument(
-        "--mixed-accents", action="store_true", help="add model.synth.MIXED_ACCENT_VOICES to the training voices"
+        "--mixed-accents",
+        action=argparse.BooleanOptionalAction,
+        default=TrainConfig.mixed_accents,
+        help="add model.synth.MIXED_ACCENT_VOICES to the training voices",
     )
     parser.add_argument(
         "--tilt-share", type=float, default=TrainConfig.tilt_share, help="share of items given a spectral tilt"

@@ -136,9 +136,9 @@ def test_closing_an_empty_or_tiny_stream_gives_nothing(demo, seconds):
     assert [e for e in events if e.text] == []
 
 
-@pytest.mark.parametrize("level", [0.0, 1e-3, 3e-3])
+@pytest.mark.parametrize("level", [0.0, 1e-3, 3e-3, 1e-2])
 def test_silence_gives_no_finals(demo, level):
-    """Ten seconds of digital silence or faint noise (-60 and -50 dBFS) yield no final with text."""
+    """Ten seconds of digital silence, faint noise (-60, -50 dBFS) or hiss (-40 dBFS) yield no final with text."""
     noise = np.random.default_rng(0).normal(0, level, 16_000 * 10).astype(np.float32)
     assert [f for f in finals_of(transcribe_stream(demo, noise, 16_000)) if f.text] == []
 
