@@ -64,38 +64,42 @@ class RunningNorm:
         self.mean = (self.mean * self.weight * decay + float(x.sum(dtype=np.float64))) / total
         self.power = (self.power * self.weight * decay + float(np.dot(x, x))) / total
         self.weight = total
-        var = max(self.power - self.mean**2, self.floor)
-        return ((x - self.mean) / math.sqrt(var + NORM_EPS)).astype(np.float32)
+        return self._scale(x, self.mean, self.power - self.mean**2)
 
     def whole(self, x: np.ndarray) -> np.ndarray:
         """``x`` normalized by its own mean and variance (with the same floor), as offline decoding does."""
         if not self.enabled or len(x) == 0:
             return x
         x64 = x.astype(np.float64)
-        var = max(float(x64.var()), self.floor)
-        return ((x64 - x64.mean()) / math.sqrt(var + NORM_EPS)).astype(np.float32)
+        return self._scale(x64, float(x64.mean()), float(x64.var()))
+
+    def _scale(self, x: np.ndarray, mean: float, var: float) -> np.ndarray:
+        return ((x - mean) / math.sqrt(max(var, self.floor) + NORM_EPS)).astype(np.float32)
 
 
-class SampleHistory:
-    """The newest ``keep`` received samples, appended without re-copying them on every hop."""
+class Newest:
+    """The newest ``keep`` rows of a stream (conv frames or samples), kept in a buffer twice that
+    size so a hop appends without re-copying them; they move to the front once it is full.
 
-    def __init__(self, keep: int) -> None:
+    ``rows`` (``[2 * keep, ...]``) is the initial buffer: its first ``keep`` rows stand for
+    what came before the stream began. A block appended at once may hold at most ``keep`` rows.
+    """
+
+    def __init__(self, rows: torch.Tensor, keep: int) -> None:
         self.keep = keep
-        self._buffer = np.zeros(2 * keep, dtype=np.float32)
-        self._stop = 0
+        self._rows = rows
+        self._stop = keep  # row after the newest
 
-    def append(self, samples: np.ndarray) -> None:
-        if self._stop + len(samples) > len(self._buffer):  # full: move the newest samples to the front
-            kept = min(self._stop, self.keep)
-            self._buffer[:kept] = self._buffer[self._stop - kept : self._stop]
-            self._stop = kept
-        if len(samples) > len(self._buffer) - self._stop:
-            self._buffer = np.concatenate([self._buffer[: self._stop], np.zeros(len(samples), np.float32)])
-        self._buffer[self._stop : self._stop + len(samples)] = samples
-        self._stop += len(samples)
+    def append(self, block: torch.Tensor) -> None:
+        count = block.shape[0]
+        if self._stop + count > self._rows.shape[0]:  # full: move the newest rows to the front
+            self._rows[: self.keep] = self._rows[self._stop - self.keep : self._stop].clone()
+            self._stop = self.keep
+        self._rows[self._stop : self._stop + count] = block
+        self._stop += count
 
-    def newest(self, count: int) -> np.ndarray:
-        return self._buffer[max(0, self._stop - count) : self._stop]
+    def newest(self, count: int) -> torch.Tensor:
+        return self._rows[self._stop - count : self._stop]
 
 
 class Recognizer:
@@ -135,10 +139,10 @@ class Recognizer:
         # without re-copying.
         final_pass_frames = c.final_context_frames + c.max_segment_frames if c.final_pass else 0
         self._keep = c.window_frames + 2 * c.hop_frames + final_pass_frames
-        self._features = self._silence.expand(2 * self._keep, -1).clone()  # [rows, conv_dim]
+        self._features = Newest(self._silence.expand(2 * self._keep, -1).clone(), self._keep)  # silence first
         # The final pass re-normalizes its window, so it keeps the received samples of those frames.
-        self._samples = SampleHistory(self._keep * FRAME_SAMPLES + OVERLAP) if c.final_pass else None
-        self._stop = self._keep  # row after the newest frame; rows before the stream hold silence
+        samples = self._keep * FRAME_SAMPLES + OVERLAP
+        self._samples = Newest(torch.zeros(2 * samples), samples) if c.final_pass else None
         self._loud_until = -1  # last frame whose hop was above the energy gate
         self._closed = False
 
@@ -226,25 +230,20 @@ class Recognizer:
         return events + (self.stitcher.partial() if partial else [])
 
     def _append(self, new_features: torch.Tensor) -> None:
-        count = new_features.shape[0]
-        if self._stop + count > self._features.shape[0]:  # full: move the newest frames to the front
-            self._features[: self._keep] = self._features[self._stop - self._keep : self._stop].clone()
-            self._stop = self._keep
-        self._features[self._stop : self._stop + count] = new_features
-        self._stop += count
-        self._end += count
+        self._features.append(new_features)
+        self._end += new_features.shape[0]
 
     def _take_in(self, block: np.ndarray) -> np.ndarray:
         """Normalize the received ``block`` onto the stream; returns it after the 80-sample frame overlap."""
         if self._samples is not None:
-            self._samples.append(block)
+            self._samples.append(torch.from_numpy(block))
         audio = np.concatenate([self._tail, self.norm(block)])
         self._tail = audio[-OVERLAP:]
         return audio
 
     def _recent(self, count: int) -> torch.Tensor:
         """The newest ``count`` frames (silence before the stream began)."""
-        return self._features[self._stop - count : self._stop]
+        return self._features.newest(count)
 
     @torch.inference_mode()
     def _decode(self, window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -258,7 +257,7 @@ class Recognizer:
         together and run through the whole model (the final pass)."""
         history = max(self.config.final_context_frames, self.config.left_context_frames)
         start = max(0, first - history, self._end - self._keep)
-        audio = self.norm.whole(self._samples.newest((self._end - start) * FRAME_SAMPLES + OVERLAP))
+        audio = self.norm.whole(self._samples.newest((self._end - start) * FRAME_SAMPLES + OVERLAP).numpy())
         features = self.model.extract_features(torch.from_numpy(audio)[None].to(self.model.device))[0]
         probs, ids = self._decode(features)
         lo, hi = first - start, stop - start

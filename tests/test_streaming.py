@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from model import load_model
 from model.metrics import cer
 from streamer import BatchEngine, Final, Partial, Recognizer, StreamingConfig, transcribe_stream
-from streamer.recognizer import SampleHistory
+from streamer.recognizer import Newest
 
 from speech import SENTENCES, speech_with_pauses
 
@@ -205,14 +206,15 @@ def test_recognized_samples_advance_hop_by_hop(demo):
     assert recognizer.samples_recognized == 2 * hop + 80
 
 
-def test_sample_history_returns_the_newest_samples_across_wraps():
-    """The final pass's sample history gives back exactly the newest samples, however blocks arrive."""
+def test_newest_rows_survive_buffer_wraps():
+    """The buffer of the newest frames or samples gives back exactly the newest rows, however blocks arrive."""
     rng = np.random.default_rng(0)
-    history, received = SampleHistory(keep=1000), []
-    for size in rng.integers(0, 700, 200).tolist() + [2500, 3]:
+    keep = 1000
+    history, received = Newest(torch.zeros(2 * keep), keep), [np.zeros(keep, np.float32)]  # zeros: before the stream
+    for size in rng.integers(0, keep + 1, 200).tolist():
         block = rng.normal(size=size).astype(np.float32)
-        history.append(block)
+        history.append(torch.from_numpy(block))
         received.append(block)
         everything = np.concatenate(received)
-        for count in (1, 80, 1000):
-            assert np.array_equal(history.newest(count), everything[-count:])
+        for count in (1, 80, keep):
+            assert np.array_equal(history.newest(count).numpy(), everything[-count:])
