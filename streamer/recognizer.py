@@ -11,9 +11,10 @@ only on its own 400 samples, so each sample goes through the conv stack once and
 only the transformer runs on the whole window. When a segment ends, the final pass
 decodes the segment once more as offline decoding would: up to 10 s of history and
 every sample heard after it, normalized together and run through the whole model,
-so finals match offline decoding (the windows' own ids give the partials). Windows before the stream's start
-are filled with the features of digital silence, so every window has one shape
-and windows of many streams batch without padding (see ``streamer.engine``).
+so finals match offline decoding (the windows' own ids give the partials). Windows
+before the stream's start are filled with the features of digital silence, so every
+window has one shape and windows of many streams batch without padding (see
+``streamer.engine``).
 """
 
 from __future__ import annotations
@@ -246,6 +247,11 @@ class Recognizer:
         return self._features.newest(count)
 
     @torch.inference_mode()
+    def _conv(self, audio: np.ndarray) -> torch.Tensor:
+        """Conv frames ``[frames, conv_dim]`` of normalized samples, alone."""
+        return self.model.extract_features(torch.from_numpy(audio)[None].to(self.model.device))[0]
+
+    @torch.inference_mode()
     def _decode(self, window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Best probability and id of each frame of one window of conv frames ``[frames, conv_dim]``, alone."""
         return _best(self.model.forward_features(window[None])[0])
@@ -258,8 +264,7 @@ class Recognizer:
         history = max(self.config.final_context_frames, self.config.left_context_frames)
         start = max(0, first - history, self._end - self._keep)
         audio = self.norm.whole(self._samples.newest((self._end - start) * FRAME_SAMPLES + OVERLAP).numpy())
-        features = self.model.extract_features(torch.from_numpy(audio)[None].to(self.model.device))[0]
-        probs, ids = self._decode(features)
+        probs, ids = self._decode(self._conv(audio))
         lo, hi = first - start, stop - start
         return ids[lo:hi].tolist(), probs[lo:hi].tolist()
 
@@ -294,10 +299,7 @@ class Recognizer:
         if new_frames:
             fresh = new_frames * FRAME_SAMPLES + (OVERLAP - len(self._tail))
             block, self._raw = raw[:fresh], raw[fresh:]
-            audio = self._take_in(block)
-            with torch.inference_mode():
-                feats = self.model.extract_features(torch.from_numpy(audio)[None].to(self.model.device))[0]
-            self._append(feats)
+            self._append(self._conv(self._take_in(block)))
         elif pad_last_frame:
             self._raw = np.zeros(0, dtype=np.float32)
         if self._end > self._committed:
