@@ -21,12 +21,12 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))
 
-from checkpoints import write_checkpoint  # noqa: E402
+from common import write_results  # noqa: E402
 
 from model import load_model  # noqa: E402
-from common import write_results  # noqa: E402
+from training.checkpoints import write_checkpoint  # noqa: E402
 
 LARGE = dict(
     hidden_size=1024,

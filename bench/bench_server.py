@@ -3,7 +3,7 @@
     python bench/bench_server.py                       # the full search (minutes; needs a free CPU)
     python bench/bench_server.py --streams 1,2 --seconds 3 --out /tmp/check.json   # a quick check
 
-For each mode the server runs as a subprocess (``python -m streamer.server --protocol
+For each mode the server runs as a subprocess (``hubert-stream serve --protocol
 vosk``) with ``--max-batch 32`` (batched) or ``--max-batch 1`` (one forward per stream).
 N clients in this process each send 0.2 s chunks of speech on a real-time schedule,
 with random phases, and wait for the one reply Vosk's protocol gives each chunk.
@@ -34,8 +34,8 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from websockets.asyncio.client import connect  # noqa: E402
 from common import write_results  # noqa: E402
+from websockets.asyncio.client import connect  # noqa: E402
 
 CHUNK_SECONDS = 0.2  # what Vosk's clients send
 BUDGET_SECONDS = 1.0  # p95 partial latency must stay under this
@@ -44,12 +44,12 @@ MODES = {"batched": 32, "one_forward_per_stream": 1}
 
 
 class Server:
-    """``python -m streamer.server`` on a free port, for the duration of a ``with`` block."""
+    """``hubert-stream serve`` on a free port, for the duration of a ``with`` block."""
 
     def __init__(self, model: str, max_batch: int, threads: int) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads)}
         command = [
-            sys.executable, "-m", "streamer.server", "--model", model, "--port", "0", "--protocol", "vosk",
+            sys.executable, "-m", "streamer", "serve", "--model", model, "--port", "0", "--protocol", "vosk",
             "--max-batch", str(max_batch), "--max-sessions", "1000", "--max-buffer-seconds", "30",
         ]  # fmt: skip
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)

@@ -26,16 +26,16 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))
 
-from speech import speech_with_pauses  # noqa: E402
+from common import write_results  # noqa: E402
 
 from model import load_model  # noqa: E402
-from model.corpus import heldout_sentences  # noqa: E402
-from model.metrics import cer  # noqa: E402
 from streamer import Final, Partial, Recognizer, StreamingConfig  # noqa: E402
-from streamer.config import FRAME_SECONDS  # noqa: E402
-from common import write_results  # noqa: E402
+from streamer.core.config import FRAME_SECONDS  # noqa: E402
+from training.corpus import heldout_sentences  # noqa: E402
+from training.metrics import cer  # noqa: E402
+from training.speech import speech_with_pauses  # noqa: E402
 
 BLOCK = 320  # 20 ms blocks, as a sound card delivers them
 CONFIGS = {

@@ -3,8 +3,8 @@
     python bench/eval_demo_model.py [--model demo] [--sentences 300]
 
 Scores greedy offline transcription on sentences never seen in training
-(``model.corpus.heldout_sentences``), spoken by voices kept out of training
-(``model.synth.HELDOUT_VOICES``: an unseen accent, or an unseen variant, or
+(``training.corpus.heldout_sentences``), spoken by voices kept out of training
+(``training.synth.HELDOUT_VOICES``: an unseen accent, or an unseen variant, or
 both), and, for comparison, the same held-out sentences in training voices. A third
 row adds white noise at 20 dB SNR to the held-out voices, to show the model is not brittle.
 Writes bench/results/demo_model.json.
@@ -24,12 +24,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from model import load_model  # noqa: E402
-from model.corpus import heldout_sentences  # noqa: E402
-from model.metrics import cer, wer  # noqa: E402
-from model.train import add_white_noise  # noqa: E402
-from model.synth import HELDOUT_LANGUAGE_VOICES, HELDOUT_VOICES, TRAIN_VOICES, build_dataset  # noqa: E402
 from common import write_results  # noqa: E402
+
+from model import load_model  # noqa: E402
+from training.corpus import heldout_sentences  # noqa: E402
+from training.metrics import cer, wer  # noqa: E402
+from training.synth import HELDOUT_LANGUAGE_VOICES, HELDOUT_VOICES, TRAIN_VOICES, build_dataset  # noqa: E402
+from training.train import add_white_noise  # noqa: E402
 
 NOISE_SNR_DB = 20.0
 

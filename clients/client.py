@@ -25,8 +25,8 @@ import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from streamer.events import Event, Final, Partial
-from streamer.protocol import Done, ErrorEvent, Lag, Ready, parse_event
+from streamer.wire.events import Event, Final, Partial
+from streamer.wire.protocol import Done, ErrorEvent, Lag, Ready, parse_event
 
 __all__ = ["SessionResult", "StreamClient", "format_event", "main", "read_audio", "stream_file", "stream_microphone"]
 

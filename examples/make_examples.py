@@ -15,8 +15,8 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # so it runs from a checkout without installing the package
 
-from model.corpus import normalize_text  # noqa: E402
-from model.synth import SAMPLE_RATE, TRAIN_VOICES, Voice, synthesize  # noqa: E402
+from training.corpus import normalize_text  # noqa: E402
+from training.synth import SAMPLE_RATE, TRAIN_VOICES, Voice, synthesize  # noqa: E402
 
 VOICE = Voice("en-us")  # a training voice at the default speed (175 wpm) and pitch
 LEAD_SILENCE = 0.3  # seconds before the first word; espeak-ng itself leaves only ~10 ms

@@ -1,6 +1,6 @@
 """Talk to a running hubert-stream server: the microphone goes up, live partials and finals come back.
 
-    python -m streamer.server &                     # or: hubert-stream serve
+    hubert-stream serve --model demo &
     python examples/mic_to_server.py                # speak; Ctrl-C ends the stream and prints the transcript
 
 Needs sounddevice (pip install sounddevice) and a PortAudio input device. Torch-free.

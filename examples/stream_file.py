@@ -1,6 +1,6 @@
 """Stream a sound file to a running hubert-stream server; print partials, finals and the transcript.
 
-    python -m streamer.server &                     # or: hubert-stream serve
+    hubert-stream serve --model demo &
     python examples/stream_file.py examples/weather.wav --realtime
 
 Torch-free: only the client side of the package is imported.

@@ -1,9 +1,13 @@
-"""The live pipeline: audio input, windows, stitching, events, batching, server and CLI."""
+"""Streaming HuBERT CTC in three layers: ``wire`` (messages, units, audio decoding; torch-free),
+``core`` (config, stitcher, recognizer, batching engine) and the shells (``server``, ``cli``).
+
+The names below load on first use, so ``import streamer.wire`` (all a remote client needs) pulls in
+neither torch nor the core.
+"""
 
 from __future__ import annotations
 
-from streamer.config import StreamingConfig
-from streamer.events import Event, Final, Partial, WordTiming
+import importlib
 
 __all__ = [
     "BatchEngine",
@@ -16,20 +20,19 @@ __all__ = [
     "transcribe_stream",
 ]
 
+_HOMES = {
+    "BatchEngine": "streamer.core.engine",
+    "Event": "streamer.wire.events",
+    "Final": "streamer.wire.events",
+    "Partial": "streamer.wire.events",
+    "Recognizer": "streamer.core.recognizer",
+    "StreamingConfig": "streamer.core.config",
+    "WordTiming": "streamer.wire.events",
+    "transcribe_stream": "streamer.core.files",
+}
+
 
 def __getattr__(name: str):
-    # The recognizer, engine and file helpers need torch; the events above do not, and remote
-    # clients import streamer.events without torch installed.
-    if name == "Recognizer":
-        from streamer.recognizer import Recognizer
-
-        return Recognizer
-    if name == "BatchEngine":
-        from streamer.engine import BatchEngine
-
-        return BatchEngine
-    if name == "transcribe_stream":
-        from streamer.files import transcribe_stream
-
-        return transcribe_stream
-    raise AttributeError(name)
+    if name not in _HOMES:
+        raise AttributeError(f"module 'streamer' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)

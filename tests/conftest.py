@@ -1,13 +1,8 @@
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # tests/ helpers (checkpoints.py) import by name
-
-from checkpoints import STYLES, write_checkpoint  # noqa: E402
+from training.checkpoints import STYLES, write_checkpoint
 
 
 @pytest.fixture(scope="session")

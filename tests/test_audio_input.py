@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streamer.audio import AudioInput, decode_pcm
+from streamer.wire.audio import AudioInput, decode_pcm
 
 
 def sine(rate: int, seconds: float, freq: float = 440.0) -> np.ndarray:

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-from speech import SAMPLE_RATE, SENTENCES, speech_with_pauses
 
-from model.metrics import cer
+from training.metrics import cer
+from training.speech import SAMPLE_RATE, SENTENCES, speech_with_pauses
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -121,7 +121,7 @@ def serve(tmp_path_factory) -> Iterator[Callable[..., ServerProcess]]:
     from model.loading import DEMO_MODEL_DIR
 
     if not (DEMO_MODEL_DIR / "config.json").is_file():
-        pytest.fail(f"no demo model in {DEMO_MODEL_DIR}; train it first: python -m model.train")
+        pytest.fail(f"no demo model in {DEMO_MODEL_DIR}; train it first: python -m training.train")
     folder = tmp_path_factory.mktemp("demo") / "model"
     servers: list[ServerProcess] = []
 

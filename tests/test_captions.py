@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from streamer.captions import (
+from streamer.cli.captions import (
     DIM,
     RESET,
     CaptionLimits,
@@ -17,7 +17,7 @@ from streamer.captions import (
     make_writer,
     wrap_words,
 )
-from streamer.events import Final, Partial, WordTiming, event_from_json
+from streamer.wire.events import Final, Partial, WordTiming, event_from_json
 
 SRT_TIMING = re.compile(r"^(\d\d):(\d\d):(\d\d),(\d\d\d) --> (\d\d):(\d\d):(\d\d),(\d\d\d)$")
 VTT_TIMING = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d\d\d) --> (\d\d):(\d\d):(\d\d)\.(\d\d\d)$")

@@ -6,7 +6,6 @@ import io
 import subprocess
 import sys
 import time
-import types
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +14,11 @@ import soundfile as sf
 import soxr
 from test_captions import parse_captions
 
-import streamer.cli
-from model.metrics import cer
+import streamer.cli.commands
 from streamer.cli import main
-from streamer.config import FRAME_SECONDS, StreamingConfig
-from streamer.events import Final, Partial, event_from_json
+from streamer.core.config import FRAME_SECONDS, StreamingConfig
+from streamer.wire.events import Final, Partial, event_from_json
+from training.metrics import cer
 
 ROOT = Path(__file__).resolve().parent.parent
 HELLO = ROOT / "examples" / "hello.wav"
@@ -180,7 +179,7 @@ def test_realtime_is_paced_like_a_live_source(tmp_path, capsys, cached_model):
 
 def test_progress_bar_only_when_stderr_is_a_terminal(monkeypatch, capsys, cached_model):
     """A long file shows a progress bar on a terminal's stderr and none when stderr is redirected."""
-    monkeypatch.setattr(streamer.cli, "PROGRESS_MIN_SECONDS", 5.0)
+    monkeypatch.setattr(streamer.cli.commands, "PROGRESS_MIN_SECONDS", 5.0)
     status, _, err = run(capsys, "transcribe", str(WEATHER), "--model", MODEL)
     assert status == 0 and err == ""
     terminal = Terminal()
@@ -340,7 +339,7 @@ def test_help_shows_the_real_defaults(command, capsys):
         assert option in text
         assert f"(default: {round(frames * FRAME_SECONDS, 2)})" in text.rsplit(option, 1)[1].split(" --", 1)[0]
     assert f"default: {model.loading.DEFAULT_MODEL}" in text
-    assert set(streamer.cli.MODEL_ALIASES) == set(model.loading.ALIASES)
+    assert set(streamer.cli.commands.MODEL_ALIASES) == set(model.loading.ALIASES)
     assert "--device-type {cpu,cuda,auto}" in text and "--dtype {float32,bfloat16,float16}" in text
     assert "--format {text,jsonl,srt,vtt}" in text and "(default: text)" in text
     assert "2 lines of 42 characters and 6 s" in text
@@ -351,7 +350,7 @@ def test_help_of_each_subcommand_says_what_it_does(capsys):
     mic = help_of(capsys, "mic")
     assert "--input NAME|INDEX" in mic and "Ctrl-C" in mic and "exits with status 0" in mic
     assert "dimmed" in mic and "When stdout is not a terminal only finished sentences are printed" in mic
-    assert "more than 5 s" in mic and f"{streamer.cli.QUEUE_SECONDS:g} s" in mic
+    assert "more than 5 s" in mic and f"{streamer.cli.commands.QUEUE_SECONDS:g} s" in mic
     transcribe = help_of(capsys, "transcribe")
     assert "FILE [FILE ...]" in transcribe and "--realtime" in transcribe and "{stem}" in transcribe
     assert "==> FILE <==" in transcribe and "exit status is 1" in transcribe
@@ -378,25 +377,9 @@ def test_python_dash_m_streamer():
     assert done.returncode == 0 and done.stdout.startswith("usage: hubert-stream transcribe")
 
 
-def test_serve_appears_only_with_the_server_module(monkeypatch, capsys):
-    """Without streamer.server there is no `serve`; with it, serve gets the common options and its own."""
-    monkeypatch.setitem(sys.modules, "streamer.server", None)  # as if the module did not exist
-    assert "serve" not in help_of(capsys)
-    with pytest.raises(SystemExit):
-        main(["serve"])
-    capsys.readouterr()
-
-    seen = {}
-    server = types.ModuleType("streamer.server")
-    server.add_arguments = lambda parser: parser.add_argument("--port", type=int, default=8765)
-
-    def serve(args) -> int:
-        seen["args"] = args
-        return 0
-
-    server.run = serve
-    monkeypatch.setitem(sys.modules, "streamer.server", server)
-    assert "serve" in help_of(capsys)
-    assert main(["serve", "--port", "0", "--model", MODEL, "--hop", "0.5"]) == 0
-    args = seen["args"]
-    assert (args.port, args.model, args.hop, args.device_type) == (0, MODEL, 0.5, "auto")
+def test_serve_takes_the_common_options_and_its_own():
+    """`serve` parses the model and streaming options of the other subcommands, then its own."""
+    parser = streamer.cli.commands.build_parser()
+    args = parser.parse_args(["serve", "--port", "0", "--model", MODEL, "--hop", "0.5", "--final-pass"])
+    assert (args.port, args.model, args.hop, args.device_type, args.final_pass) == (0, MODEL, 0.5, "auto", True)
+    assert args.left_context is None and args.endpoint_silence is None  # offered; StreamingConfig's defaults

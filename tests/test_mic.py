@@ -23,11 +23,11 @@ import pytest
 import soundfile as sf
 import soxr
 
-import streamer.mic
-from model.metrics import cer
+import streamer.cli.mic
 from streamer.cli import main
-from streamer.events import Final, event_from_json
-from streamer.mic import Capture, CaptureSettings, InputDevice
+from streamer.cli.mic import Capture, CaptureSettings, InputDevice
+from streamer.wire.events import Final, event_from_json
+from training.metrics import cer
 
 ROOT = Path(__file__).resolve().parent.parent
 HELLO = ROOT / "examples" / "hello.wav"
@@ -184,7 +184,7 @@ def use_device(monkeypatch, device: FakeDevice) -> FakeDevice:
 )
 def test_mic_gives_the_same_finals_as_transcribe(rate, dtype, tmp_path, monkeypatch, capsys, cached_model):
     """A stereo device at 44.1/48 kHz in int16/float32 yields the finals `transcribe` gives for the same audio."""
-    monkeypatch.setattr(streamer.mic, "QUEUE_SECONDS", 60.0)  # the stand-in plays faster than real time
+    monkeypatch.setattr(streamer.cli.mic, "QUEUE_SECONDS", 60.0)  # the stand-in plays faster than real time
     samples, path = device_recording(WEATHER, rate, dtype, tmp_path)
     formats = ("int16",) if dtype == "int16" else ("float32", "int16")  # an int16-only device gets int16
     device = use_device(monkeypatch, FakeDevice(samples, rate, dtype, formats=formats))
@@ -213,7 +213,7 @@ def test_mic_in_a_terminal_redraws_the_partial(tmp_path, monkeypatch, cached_mod
 
     samples, _ = device_recording(HELLO, 48_000, "float32", tmp_path)
     use_device(monkeypatch, FakeDevice(samples, 48_000))
-    monkeypatch.setattr(streamer.mic, "QUEUE_SECONDS", 60.0)
+    monkeypatch.setattr(streamer.cli.mic, "QUEUE_SECONDS", 60.0)
     terminal = Terminal()
     monkeypatch.setattr(sys, "stdout", terminal)
     assert main(["mic", "--model", MODEL]) == 0
@@ -247,7 +247,7 @@ def test_mic_writes_captions_to_a_file(tmp_path, monkeypatch, capsys, cached_mod
 
 def test_stalled_recognizer_drops_blocks_and_reports_them(monkeypatch, capsys, cached_model):
     """When recognition stalls, the bounded queue fills; dropped blocks and device overflows are reported."""
-    from streamer.recognizer import Recognizer
+    from streamer.core.recognizer import Recognizer
 
     rate, seconds = 48_000, 8.0
     noise = (np.random.default_rng(0).standard_normal((int(rate * seconds), 2)) * 0.01).astype(np.float32)
@@ -262,7 +262,7 @@ def test_stalled_recognizer_drops_blocks_and_reports_them(monkeypatch, capsys, c
     assert main(["mic", "--model", MODEL]) == 0
     err = capsys.readouterr().err
     blocks = device.delivered
-    capacity = int(streamer.mic.QUEUE_SECONDS / streamer.mic.BLOCK_SECONDS)
+    capacity = int(streamer.cli.mic.QUEUE_SECONDS / streamer.cli.mic.BLOCK_SECONDS)
     dropped = int(err.split(" block(s)")[0].rsplit(" ", 1)[-1])
     assert blocks - capacity - 2 <= dropped <= blocks - capacity  # all but the queue (and the block in hand)
     assert "3 input overflow(s)" in err
@@ -273,7 +273,7 @@ def test_unplugged_device_finishes_what_was_heard(tmp_path, monkeypatch, capsys,
     """A stream that stops on its own is reported, what was heard is still finalized, and the status is 1."""
     samples, _ = device_recording(HELLO, 48_000, "float32", tmp_path)
     use_device(monkeypatch, FakeDevice(samples, 48_000, ending="unplugged"))
-    monkeypatch.setattr(streamer.mic, "QUEUE_SECONDS", 60.0)
+    monkeypatch.setattr(streamer.cli.mic, "QUEUE_SECONDS", 60.0)
     assert main(["mic", "--model", MODEL, "--format", "jsonl"]) == 1
     captured = capsys.readouterr()
     assert "the input stream stopped" in captured.err
@@ -356,9 +356,9 @@ def test_input_device_by_name_or_index(monkeypatch):
     """--input takes the index or part of the name."""
     device = use_device(monkeypatch, FakeDevice(np.zeros((16_000, 2), np.float32), 48_000, name="Blue Yeti USB"))
     sd = device.module()
-    assert streamer.mic.find_input_device("yeti", sd).index == 3
-    assert streamer.mic.find_input_device("3", sd).name == "Blue Yeti USB"
-    assert streamer.mic.find_input_device(None, sd).is_default
+    assert streamer.cli.mic.find_input_device("yeti", sd).index == 3
+    assert streamer.cli.mic.find_input_device("3", sd).name == "Blue Yeti USB"
+    assert streamer.cli.mic.find_input_device(None, sd).is_default
 
 
 def test_rate_the_recognizer_cannot_take(monkeypatch, capsys):
@@ -401,7 +401,7 @@ def test_packages_import_without_sounddevice():
     import subprocess
 
     code = (
-        "import sys, streamer, streamer.cli, streamer.mic, streamer.captions, streamer.__main__; "
+        "import sys, streamer, streamer.cli, streamer.cli.mic, streamer.cli.captions, streamer.__main__; "
         "print(json.dumps(sorted(m for m in ('sounddevice', 'torch') if m in sys.modules)))"
     )
     done = subprocess.run(

@@ -24,10 +24,10 @@ import soundfile as sf
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from model.metrics import cer
-from streamer.events import Final, Partial
-from streamer.protocol import NATIVE_PATH, parse_event
 from streamer.server import ServerOptions, StreamServer
+from streamer.wire.events import Final, Partial
+from streamer.wire.protocol import NATIVE_PATH, parse_event
+from training.metrics import cer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -46,7 +46,7 @@ def demo_folder(tmp_path_factory) -> Path:
     from model.loading import DEMO_MODEL_DIR
 
     if not (DEMO_MODEL_DIR / "config.json").is_file():
-        pytest.skip("the demo model is not trained yet (python -m model.train)")
+        pytest.skip("the demo model is not trained yet (python -m training.train)")
     target = tmp_path_factory.mktemp("demo") / "model"
     for _ in range(5):  # a copy taken mid-rewrite fails to load; take another
         shutil.rmtree(target, ignore_errors=True)
@@ -75,7 +75,7 @@ def clips() -> dict[str, np.ndarray]:
 @pytest.fixture(scope="session")
 def reference(demo, clips) -> dict[str, list[str]]:
     """The texts of ``transcribe_stream``'s finals for each example: what the server must send."""
-    from streamer.files import transcribe_stream
+    from streamer.core.files import transcribe_stream
 
     texts = {name: final_texts(transcribe_stream(demo, audio, 16_000)) for name, audio in clips.items()}
     assert all(texts.values()), "the demo model recognizes nothing in the examples: is it trained?"
@@ -196,7 +196,7 @@ def test_eight_concurrent_streams_get_correct_finals(demo, clips, reference):
     """Eight sessions at once (two at 48 kHz float stereo) each get their file's finals, batched together."""
     import soxr
 
-    from streamer.files import transcribe_stream
+    from streamer.core.files import transcribe_stream
 
     stereo48 = soxr.resample(clips["hello"].astype(np.float32) / 32768, 16_000, 48_000).astype(np.float32)
     stereo48 = np.repeat(stereo48[:, None], 2, axis=1)
@@ -379,7 +379,7 @@ def test_a_session_whose_recognition_fails_ends_with_1011_and_the_others_carry_o
     demo, clips, reference, monkeypatch, step
 ):
     """A fault in one session's own step (after a shared batch, or its close at eof) ends only that session."""
-    from streamer.recognizer import Recognizer
+    from streamer.core.recognizer import Recognizer
 
     init, original = Recognizer.__init__, getattr(Recognizer, step)
     doomed: list[Recognizer] = []  # recognizers created once the scenario starts
@@ -473,7 +473,7 @@ def test_finalize_ends_the_segment_now(demo, clips):
 
 def test_a_client_faster_than_real_time_is_held_back(demo, clips):
     """Queued audio per session stays near max_buffer_seconds: the server stops reading instead of buffering."""
-    from streamer.files import transcribe_stream
+    from streamer.core.files import transcribe_stream
 
     with running_server(demo, max_buffer_seconds=1.0) as server:
         peak = 0.0
@@ -603,7 +603,7 @@ def test_nothing_secret_is_logged_even_at_debug(demo, clips, caplog):
 def test_sigterm_delivers_every_live_sessions_final(demo_folder, demo, clips, reference):
     """SIGTERM: every live session gets the final of everything it sent, then 1001; the process exits 0."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "streamer.server", "--model", str(demo_folder), "--port", "0"]
+    command = [sys.executable, "-m", "streamer", "serve", "--model", str(demo_folder), "--port", "0"]
     process = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
     try:
         port = None

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from model.vocab import Vocabulary
-from streamer.config import StreamingConfig
-from streamer.events import Final, Partial
-from streamer.stitch import Stitcher
+from streamer.core.config import StreamingConfig
+from streamer.core.stitch import Stitcher
+from streamer.wire.events import Final, Partial
 
 VOCAB = Vocabulary.librispeech()
 _ = VOCAB.blank_id

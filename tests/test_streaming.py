@@ -9,11 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from model import load_model
-from model.metrics import cer
 from streamer import BatchEngine, Final, Partial, Recognizer, StreamingConfig, transcribe_stream
-from streamer.recognizer import Newest
-
-from speech import SENTENCES, speech_with_pauses
+from streamer.core.recognizer import Newest
+from training.metrics import cer
+from training.speech import SENTENCES, speech_with_pauses
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

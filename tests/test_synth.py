@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import synth
-from model.corpus import MAX_WORDS, MIN_WORDS, heldout_sentences, normalize_text, training_sentences
-from model.synth import (
+from training import synth
+from training.corpus import MAX_WORDS, MIN_WORDS, heldout_sentences, normalize_text, training_sentences
+from training.synth import (
     HELDOUT_LANGUAGE_VOICES,
     HELDOUT_VARIANTS,
     HELDOUT_VOICES,

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from model.audio import SAMPLE_RATE, AudioFront
-from model.train import PAD_MULTIPLE, Augmenter, TrainConfig, collate, make_batches
 from model.vocab import Vocabulary
+from training.train import PAD_MULTIPLE, Augmenter, TrainConfig, collate, make_batches
 
 
 def _speech(seconds: float) -> np.ndarray:

@@ -70,7 +70,7 @@ def test_vosk_default_rate_is_8k_and_every_path_works(demo, clips, tmp_path):
     """Without a config the rate is Vosk's 8 kHz; any path is the endpoint, and eof ends with close 1000."""
     import soxr
 
-    from streamer.files import transcribe_stream
+    from streamer.core.files import transcribe_stream
 
     audio8 = (soxr.resample(clips["hello"].astype(np.float32) / 32768, 16_000, 8_000) * 32767).astype(np.int16)
     expected = " ".join(final_texts(transcribe_stream(demo, audio8, 8_000))).lower()

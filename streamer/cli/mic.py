@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from streamer.audio import MAX_RATE, MIN_RATE
+from streamer.wire.audio import MAX_RATE, MIN_RATE
 
 __all__ = [
     "BLOCK_SECONDS",

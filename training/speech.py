@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 
-from model.synth import Voice, synthesize
+from training.synth import Voice, synthesize
 
 SAMPLE_RATE = 16_000
 PAUSE_SECONDS = 1.2  # longer than the default 0.7 s endpoint

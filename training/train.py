@@ -1,8 +1,8 @@
 """Train the bundled demo model: a small HuBERT CTC on espeak-ng speech, on a CPU, in under an hour.
 
-    python -m model.train --out model/demo              # synthesize, train, save (hub layout)
+    python -m training.train --out model/demo              # synthesize, train, save (hub layout)
 
-Reproducible: the sentences (``model.corpus``), voices (``model.synth``) and every
+Reproducible: the sentences (``training.corpus``), voices (``training.synth``) and every
 random draw come from fixed seeds. The network is this project's own
 ``HubertForCTC`` (layer-norm feature encoder and pre-LN encoder, so streaming can
 cache conv frames; the pre-LN variant also leaves the CTC blank plateau early),
@@ -29,8 +29,8 @@ import torch.nn.functional as F
 from model.audio import SAMPLE_RATE, AudioFront
 from model.hubert import HubertConfig, HubertForCTC
 from model.loading import save_pretrained
-from model.metrics import cer, wer
 from model.vocab import Vocabulary
+from training.metrics import cer, wer
 
 DEMO_CONFIG = HubertConfig(
     conv_dim=(64, 96, 128, 128, 128, 128, 128),  # narrow early layers: they run at the highest rate
@@ -63,7 +63,7 @@ class TrainConfig:
     eval_every: int = 500
     time_budget_minutes: float = 50.0  # stop early rather than run past the hour
     train_sentences: int = 30000
-    mixed_accents: bool = True  # also train on model.synth.MIXED_ACCENT_VOICES
+    mixed_accents: bool = True  # also train on training.synth.MIXED_ACCENT_VOICES
     formant_spread: int = 15  # each utterance's F1-F3 scaled by 100 +- this many percent (0: off)
     tilt_share: float = 0.0  # share of items given a random spectral tilt, once augmenting
     noise_only_share: float = 0.03  # share of items of noise alone with no text, once augmenting
@@ -215,8 +215,8 @@ def evaluate(model: HubertForCTC, data, batch_size: int = 16) -> dict[str, float
 
 
 def train(config: TrainConfig, out: Path, cache: Path, log_path: Path | None) -> dict:
-    from model.corpus import heldout_sentences, training_sentences
-    from model.synth import HELDOUT_VOICES, MIXED_ACCENT_VOICES, TRAIN_VOICES, build_dataset, load_dataset
+    from training.corpus import heldout_sentences, training_sentences
+    from training.synth import HELDOUT_VOICES, MIXED_ACCENT_VOICES, TRAIN_VOICES, build_dataset, load_dataset
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     torch.manual_seed(config.seed)
@@ -300,7 +300,7 @@ def train(config: TrainConfig, out: Path, cache: Path, log_path: Path | None) ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "demo", help="output folder (hub layout)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "model" / "demo", help="output folder (hub layout)")
     parser.add_argument(
         "--cache", type=Path, default=Path.home() / ".cache" / "hubert-stream", help="synthesized audio cache"
     )
@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         "--mixed-accents",
         action=argparse.BooleanOptionalAction,
         default=TrainConfig.mixed_accents,
-        help="add model.synth.MIXED_ACCENT_VOICES to the training voices",
+        help="add training.synth.MIXED_ACCENT_VOICES to the training voices",
     )
     parser.add_argument(
         "--tilt-share", type=float, default=TrainConfig.tilt_share, help="share of items given a spectral tilt"

@@ -3,7 +3,7 @@
 The event loop never calls the model. It hands each stream's audio and commands to
 the worker through a thread-safe queue (``submit``); the worker gathers what arrived
 within a few milliseconds, pushes it into each stream's ``Recognizer``, and runs one
-hop of every stream that has one due as a single batch (``streamer.engine.run_batch``),
+hop of every stream that has one due as a single batch (``streamer.core.recognizer.run_batch``),
 round after round. Results go back to the loop with ``loop.call_soon_threadsafe``:
 the stream's events first, then the futures of the jobs they completed.
 
@@ -27,10 +27,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from streamer.audio import ENCODINGS, AudioInput, decode_pcm
-from streamer.config import StreamingConfig
-from streamer.events import Event
-from streamer.protocol import AudioFormat
+from streamer.core.config import StreamingConfig
+from streamer.wire.audio import ENCODINGS, AudioInput, decode_pcm
+from streamer.wire.events import Event
+from streamer.wire.protocol import AudioFormat
 
 __all__ = ["Feed", "InferenceWorker", "Metrics", "Stream"]
 
@@ -274,7 +274,7 @@ class InferenceWorker:
         stream.recognizer = self._new_recognizer()
 
     def _new_recognizer(self) -> Any:
-        from streamer.recognizer import Recognizer
+        from streamer.core.recognizer import Recognizer
 
         return Recognizer(self.model, self.config)  # runs the model once (silence features)
 
@@ -326,7 +326,7 @@ class InferenceWorker:
                 return
 
     def _run_batch(self, requests: list, by_recognizer: dict) -> None:
-        from streamer.engine import run_batch
+        from streamer.core.recognizer import run_batch
 
         def fail_one(recognizer, error: Exception) -> None:
             log.error("stream failed after its batch", exc_info=error)

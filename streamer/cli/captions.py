@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from streamer.events import Event, Final, Partial, WordTiming
+from streamer.wire.events import Event, Final, Partial, WordTiming
 
 __all__ = [
     "FORMATS",

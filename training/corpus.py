@@ -11,7 +11,7 @@ and single spaces), so they can be used as labels as they are. Generation is det
 for a given seed, and the training and held-out splits are disjoint by construction: each
 sentence is assigned to one split by a hash of its text, whatever the seed or count.
 
-Run ``python -m model.corpus`` to print the vocabulary size, an estimate of how many distinct
+Run ``python -m training.corpus`` to print the vocabulary size, an estimate of how many distinct
 sentences the grammar can produce, and a few samples.
 """
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, ClassVar
 
-from streamer.audio import ENCODINGS, MAX_RATE, MIN_RATE
-from streamer.events import Event, Final, Partial, event_from_dict
+from streamer.wire.audio import ENCODINGS, MAX_RATE, MIN_RATE
+from streamer.wire.events import Event, Final, Partial, event_from_dict
 
 __all__ = [
     "DEFAULT_ENCODING",

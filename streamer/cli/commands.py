@@ -26,11 +26,13 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from streamer.audio import AudioInput
-from streamer.captions import FORMATS, EventWriter, LiveDisplay, make_writer
-from streamer.config import FRAME_SECONDS, StreamingConfig
-from streamer.events import Event
-from streamer.mic import MAX_CHANNELS, QUEUE_SECONDS
+from streamer.cli.captions import FORMATS, EventWriter, LiveDisplay, make_writer
+from streamer.cli.mic import MAX_CHANNELS, QUEUE_SECONDS
+from streamer.cli.options import streaming_config
+from streamer.cli.serve import add_arguments, run
+from streamer.core.config import FRAME_SECONDS, StreamingConfig
+from streamer.wire.audio import AudioInput
+from streamer.wire.events import Event
 
 __all__ = ["CliError", "build_parser", "main"]
 
@@ -55,10 +57,7 @@ STEM = "{stem}"  # in --output: one output file per input, named after it
 CONSUMER_POLL_SECONDS = 0.1  # how often the mic loop checks the stream while waiting for Ctrl-C
 
 DEFAULTS = StreamingConfig()
-OPTION_OF_FIELD = {  # StreamingConfig's errors name its fields; the user typed these options
-    "hop_frames": "--hop", "lookahead_frames": "--lookahead",
-    "left_context_frames": "--left-context", "endpoint_blank_frames": "--endpoint-silence",
-}  # fmt: skip
+ # fmt: skip
 
 EPILOG = f"""\
 exit status: {EXIT_OK} success; {EXIT_FAILED} some file could not be read (the others are still
@@ -167,16 +166,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_serve(commands: Any) -> None:
-    # ----- `serve` is registered here by streamer/server.py (the websocket server issue) ----------
-    # Contract: streamer.server defines `add_arguments(parser)`, which adds serve's own options to a
-    # subparser that already has the model and streaming options, and `run(args) -> int`. Until that
-    # module exists, `serve` is not offered at all.
-    try:
-        from streamer.server import add_arguments, run
-    except ModuleNotFoundError as e:
-        if e.name != "streamer.server":
-            raise
-        return
     serve = commands.add_parser(
         "serve",
         help="websocket server: live partials and finals for many remote streams",
@@ -313,25 +302,6 @@ def _silence_stdout() -> None:
         pass
 
 
-def streaming_config(args: argparse.Namespace) -> StreamingConfig:
-    """The StreamingConfig of the streaming options (defaults for any not parsed).
-
-    Raises:
-        ValueError: naming the option, as the user typed it, that is out of range.
-    """
-    try:
-        return StreamingConfig.from_seconds(
-            hop=getattr(args, "hop", None), lookahead=getattr(args, "lookahead", None),
-            left_context=getattr(args, "left_context", None), endpoint_silence=getattr(args, "endpoint_silence", None),
-            final_pass=getattr(args, "final_pass", False),
-        )  # fmt: skip
-    except ValueError as e:
-        message = str(e)
-        for field, option in OPTION_OF_FIELD.items():
-            message = message.replace(field, option)
-        raise ValueError(message) from e
-
-
 def _streaming_config(args: argparse.Namespace) -> StreamingConfig:
     try:
         return streaming_config(args)
@@ -350,7 +320,7 @@ def _load_model(args: argparse.Namespace) -> Any:
 
 
 def _recognizer(model: Any, config: StreamingConfig) -> Any:
-    from streamer.recognizer import Recognizer
+    from streamer.core.recognizer import Recognizer
 
     try:
         return Recognizer(model, config)
@@ -397,7 +367,7 @@ class Fanout:
 
 def run_devices(args: argparse.Namespace) -> int:
     """List input devices on stdout."""
-    from streamer import mic
+    from streamer.cli import mic
 
     try:
         devices = mic.input_devices()
@@ -423,7 +393,7 @@ def run_devices(args: argparse.Namespace) -> int:
 
 def run_mic(args: argparse.Namespace) -> int:
     """Live captions until Ctrl-C (or until the stream stops on its own)."""
-    from streamer import mic
+    from streamer.cli import mic
 
     config = _streaming_config(args)
     try:

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from streamer.audio import AudioInput
-from streamer.config import StreamingConfig
-from streamer.events import Event
-from streamer.recognizer import Recognizer
+from streamer.core.config import StreamingConfig
+from streamer.core.recognizer import Recognizer
+from streamer.wire.audio import AudioInput
+from streamer.wire.events import Event
 
 __all__ = ["BLOCK_SECONDS", "transcribe_stream"]
 

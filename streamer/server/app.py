@@ -8,24 +8,18 @@ bookkeeping is in ``try/finally``. ``process_request`` answers ``/healthz``,
 ``/metrics`` and the static page, and enforces the session cap, ``Origin`` and
 token before the upgrade. The protocol is specified in ``docs/protocol.md``.
 
-Wiring from the CLI::
-
-    add_arguments(serve_parser)          # --host, --port, --protocol, limits, --token, ...
-    return run(args, model, config)      # or run(args): loads args.model on the worker thread
+``hubert-stream serve`` (``streamer.cli.serve``) builds ``ServerOptions`` from its options and runs
+``StreamServer.serve_until``.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import functools
 import hmac
 import json
 import logging
 import mimetypes
-import os
 import secrets
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,10 +33,10 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from streamer.cli import streaming_config
-from streamer.config import StreamingConfig
-from streamer.events import Event
-from streamer.protocol import (
+from streamer.core.config import StreamingConfig
+from streamer.server.worker import Feed, InferenceWorker, Metrics
+from streamer.wire.events import Event
+from streamer.wire.protocol import (
     NATIVE_PATH,
     VOSK_SAMPLE_RATE,
     AudioFormat,
@@ -66,7 +60,6 @@ from streamer.protocol import (
     vosk_error,
     vosk_reply,
 )
-from streamer.worker import Feed, InferenceWorker, Metrics
 
 __all__ = ["ServerOptions", "StreamServer", "add_arguments", "main", "options_from_args", "run"]
 
@@ -77,7 +70,7 @@ WS_LOG = logging.getLogger(f"{__name__}.websockets")
 WS_LOG.setLevel(logging.INFO)
 
 SAMPLE_RATE = 16_000  # Hz, what the recognizer takes
-WEB_ROOT = Path(__file__).resolve().parent.parent / "clients" / "web"  # the browser page, when installed
+WEB_ROOT = Path(__file__).resolve().parents[2] / "clients" / "web"  # the browser page, when installed
 AUTH_SECONDS = 10.0  # a browser sending its token in the first message must do so this soon
 MAX_OUTBOX = 256  # events waiting for a slow reader before the server stops reading its audio
 LAG_INTERVAL = 1.0  # seconds between two lag events of one session
@@ -611,124 +604,3 @@ def _response(status: HTTPStatus, body: str | bytes, content_type: str = "text/p
         ]
     )
     return Response(status.value, status.phrase, headers, data)
-
-
-# ----- command line ------------------------------------------------------------------------------
-
-
-# serve's limits: option, ServerOptions field, type, help. The defaults are ServerOptions'.
-LIMIT_OPTIONS = (
-    ("--max-sessions", "max_sessions", int, "concurrent sessions; more get HTTP 503"),
-    ("--max-message-bytes", "max_message_bytes", int, "largest message; a bigger one closes the session with 1009"),
-    ("--idle-timeout", "idle_timeout", float, "seconds without audio before a session ends with 4001"),
-    ("--max-session-seconds", "max_session_seconds", float, "longest session in seconds; then 4002"),
-    ("--max-buffer-seconds", "max_buffer_seconds", float, "audio queued per session before reading it pauses"),
-    ("--lag-warning", "lag_warning_seconds", float, "seconds behind real time that trigger lag events"),
-    ("--max-batch", "max_batch", int, "windows per forward pass (1: one forward per stream)"),
-    ("--shutdown-grace", "shutdown_grace", float, "seconds to deliver the last finals on SIGTERM"),
-)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``serve`` options; the CLI adds the common --model/--device-type/--dtype/--hop/... itself."""
-    d = ServerOptions()
-    parser.add_argument("--host", default=d.host, help="interface to listen on (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=d.port, help="TCP port, 0 for any free one (default: %(default)s)")
-    parser.add_argument(
-        "--protocol", choices=("native", "vosk"), default=d.protocol,
-        help=f"native at {NATIVE_PATH}, or Vosk-compatible on every path (default: %(default)s)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--allowed-origin", action="append", default=[], metavar="ORIGIN", dest="allowed_origins",
-        help="browser origin allowed besides the server's own page (repeatable; '*' for any)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--token", default=os.environ.get("HUBERT_STREAM_TOKEN"),
-        help="require this bearer token (default: $HUBERT_STREAM_TOKEN; none if unset)",
-    )  # fmt: skip
-    for option, field, kind, help_ in LIMIT_OPTIONS:
-        parser.add_argument(
-            option, type=kind, dest=field, default=getattr(d, field), metavar="N" if kind is int else "SECONDS",
-            help=f"{help_} (default: %(default)s)",
-        )  # fmt: skip
-    parser.add_argument(
-        "--gather-ms", type=float, default=d.gather_seconds * 1000, metavar="MS",
-        help="how long an idle inference thread waits to batch streams together (default: %(default)s)",
-    )  # fmt: skip
-
-
-def options_from_args(args: argparse.Namespace) -> ServerOptions:
-    """``ServerOptions`` from the options ``add_arguments`` defined."""
-    return ServerOptions(
-        host=args.host,
-        port=args.port,
-        protocol=args.protocol,
-        allowed_origins=tuple(args.allowed_origins),
-        token=args.token or None,
-        gather_seconds=args.gather_ms / 1000,
-        **{field: getattr(args, field) for _, field, _, _ in LIMIT_OPTIONS},
-    )
-
-
-def _load(args: argparse.Namespace) -> Any:
-    from model import load_model
-
-    return load_model(args.model, device=getattr(args, "device_type", None), dtype=getattr(args, "dtype", None))
-
-
-def run(args: argparse.Namespace, model: Any = None, config: StreamingConfig | None = None) -> int:
-    """Serve until SIGTERM or SIGINT; returns the exit status.
-
-    Args:
-        args: parsed options of ``add_arguments`` (plus ``--model``, ``--device-type``, ``--dtype`` and
-            the streaming options ``--hop``/``--lookahead``/``--left-context``/``--endpoint-silence``/
-            ``--final-pass`` when ``model``/``config`` are not given).
-        model: an already loaded model. When None, ``args.model`` is loaded on the worker thread while
-            the server already answers ``/healthz`` (503 until the model is ready).
-        config: streaming knobs; built from ``args`` when None.
-    """
-    if not logging.getLogger().handlers:  # the server's output is its log: where it listens, sessions, errors
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        options = options_from_args(args)
-        streaming = config or streaming_config(args)
-    except ValueError as e:
-        log.error("%s", e)
-        return 2
-    load = None if model is not None else functools.partial(_load, args)
-    server = StreamServer(model, load=load, streaming=streaming, options=options)
-    try:
-        asyncio.run(_serve_with_signals(server))
-    except (FileNotFoundError, ValueError, RuntimeError, OSError) as e:
-        # A model that cannot load, or a port that cannot be bound: an environment problem,
-        # exit status 2 as for the other subcommands.
-        log.error("%s", e)
-        return 2
-    return 0
-
-
-async def _serve_with_signals(server: StreamServer) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
-            pass
-    await server.serve_until(stop)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m streamer.server``: the serve command on its own (the CLI's ``serve`` is the same)."""
-    parser = argparse.ArgumentParser(prog="python -m streamer.server", description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="demo", help="alias, folder or hub id (default: %(default)s)")
-    parser.add_argument("--device-type", default="cpu", help="cpu, cuda or auto (default: %(default)s)")
-    parser.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 (default: the device's)")
-    parser.add_argument("--hop", type=float, default=None, help="seconds of new audio per model run")
-    parser.add_argument("--lookahead", type=float, default=None, help="seconds of future audio before committing")
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

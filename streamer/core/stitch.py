@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from model.vocab import Decoded, Vocabulary
-from streamer.config import FRAME_SECONDS, StreamingConfig
-from streamer.events import Event, Final, Partial, WordTiming
+from streamer.core.config import FRAME_SECONDS, StreamingConfig
+from streamer.wire.events import Event, Final, Partial, WordTiming
 
 __all__ = ["Stitcher"]
 

@@ -14,13 +14,14 @@ every sample heard after it, normalized together and run through the whole model
 so finals match offline decoding (the windows' own ids give the partials). Windows
 before the stream's start are filled with the features of digital silence, so every
 window has one shape and windows of many streams batch without padding (see
-``streamer.engine``).
+``streamer.core.engine``).
 """
 
 from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,11 +29,11 @@ import torch
 
 from model.audio import FRAME_SAMPLES, NORM_EPS, RECEPTIVE_FIELD, SAMPLE_RATE
 from model.transcribe import as_audio
-from streamer.config import StreamingConfig
-from streamer.events import Event
-from streamer.stitch import Stitcher
+from streamer.core.config import StreamingConfig
+from streamer.core.stitch import Stitcher
+from streamer.wire.events import Event
 
-__all__ = ["HopRequest", "Recognizer"]
+__all__ = ["HopRequest", "Recognizer", "run_batch"]
 
 OVERLAP = RECEPTIVE_FIELD - FRAME_SAMPLES  # 80 samples shared by neighbouring frames
 
@@ -319,8 +320,6 @@ class Recognizer:
 
     def _drain(self) -> list[Event]:
         """Run every due hop of this stream alone (a batch of one)."""
-        from streamer.engine import run_batch
-
         events: list[Event] = []
         while (request := self.next_hop()) is not None:
             events += run_batch(self.model, [request])[self]
@@ -329,6 +328,39 @@ class Recognizer:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("this stream is closed; call reset() to start a new one")
+
+
+def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
+    return tensors[0][None] if len(tensors) == 1 else torch.stack(tensors)
+
+
+@torch.inference_mode()
+def run_batch(
+    model, requests: list[HopRequest], on_error: Callable[[Recognizer, Exception], None] | None = None
+) -> dict[Recognizer, list[Event]]:
+    """Run one hop for each request (one per recognizer) and hand each its events.
+
+    A recognizer whose own step after the shared forward fails (its final pass runs the model
+    again) goes to ``on_error`` and is left out of the result; the others still get theirs.
+    Without ``on_error`` the exception propagates.
+    """
+    if len({id(r.recognizer) for r in requests}) != len(requests):
+        raise ValueError("a batch takes at most one hop per stream: hops of one stream depend on each other")
+    audio = _stack([r.audio for r in requests]).to(model.device)  # [batch, hop * 320 + 80]
+    features = model.extract_features(audio)  # [batch, hop, conv_dim]
+    windows = [r.recognizer.window(f) for r, f in zip(requests, features)]  # each [window, conv_dim]
+    live = [i for i, r in enumerate(requests) if not r.gated]
+    logits = model.forward_features(_stack([windows[i] for i in live])) if live else None  # [live, window, vocab]
+    row = {i: n for n, i in enumerate(live)}
+    results = {}
+    for i, r in enumerate(requests):
+        try:
+            results[r.recognizer] = r.recognizer.consume(logits[row[i]] if i in row else None)
+        except Exception as e:
+            if on_error is None:
+                raise
+            on_error(r.recognizer, e)
+    return results
 
 
 def _best(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,33 @@
+"""Options shared by the subcommands and ``serve``, turned into the objects they configure."""
+
+from __future__ import annotations
+
+import argparse
+
+from streamer.core.config import StreamingConfig
+
+__all__ = ["streaming_config"]
+
+OPTION_OF_FIELD = {  # StreamingConfig's errors name its fields; the user typed these options
+    "hop_frames": "--hop", "lookahead_frames": "--lookahead",
+    "left_context_frames": "--left-context", "endpoint_blank_frames": "--endpoint-silence",
+}  # fmt: skip
+
+
+def streaming_config(args: argparse.Namespace) -> StreamingConfig:
+    """The StreamingConfig of the streaming options (defaults for any not parsed).
+
+    Raises:
+        ValueError: naming the option, as the user typed it, that is out of range.
+    """
+    try:
+        return StreamingConfig.from_seconds(
+            hop=getattr(args, "hop", None), lookahead=getattr(args, "lookahead", None),
+            left_context=getattr(args, "left_context", None), endpoint_silence=getattr(args, "endpoint_silence", None),
+            final_pass=getattr(args, "final_pass", False),
+        )  # fmt: skip
+    except ValueError as e:
+        message = str(e)
+        for field, option in OPTION_OF_FIELD.items():
+            message = message.replace(field, option)
+        raise ValueError(message) from e

@@ -1,0 +1,123 @@
+"""``hubert-stream serve``: the server's options, and running it until SIGTERM or SIGINT.
+
+The one place serve's options are defined; ``streamer.server`` itself takes ``ServerOptions`` and a
+``StreamingConfig`` and knows nothing of argparse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import logging
+import os
+import signal
+from typing import Any
+
+from streamer.cli.options import streaming_config
+from streamer.core.config import StreamingConfig
+from streamer.server.app import ServerOptions, StreamServer
+from streamer.wire.protocol import NATIVE_PATH
+
+log = logging.getLogger(__name__)
+
+# serve's limits: option, ServerOptions field, type, help. The defaults are ServerOptions'.
+LIMIT_OPTIONS = (
+    ("--max-sessions", "max_sessions", int, "concurrent sessions; more get HTTP 503"),
+    ("--max-message-bytes", "max_message_bytes", int, "largest message; a bigger one closes the session with 1009"),
+    ("--idle-timeout", "idle_timeout", float, "seconds without audio before a session ends with 4001"),
+    ("--max-session-seconds", "max_session_seconds", float, "longest session in seconds; then 4002"),
+    ("--max-buffer-seconds", "max_buffer_seconds", float, "audio queued per session before reading it pauses"),
+    ("--lag-warning", "lag_warning_seconds", float, "seconds behind real time that trigger lag events"),
+    ("--max-batch", "max_batch", int, "windows per forward pass (1: one forward per stream)"),
+    ("--shutdown-grace", "shutdown_grace", float, "seconds to deliver the last finals on SIGTERM"),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``serve`` options; the CLI adds the common --model/--device-type/--dtype/--hop/... itself."""
+    d = ServerOptions()
+    parser.add_argument("--host", default=d.host, help="interface to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=d.port, help="TCP port, 0 for any free one (default: %(default)s)")
+    parser.add_argument(
+        "--protocol", choices=("native", "vosk"), default=d.protocol,
+        help=f"native at {NATIVE_PATH}, or Vosk-compatible on every path (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--allowed-origin", action="append", default=[], metavar="ORIGIN", dest="allowed_origins",
+        help="browser origin allowed besides the server's own page (repeatable; '*' for any)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--token", default=os.environ.get("HUBERT_STREAM_TOKEN"),
+        help="require this bearer token (default: $HUBERT_STREAM_TOKEN; none if unset)",
+    )  # fmt: skip
+    for option, field, kind, help_ in LIMIT_OPTIONS:
+        parser.add_argument(
+            option, type=kind, dest=field, default=getattr(d, field), metavar="N" if kind is int else "SECONDS",
+            help=f"{help_} (default: %(default)s)",
+        )  # fmt: skip
+    parser.add_argument(
+        "--gather-ms", type=float, default=d.gather_seconds * 1000, metavar="MS",
+        help="how long an idle inference thread waits to batch streams together (default: %(default)s)",
+    )  # fmt: skip
+
+
+def options_from_args(args: argparse.Namespace) -> ServerOptions:
+    """``ServerOptions`` from the options ``add_arguments`` defined."""
+    return ServerOptions(
+        host=args.host,
+        port=args.port,
+        protocol=args.protocol,
+        allowed_origins=tuple(args.allowed_origins),
+        token=args.token or None,
+        gather_seconds=args.gather_ms / 1000,
+        **{field: getattr(args, field) for _, field, _, _ in LIMIT_OPTIONS},
+    )
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from model import load_model
+
+    return load_model(args.model, device=getattr(args, "device_type", None), dtype=getattr(args, "dtype", None))
+
+
+def run(args: argparse.Namespace, model: Any = None, config: StreamingConfig | None = None) -> int:
+    """Serve until SIGTERM or SIGINT; returns the exit status.
+
+    Args:
+        args: parsed options of ``add_arguments`` (plus ``--model``, ``--device-type``, ``--dtype`` and
+            the streaming options ``--hop``/``--lookahead``/``--left-context``/``--endpoint-silence``/
+            ``--final-pass`` when ``model``/``config`` are not given).
+        model: an already loaded model. When None, ``args.model`` is loaded on the worker thread while
+            the server already answers ``/healthz`` (503 until the model is ready).
+        config: streaming knobs; built from ``args`` when None.
+    """
+    if not logging.getLogger().handlers:  # the server's output is its log: where it listens, sessions, errors
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        options = options_from_args(args)
+        streaming = config or streaming_config(args)
+    except ValueError as e:
+        log.error("%s", e)
+        return 2
+    load = None if model is not None else functools.partial(_load, args)
+    server = StreamServer(model, load=load, streaming=streaming, options=options)
+    try:
+        asyncio.run(_serve_with_signals(server))
+    except (FileNotFoundError, ValueError, RuntimeError, OSError) as e:
+        # A model that cannot load, or a port that cannot be bound: an environment problem,
+        # exit status 2 as for the other subcommands.
+        log.error("%s", e)
+        return 2
+    return 0
+
+
+async def _serve_with_signals(server: StreamServer) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
+            pass
+    await server.serve_until(stop)

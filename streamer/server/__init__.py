@@ -1,0 +1,7 @@
+"""The websocket server (a shell): HTTP side, native protocol, Vosk dialect, inference worker, metrics."""
+
+from __future__ import annotations
+
+from streamer.server.app import ServerOptions, StreamServer
+
+__all__ = ["ServerOptions", "StreamServer"]
