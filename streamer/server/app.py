@@ -61,7 +61,7 @@ from streamer.wire.protocol import (
     vosk_reply,
 )
 
-__all__ = ["ServerOptions", "StreamServer", "add_arguments", "main", "options_from_args", "run"]
+__all__ = ["ServerOptions", "StreamServer"]
 
 log = logging.getLogger(__name__)
 # websockets logs every frame at DEBUG (audio, transcripts) and the handshake headers (tokens).
