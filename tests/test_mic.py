@@ -64,7 +64,7 @@ class FakeInputStream:
         self.active = True
         self._thread.start()
 
-    def stop(self) -> None:
+    def abort(self) -> None:
         self._halt.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join()
@@ -288,7 +288,7 @@ def test_callback_copies_and_never_blocks():
 
     def factory(**kwargs):
         made.update(kwargs)
-        return types.SimpleNamespace(start=lambda: None, stop=lambda: None, close=lambda: None, active=True)
+        return types.SimpleNamespace(start=lambda: None, abort=lambda: None, close=lambda: None, active=True)
 
     sd = types.SimpleNamespace(PortAudioError=PortAudioError)
     capture = Capture(settings, sd, stream_factory=factory, queue_seconds=0.2)
