@@ -81,16 +81,22 @@ def _convert(name: str, annotation: str, value: Any, code: str) -> Any:
     elif annotation == "bool":
         if isinstance(value, bool):
             return value
-        if isinstance(value, (int, float)) and math.isfinite(value):  # Vosk clients send 0/1
+        if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):  # Vosk clients send 0/1
             return bool(value)
         expected = "true or false"
     elif annotation in ("int", "float"):
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool):
+            if annotation == "int":
+                return value  # any size: range checks follow where a field has a range
+            if abs(value) < 2**1023:  # float() of a longer int raises OverflowError
+                return float(value)
+            raise ProtocolError(code, f'"{name}" must be a finite number, got an integer of {len(str(value))} digits')
+        if isinstance(value, float):
             if not math.isfinite(value):
                 raise ProtocolError(code, f'"{name}" must be a finite number, got {value}')
             if annotation == "float":
-                return float(value)
-            if value == int(value):  # 16000.0 is a whole number of Hz
+                return value
+            if value.is_integer():  # 16000.0 is a whole number of Hz
                 return int(value)
             expected = "a whole number"
         else:
@@ -263,9 +269,16 @@ class AudioFormat:
     channels: int = 1
 
 
+def _short(number: int) -> str:
+    """An int for an error message, however many digits a client sent."""
+    return str(number) if abs(number) < 10**12 else f"a {len(str(abs(number)))}-digit number"
+
+
 def _check_rate(rate: int | None) -> None:
     if rate is not None and not MIN_RATE <= rate <= MAX_RATE:
-        raise ProtocolError("bad_config", f"unsupported sample_rate {rate} Hz; supported: {MIN_RATE}-{MAX_RATE} Hz")
+        raise ProtocolError(
+            "bad_config", f"unsupported sample_rate {_short(rate)} Hz; supported: {MIN_RATE}-{MAX_RATE} Hz"
+        )
 
 
 @dataclass(frozen=True)
@@ -288,7 +301,7 @@ class Config(Message):
                 "bad_config", f"unknown encoding {self.encoding!r}; expected one of {sorted(ENCODINGS)}"
             )
         if not 1 <= self.channels <= MAX_WIRE_CHANNELS:
-            raise ProtocolError("bad_config", f"channels must be 1 to {MAX_WIRE_CHANNELS}, got {self.channels}")
+            raise ProtocolError("bad_config", f"channels must be 1 to {MAX_WIRE_CHANNELS}, got {_short(self.channels)}")
 
     @property
     def format(self) -> AudioFormat:
