@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import signal
 import sys
 import time
@@ -25,8 +24,8 @@ import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from streamer.wire.events import Event, Final, Partial
-from streamer.wire.protocol import Done, ErrorEvent, Lag, Ready, parse_event
+from streamer.wire.events import Config, Done, Eof, ErrorEvent, Event, Final, Finalize, Lag, Partial, Ready, parse_event
+from streamer.wire.units import SAMPLE_RATE
 
 __all__ = ["SessionResult", "StreamClient", "format_event", "main", "read_audio", "stream_file", "stream_microphone"]
 
@@ -74,27 +73,24 @@ class StreamClient:
     def __init__(
         self,
         uri: str,
-        sample_rate: int = 16_000,
+        sample_rate: int = SAMPLE_RATE,
         encoding: str = "pcm_s16le",
         channels: int = 1,
         token: str | None = None,
         token_in_message: bool = False,
     ) -> None:
         self.uri = uri
-        self.config: dict[str, object] = {
-            "type": "config", "sample_rate": sample_rate, "encoding": encoding, "channels": channels,
-        }  # fmt: skip
+        # A bad rate, encoding or channel count is a ValueError here, not a close from the server.
+        self.config = Config(sample_rate, encoding, channels, token if token_in_message else None)
         self.dtype = np.dtype("<i2") if encoding == "pcm_s16le" else np.dtype("<f4")
         self.headers = {}
-        if token is not None and token_in_message:
-            self.config["token"] = token
-        elif token is not None:
+        if token is not None and not token_in_message:
             self.headers["Authorization"] = f"Bearer {token}"
         self.ws: ClientConnection | None = None
 
     async def __aenter__(self) -> StreamClient:
         self.ws = await connect(self.uri, additional_headers=self.headers, compression=None, max_size=MAX_MESSAGE_BYTES)
-        await self.ws.send(json.dumps(self.config))
+        await self.ws.send(self.config.to_json())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -111,12 +107,12 @@ class StreamClient:
     async def finalize(self) -> None:
         """End the current segment now."""
         assert self.ws is not None
-        await self.ws.send('{"type":"finalize"}')
+        await self.ws.send(Finalize().to_json())
 
     async def eof(self) -> None:
         """No more audio: the server sends the last finals, then done, then closes."""
         assert self.ws is not None
-        await self.ws.send('{"type":"eof"}')
+        await self.ws.send(Eof().to_json())
 
     async def events(self) -> AsyncIterator[Event]:
         """Server events until the connection closes (see ``close_code``)."""
@@ -217,7 +213,7 @@ async def stream_file(
 async def stream_microphone(
     uri: str,
     stop: asyncio.Event,
-    sample_rate: int = 16_000,
+    sample_rate: int = SAMPLE_RATE,
     device: int | str | None = None,
     token: str | None = None,
     on_event: Callable[[Event], None] | None = None,
@@ -286,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file", nargs="?", help="sound file to send")
     parser.add_argument("--mic", action="store_true", help="send the microphone instead (Ctrl-C to stop)")
     parser.add_argument("--device", default=None, help="microphone: device number or name")
-    parser.add_argument("--rate", type=int, default=16_000, help="microphone: sample rate (default: %(default)s)")
+    parser.add_argument("--rate", type=int, default=SAMPLE_RATE, help="microphone: sample rate (default: %(default)s)")
     parser.add_argument("--realtime", action="store_true", help="send the file at real-time pace")
     parser.add_argument("--token", default=None, help="bearer token, if the server requires one")
     parser.add_argument("--json", action="store_true", help="print events as JSON lines")

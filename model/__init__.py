@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from model.audio import FRAME_SAMPLES, RECEPTIVE_FIELD, SAMPLE_RATE, AudioFront
+from model.audio import AudioFront
 from model.hubert import HubertConfig, HubertForCTC
 from model.loading import ALIASES, DEFAULT_MODEL, load_model, save_pretrained
-from model.transcribe import Transcript, Word, transcribe
+from model.transcribe import Transcript, transcribe
 from model.vocab import Decoded, Vocabulary
 
 __all__ = [
     "ALIASES",
     "DEFAULT_MODEL",
-    "FRAME_SAMPLES",
-    "RECEPTIVE_FIELD",
-    "SAMPLE_RATE",
     "AudioFront",
     "Decoded",
     "HubertConfig",
     "HubertForCTC",
     "Transcript",
     "Vocabulary",
-    "Word",
     "load_model",
     "save_pretrained",
     "transcribe",

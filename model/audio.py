@@ -15,12 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["FRAME_SAMPLES", "NORM_EPS", "RECEPTIVE_FIELD", "SAMPLE_RATE", "AudioFront"]
+from streamer.wire.units import SAMPLE_RATE
 
-SAMPLE_RATE = 16_000  # Hz, the only rate HuBERT was trained on
-FRAME_SAMPLES = 320  # 20 ms per CTC frame
-FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
-RECEPTIVE_FIELD = 400  # samples behind one frame (25 ms)
+__all__ = ["NORM_EPS", "AudioFront"]
+
 NORM_EPS = 1e-7  # Wav2Vec2FeatureExtractor's epsilon for zero-mean unit-variance
 
 

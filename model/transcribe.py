@@ -8,33 +8,23 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from model.audio import FRAME_SECONDS
 from model.vocab import Decoded
+from streamer.wire.events import WordTiming
+from streamer.wire.units import SAMPLE_RATE
 
-__all__ = ["Transcript", "Word", "as_audio", "transcribe"]
-
-
-@dataclass(frozen=True)
-class Word:
-    """A recognized word; ``start``/``end`` in seconds, 20 ms resolution."""
-
-    text: str
-    start: float
-    end: float
-    confidence: float
+__all__ = ["Transcript", "as_audio", "transcribe"]
 
 
 @dataclass(frozen=True)
 class Transcript:
+    """A clip's text and its words (``start``/``end`` in seconds of the clip)."""
+
     text: str
-    words: tuple[Word, ...] = ()
+    words: tuple[WordTiming, ...] = ()
 
     @classmethod
-    def from_decoded(cls, decoded: Decoded) -> Transcript:
-        words = tuple(
-            Word(w.text, round(w.start * FRAME_SECONDS, 2), round(w.end * FRAME_SECONDS, 2), round(w.confidence, 4))
-            for w in decoded.words
-        )
+    def from_decoded(cls, decoded: Decoded, frame_seconds: float) -> Transcript:
+        words = tuple(WordTiming.at_frames(w.text, w.start, w.end, w.confidence, frame_seconds) for w in decoded.words)
         return cls(decoded.text, words)
 
 
@@ -101,4 +91,5 @@ def _transcribe_batch(model, clips: list[np.ndarray]) -> list[Transcript]:
     if model.streamable and len(set(frames)) > 1:
         attention_mask = torch.from_numpy(mask).to(model.device)
     logits = model(torch.from_numpy(batch).to(model.device), attention_mask)  # [batch, frames, vocab]
-    return [Transcript.from_decoded(model.vocab.greedy(logits[row, :n])) for row, n in enumerate(frames)]
+    frame_seconds = config.frame_samples / SAMPLE_RATE  # the checkpoint's conv strides decide it
+    return [Transcript.from_decoded(model.vocab.greedy(logits[row, :n]), frame_seconds) for row, n in enumerate(frames)]

@@ -17,7 +17,7 @@ from streamer.cli.captions import (
     make_writer,
     wrap_words,
 )
-from streamer.wire.events import Final, Partial, WordTiming, event_from_json
+from streamer.wire.events import Final, Partial, WordTiming, from_json
 
 SRT_TIMING = re.compile(r"^(\d\d):(\d\d):(\d\d),(\d\d\d) --> (\d\d):(\d\d):(\d\d),(\d\d\d)$")
 VTT_TIMING = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d\d\d) --> (\d\d):(\d\d):(\d\d)\.(\d\d\d)$")
@@ -146,7 +146,7 @@ def test_text_and_jsonl_writers():
             writer.write(event)
     assert text.getvalue() == "HELLO WORLD\n"
     assert lines.getvalue().splitlines() == [e.to_json() for e in events]
-    assert [event_from_json(line) for line in lines.getvalue().splitlines()] == events
+    assert [from_json(line) for line in lines.getvalue().splitlines()] == events
 
 
 def test_unknown_format_names_the_choices():

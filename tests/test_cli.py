@@ -17,7 +17,7 @@ from test_captions import parse_captions
 import streamer.cli.commands
 from streamer.cli import main
 from streamer.core.config import FRAME_SECONDS, StreamingConfig
-from streamer.wire.events import Final, Partial, event_from_json
+from streamer.wire.events import Final, Partial, from_json
 from training.metrics import cer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +53,7 @@ def test_transcribe_two_files_as_jsonl(capsys, cached_model):
     """`transcribe hello.wav weather.wav --format jsonl` prints partials and finals that parse back, file by file."""
     status, out, err = run(capsys, "transcribe", str(HELLO), str(WEATHER), "--model", MODEL, "--format", "jsonl")
     assert status == 0 and err == ""
-    events = [event_from_json(line) for line in out.splitlines()]
+    events = [from_json(line) for line in out.splitlines()]
     assert [e.to_json() for e in events] == out.splitlines()  # exactly the wire form
     assert any(isinstance(e, Partial) for e in events) and any(isinstance(e, Final) for e in events)
     finals = [e for e in events if isinstance(e, Final)]
@@ -82,7 +82,7 @@ def test_final_pass_transcribes(capsys, cached_model):
 def test_captions_one_file_per_input(fmt, tmp_path, capsys, cached_model):
     """`--format srt|vtt --output DIR/{stem}.EXT` writes a valid caption file per input whose text is the finals'."""
     status, out, _ = run(capsys, "transcribe", str(HELLO), str(WEATHER), "--model", MODEL, "--format", "jsonl")
-    finals = [e for e in map(event_from_json, out.splitlines()) if isinstance(e, Final)]
+    finals = [e for e in map(from_json, out.splitlines()) if isinstance(e, Final)]
     second = [i for i, f in enumerate(finals) if f.segment == 0][1]
     expected = {"hello": finals[:second], "weather": finals[second:]}
 

@@ -14,7 +14,7 @@ import test_server as shared
 from test_server import EXAMPLES, REPO, final_texts, running_server, url
 
 from clients import StreamClient, stream_file, stream_microphone
-from streamer.wire.protocol import Done, Ready
+from streamer.wire.events import Done, Ready
 
 demo_folder, demo, clips, reference = shared.demo_folder, shared.demo, shared.clips, shared.reference  # fixtures
 

@@ -201,3 +201,57 @@ def test_save_pretrained_round_trips_and_transformers_reads_it(checkpoint_factor
         assert torch.allclose(again(audio), expected, atol=1e-5)
         ref = transformers.HubertForCTC.from_pretrained(tmp_path / "saved").eval()
         assert (ref(audio).logits - expected).abs().max().item() <= 1e-4
+
+
+# ----- what the checkpoint decides: input normalization and frame sizes ---------------------------
+
+
+@pytest.mark.parametrize("do_normalize", [False, True])
+def test_do_normalize_is_honoured_offline_and_streaming(tmp_path, do_normalize):
+    """preprocessor_config.json's do_normalize decides whether offline transcription and the
+    streaming recognizer normalize the audio: offline ids equal transformers' on the audio its
+    feature extractor would give it, and the recognizer's hop audio is raw samples when it is False."""
+    transformers = pytest.importorskip("transformers")
+    from model import transcribe
+    from streamer.core.recognizer import Recognizer
+    from training.checkpoints import STYLES, write_checkpoint
+
+    ref = write_checkpoint(tmp_path / "ckpt", STYLES["large"], do_normalize=do_normalize)
+    model = load_model(tmp_path / "ckpt", device="cpu")
+    assert model.front.do_normalize is do_normalize
+    audio = (0.4 + 0.05 * torch.randn(24_000, generator=torch.Generator().manual_seed(0))).numpy()  # DC offset
+    logits = {}
+    for flag in (False, True):
+        extractor = transformers.Wav2Vec2FeatureExtractor(do_normalize=flag)
+        inputs = extractor(audio, sampling_rate=16_000, return_tensors="pt").input_values
+        with torch.inference_mode():
+            logits[flag] = ref(inputs).logits[0]
+    assert (logits[True] - logits[False]).abs().max() > 1e-2  # the choice is visible in the output
+    with torch.inference_mode():
+        ours = model(torch.from_numpy(model.front(audio))[None])[0]  # what transcribe() runs
+    assert (ours - logits[do_normalize]).abs().max() <= 1e-4
+    assert transcribe(model, audio).text == model.vocab.greedy(logits[do_normalize]).text
+
+    recognizer = Recognizer(model)
+    recognizer.push(audio)
+    hop = recognizer.next_hop().audio.numpy()
+    raw = audio[: len(hop)]
+    if do_normalize:
+        assert abs(float(hop.mean())) < 0.1 < abs(float(raw.mean()))  # the 0.4 offset is gone
+    else:
+        assert (hop == raw).all()
+
+
+def test_a_conv_stack_the_streamer_cannot_stream_is_refused(checkpoint_factory, tmp_path):
+    """Conv strides that make 30 ms frames load and transcribe offline (word times in 30 ms
+    steps), but a streaming recognizer refuses them by name instead of streaming wrong frame sizes."""
+    from model import transcribe
+    from streamer.core.recognizer import Recognizer
+
+    folder = _copy(checkpoint_factory("large")[0], tmp_path)
+    _edit_config(folder, conv_stride=[5, 2, 2, 2, 2, 2, 3])  # 480 samples per frame
+    model = load_model(folder, device="cpu")
+    assert model.config.frame_samples == 480
+    transcribe(model, torch.randn(16_000).numpy() * 0.1)
+    with pytest.raises(ValueError, match=r"480 samples \(30 ms\).*320-sample \(20 ms\) frames only"):
+        Recognizer(model)

@@ -26,7 +26,7 @@ import soxr
 import streamer.cli.mic
 from streamer.cli import main
 from streamer.cli.mic import Capture, CaptureSettings, InputDevice
-from streamer.wire.events import Final, event_from_json
+from streamer.wire.events import Final, from_json
 from training.metrics import cer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,7 +169,7 @@ def device_recording(source: Path, rate: int, dtype: str, folder: Path) -> tuple
 
 def finals_of(jsonl: str) -> list[Final]:
     """The finals among JSON lines of events."""
-    return [e for e in map(event_from_json, jsonl.splitlines()) if isinstance(e, Final)]
+    return [e for e in map(from_json, jsonl.splitlines()) if isinstance(e, Final)]
 
 
 def use_device(monkeypatch, device: FakeDevice) -> FakeDevice:

@@ -25,8 +25,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from streamer.server import ServerOptions, StreamServer
-from streamer.wire.events import Final, Partial
-from streamer.wire.protocol import NATIVE_PATH, parse_event
+from streamer.wire.events import Final, Partial, parse_event
+from streamer.wire.protocol import NATIVE_PATH
 from training.metrics import cer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -8,8 +8,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from model.audio import SAMPLE_RATE, AudioFront
+from model.audio import AudioFront
 from model.vocab import Vocabulary
+from streamer.wire.units import SAMPLE_RATE
 from training.train import PAD_MULTIPLE, Augmenter, TrainConfig, collate, make_batches
 
 

@@ -6,9 +6,9 @@ import functools
 
 import numpy as np
 
+from streamer.wire.units import SAMPLE_RATE
 from training.synth import Voice, synthesize
 
-SAMPLE_RATE = 16_000
 PAUSE_SECONDS = 1.2  # longer than the default 0.7 s endpoint
 SENTENCES = (
     "THE WEATHER WILL BE SUNNY TOMORROW",

@@ -50,7 +50,8 @@ from pathlib import Path
 
 import numpy as np
 
-SAMPLE_RATE = 16_000  # Hz, what the model hears
+from streamer.wire.units import SAMPLE_RATE
+
 ESPEAK = "espeak-ng"  # executable name looked up on PATH
 INT16_SCALE = 32_768  # int16 full scale; float audio is int16 / INT16_SCALE
 DEFAULT_SPEED = 175  # words per minute, espeak-ng's default

@@ -26,10 +26,11 @@ import soxr
 import torch
 import torch.nn.functional as F
 
-from model.audio import SAMPLE_RATE, AudioFront
+from model.audio import AudioFront
 from model.hubert import HubertConfig, HubertForCTC
 from model.loading import save_pretrained
 from model.vocab import Vocabulary
+from streamer.wire.units import SAMPLE_RATE
 from training.metrics import cer, wer
 
 DEMO_CONFIG = HubertConfig(

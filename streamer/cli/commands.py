@@ -27,12 +27,13 @@ from typing import Any, TextIO
 import numpy as np
 
 from streamer.cli.captions import FORMATS, EventWriter, LiveDisplay, make_writer
-from streamer.cli.mic import MAX_CHANNELS, QUEUE_SECONDS
+from streamer.cli.mic import QUEUE_SECONDS
 from streamer.cli.options import streaming_config
 from streamer.cli.serve import add_arguments, run
 from streamer.core.config import FRAME_SECONDS, StreamingConfig
 from streamer.wire.audio import AudioInput
 from streamer.wire.events import Event
+from streamer.wire.units import MAX_CAPTURE_CHANNELS
 
 __all__ = ["CliError", "build_parser", "main"]
 
@@ -98,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         "mic",
         help="live captions from a microphone",
         description=(
-            f"Live captions from a microphone, recorded at the device's own rate (up to {MAX_CHANNELS} channels, "
+            f"Live captions from a microphone, recorded at the device's own rate (up to {MAX_CAPTURE_CHANNELS} channels, "
             "mixed to mono and resampled to 16 kHz).\n\n"
             "In a terminal (with the default text format) the sentence being heard is redrawn in place, "
             "its still-changing end dimmed, and each finished sentence gets a line of its own. When stdout "

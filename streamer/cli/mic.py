@@ -23,11 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from streamer.wire.audio import MAX_RATE, MIN_RATE
+from streamer.wire.units import MAX_CAPTURE_CHANNELS, MAX_RATE, MIN_RATE
 
 __all__ = [
     "BLOCK_SECONDS",
-    "MAX_CHANNELS",
     "QUEUE_SECONDS",
     "Capture",
     "CaptureSettings",
@@ -43,7 +42,6 @@ log = logging.getLogger(__name__)
 
 BLOCK_SECONDS = 0.1  # audio per callback: short enough for live partials, long enough to be cheap
 QUEUE_SECONDS = 5.0  # audio the queue holds while the consumer is busy; beyond that blocks are dropped
-MAX_CHANNELS = 2  # capture at most stereo: PulseAudio/PipeWire "default" devices offer 32+ copies
 SAMPLE_FORMATS = ("float32", "int16")  # in order of preference; PortAudio converts on most devices
 STOP_POLL_SECONDS = 0.1  # how often a waiting consumer checks whether capture has stopped
 
@@ -168,7 +166,7 @@ def capture_settings(device: InputDevice, sd: Any | None = None) -> CaptureSetti
             f"input device {device.name!r} runs at {rate} Hz, which is not supported "
             f"(supported: {MIN_RATE}-{MAX_RATE} Hz); set the device to another rate or choose another with --input"
         )
-    channels = min(device.channels, MAX_CHANNELS)
+    channels = min(device.channels, MAX_CAPTURE_CHANNELS)
     errors = []
     for dtype in SAMPLE_FORMATS:
         try:

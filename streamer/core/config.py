@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-__all__ = ["FRAME_SECONDS", "StreamingConfig"]
+from streamer.wire.units import FRAME_SECONDS
 
-FRAME_SECONDS = 0.02  # one CTC frame
+__all__ = ["FRAME_SECONDS", "StreamingConfig"]
 
 
 @dataclass(frozen=True)

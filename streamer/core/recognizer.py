@@ -27,15 +27,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from model.audio import FRAME_SAMPLES, NORM_EPS, RECEPTIVE_FIELD, SAMPLE_RATE
+from model.audio import NORM_EPS
 from model.transcribe import as_audio
 from streamer.core.config import StreamingConfig
 from streamer.core.stitch import Stitcher
 from streamer.wire.events import Event
+from streamer.wire.units import FRAME_SAMPLES, SAMPLE_RATE
 
-__all__ = ["HopRequest", "Recognizer", "run_batch"]
-
-OVERLAP = RECEPTIVE_FIELD - FRAME_SAMPLES  # 80 samples shared by neighbouring frames
+__all__ = ["HopRequest", "Recognizer", "frame_sizes", "run_batch"]
 
 
 @dataclass
@@ -50,8 +49,8 @@ class HopRequest:
 class RunningNorm:
     """Causal zero-mean unit-variance normalization with exponential forgetting."""
 
-    def __init__(self, config: StreamingConfig) -> None:
-        self.enabled = config.normalize == "running"
+    def __init__(self, config: StreamingConfig, do_normalize: bool = True) -> None:
+        self.enabled = config.normalize == "running" and do_normalize
         self.tau = config.norm_seconds * SAMPLE_RATE  # in samples
         self.floor = 10 ** (config.norm_floor_db / 10)  # variance of a signal at that RMS
         self.weight = 0.0
@@ -119,6 +118,13 @@ class Recognizer:
                 "so it cannot stream. Use a layer-norm checkpoint (hubert-large/xlarge, the demo model) "
                 "or transcribe files offline"
             )
+        # Frame arithmetic from the checkpoint's own conv stack: 320 samples per frame, each frame
+        # seeing 400 (so neighbours share 80) for every HuBERT so far.
+        self._frame, self._field = frame_sizes(model)
+        self._overlap = self._field - self._frame  # samples shared by neighbouring frames
+        # preprocessor_config.json's do_normalize: False means the checkpoint takes raw samples.
+        front = getattr(model, "front", None)
+        self._do_normalize = front is None or front.do_normalize
         self.model = model
         self.config = config or StreamingConfig()
         self._silence = _silence_features(model)  # [conv_dim]
@@ -128,7 +134,7 @@ class Recognizer:
         """Forget everything: the next sample is the start of a new stream at time 0."""
         c = self.config
         self.stitcher = Stitcher(self.model.vocab, c, self._redecode if c.final_pass else None)
-        self.norm = RunningNorm(c)
+        self.norm = RunningNorm(c, self._do_normalize)
         self._raw = np.zeros(0, dtype=np.float32)  # received, not yet normalized
         self._pending: list[np.ndarray] = []  # blocks pushed since the last hop, not yet joined
         self._pending_samples = 0
@@ -143,7 +149,7 @@ class Recognizer:
         self._keep = c.window_frames + 2 * c.hop_frames + final_pass_frames
         self._features = Newest(self._silence.expand(2 * self._keep, -1).clone(), self._keep)  # silence first
         # The final pass re-normalizes its window, so it keeps the received samples of those frames.
-        samples = self._keep * FRAME_SAMPLES + OVERLAP
+        samples = self._keep * self._frame + self._overlap
         self._samples = Newest(torch.zeros(2 * samples), samples) if c.final_pass else None
         self._loud_until = -1  # last frame whose hop was above the energy gate
         self._closed = False
@@ -192,7 +198,7 @@ class Recognizer:
     def next_hop(self) -> HopRequest | None:
         """Take the next due hop's audio, or None while less than a hop is buffered."""
         hop = self.config.hop_frames
-        fresh = hop * FRAME_SAMPLES + (OVERLAP - len(self._tail))  # samples this hop consumes
+        fresh = hop * self._frame + (self._overlap - len(self._tail))  # samples this hop consumes
         if len(self._raw) + self._pending_samples < fresh:
             return None
         self._gather()
@@ -240,7 +246,7 @@ class Recognizer:
         if self._samples is not None:
             self._samples.append(torch.from_numpy(block))
         audio = np.concatenate([self._tail, self.norm(block)])
-        self._tail = audio[-OVERLAP:]
+        self._tail = audio[len(audio) - self._overlap :]
         return audio
 
     def _recent(self, count: int) -> torch.Tensor:
@@ -264,7 +270,7 @@ class Recognizer:
         together and run through the whole model (the final pass)."""
         history = max(self.config.final_context_frames, self.config.left_context_frames)
         start = max(0, first - history, self._end - self._keep)
-        audio = self.norm.whole(self._samples.newest((self._end - start) * FRAME_SAMPLES + OVERLAP).numpy())
+        audio = self.norm.whole(self._samples.newest((self._end - start) * self._frame + self._overlap).numpy())
         probs, ids = self._decode(self._conv(audio))
         lo, hi = first - start, stop - start
         return ids[lo:hi].tolist(), probs[lo:hi].tolist()
@@ -293,12 +299,12 @@ class Recognizer:
         if pad_last_frame and len(raw):
             # Complete the last partial frame with zeros so no received sample is dropped.
             have = len(self._tail) + len(raw)
-            frames = max(1, math.ceil((have - RECEPTIVE_FIELD) / FRAME_SAMPLES) + 1)
-            raw = np.concatenate([raw, np.zeros(RECEPTIVE_FIELD + (frames - 1) * FRAME_SAMPLES - have, np.float32)])
+            frames = max(1, math.ceil((have - self._field) / self._frame) + 1)
+            raw = np.concatenate([raw, np.zeros(self._field + (frames - 1) * self._frame - have, np.float32)])
         have = len(self._tail) + len(raw)
-        new_frames = (have - RECEPTIVE_FIELD) // FRAME_SAMPLES + 1 if have >= RECEPTIVE_FIELD else 0
+        new_frames = (have - self._field) // self._frame + 1 if have >= self._field else 0
         if new_frames:
-            fresh = new_frames * FRAME_SAMPLES + (OVERLAP - len(self._tail))
+            fresh = new_frames * self._frame + (self._overlap - len(self._tail))
             block, self._raw = raw[:fresh], raw[fresh:]
             self._append(self._conv(self._take_in(block)))
         elif pad_last_frame:
@@ -328,6 +334,26 @@ class Recognizer:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("this stream is closed; call reset() to start a new one")
+
+
+def frame_sizes(model) -> tuple[int, int]:
+    """``(samples per frame, receptive field)`` of the model's conv stack; ``ValueError`` for a
+    stack the streamer does not support. Its knobs and word times count in 20 ms frames
+    (``FRAME_SAMPLES``), and a frame must see at least its own samples."""
+    config = model.config
+    frame, field = config.frame_samples, config.receptive_field
+    if frame != FRAME_SAMPLES:
+        raise ValueError(
+            f"{getattr(model, 'name', 'this model')}: its conv strides {list(config.conv_stride)} make frames of "
+            f"{frame} samples ({1000 * frame / SAMPLE_RATE:g} ms); the streamer supports "
+            f"{FRAME_SAMPLES}-sample (20 ms) frames only. Transcribe files offline instead"
+        )
+    if field < frame:
+        raise ValueError(
+            f"{getattr(model, 'name', 'this model')}: its conv kernels {list(config.conv_kernel)} give a receptive "
+            f"field of {field} samples, less than a {frame}-sample frame; the streamer cannot stream it"
+        )
+    return frame, field
 
 
 def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
@@ -379,7 +405,7 @@ def _silence_features(model) -> torch.Tensor:
     """
     cached = _SILENCE.get(model)
     if cached is None or cached[:2] != (model.device, model.dtype):
-        zeros = torch.zeros(1, RECEPTIVE_FIELD, device=model.device)
+        zeros = torch.zeros(1, model.config.receptive_field, device=model.device)
         cached = (model.device, model.dtype, model.extract_features(zeros)[0, 0])  # [conv_dim]
         _SILENCE[model] = cached
     return cached[2]

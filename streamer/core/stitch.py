@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from model.vocab import Decoded, Vocabulary
-from streamer.core.config import FRAME_SECONDS, StreamingConfig
+from streamer.core.config import StreamingConfig
 from streamer.wire.events import Event, Final, Partial, WordTiming
 
 __all__ = ["Stitcher"]
@@ -130,8 +130,5 @@ class Stitcher:
 
 
 def final_event(segment: int, decoded: Decoded) -> Final:
-    words = tuple(
-        WordTiming(w.text, round(w.start * FRAME_SECONDS, 2), round(w.end * FRAME_SECONDS, 2), round(w.confidence, 3))
-        for w in decoded.words
-    )
+    words = tuple(WordTiming.at_frames(w.text, w.start, w.end, w.confidence) for w in decoded.words)
     return Final(segment, decoded.text, words[0].start, words[-1].end, words)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import mimetypes
 import secrets
@@ -35,31 +34,27 @@ from websockets.http11 import Request, Response
 
 from streamer.core.config import StreamingConfig
 from streamer.server.worker import Feed, InferenceWorker, Metrics
-from streamer.wire.events import Event
-from streamer.wire.protocol import (
-    NATIVE_PATH,
-    VOSK_SAMPLE_RATE,
+from streamer.wire.events import (
     AudioFormat,
-    CloseCode,
     Config,
     Done,
     Ending,
     Eof,
     ErrorEvent,
+    Event,
     Finalize,
     Lag,
-    ProtocolError,
     Ready,
     VoskConfig,
+    VoskError,
     VoskReset,
-    bearer_token,
     error_ending,
     parse_native,
     parse_vosk,
-    token_of,
-    vosk_error,
     vosk_reply,
 )
+from streamer.wire.protocol import NATIVE_PATH, VOSK_SAMPLE_RATE, CloseCode, ProtocolError, bearer_token, token_of
+from streamer.wire.units import SAMPLE_RATE
 
 __all__ = ["ServerOptions", "StreamServer"]
 
@@ -69,7 +64,6 @@ log = logging.getLogger(__name__)
 WS_LOG = logging.getLogger(f"{__name__}.websockets")
 WS_LOG.setLevel(logging.INFO)
 
-SAMPLE_RATE = 16_000  # Hz, what the recognizer takes
 WEB_ROOT = Path(__file__).resolve().parents[2] / "clients" / "web"  # the browser page, when installed
 AUTH_SECONDS = 10.0  # a browser sending its token in the first message must do so this soon
 MAX_OUTBOX = 256  # events waiting for a slow reader before the server stops reading its audio
@@ -497,8 +491,8 @@ class StreamServer:
                 return None
             request = parse_native(message)
         except ProtocolError as e:
-            if e.code == "bad_config":
-                return error_ending(e.code, str(e), CloseCode.INVALID_DATA)
+            if e.close is not None:
+                return error_ending(e.code, str(e), e.close)
             s.send(ErrorEvent(e.code, str(e)))
             return None
         if isinstance(request, Config):
@@ -544,10 +538,10 @@ class StreamServer:
             except ProtocolError as e:
                 if not s.authorized:
                     return await self._end_vosk(s, _unauthorized_vosk())
-                if e.code == "bad_config":
-                    return await self._end_vosk(s, error_ending(e.code, str(e), CloseCode.INVALID_DATA))
+                if e.close is not None:
+                    return await self._end_vosk(s, error_ending(e.code, str(e), e.close))
                 s.server.metrics.count("errors", e.code)
-                await s.ws.send(json.dumps(vosk_error(e.code, str(e))))
+                await s.ws.send(VoskError(str(e), e.code).to_json())
                 continue
             if isinstance(request, VoskConfig):
                 if not s.authorized and not s.authorize(request.token):
@@ -570,10 +564,10 @@ class StreamServer:
     def _vosk_reply(self, s: Session, final: bool = False) -> str:
         """The reply from the events since the last one; ``final`` (eof, reset) always gives a result."""
         events, s.collected = s.collected, []
-        reply, s.current = vosk_reply(events, s.current, s.words, final)
-        if s.lag > s.options.lag_warning_seconds:  # Vosk clients read the keys they know; this one says we are behind
-            reply["lag"] = round(s.lag, 3)
-        return json.dumps(reply, ensure_ascii=False)
+        # Vosk clients read the keys they know; "lag" says we are behind.
+        lag = round(s.lag, 3) if s.lag > s.options.lag_warning_seconds else None
+        reply, s.current = vosk_reply(events, s.current, s.words, final, lag)
+        return reply.to_json()
 
     async def _end_vosk(self, s: Session, ending: Ending) -> None:
         """A server-side end: the last result (unsolicited, the one exception to one reply each), then close."""
@@ -582,7 +576,7 @@ class StreamServer:
             await s.ws.send(self._vosk_reply(s, final=True))
         if ending.error is not None:
             s.server.metrics.count("errors", ending.error.code)
-            await s.ws.send(json.dumps(vosk_error(ending.error.code, ending.error.message)))
+            await s.ws.send(VoskError(ending.error.message, ending.error.code).to_json())
         await s.ws.close(ending.code, ending.reason)
 
 

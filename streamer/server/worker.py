@@ -29,14 +29,13 @@ import numpy as np
 
 from streamer.core.config import StreamingConfig
 from streamer.wire.audio import ENCODINGS, AudioInput, decode_pcm
-from streamer.wire.events import Event
-from streamer.wire.protocol import AudioFormat
+from streamer.wire.events import AudioFormat, Event
+from streamer.wire.units import SAMPLE_RATE
 
 __all__ = ["Feed", "InferenceWorker", "Metrics", "Stream"]
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16_000  # Hz, what the recognizer takes
 JobKind = Literal["audio", "finalize", "close"]
 
 

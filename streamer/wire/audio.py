@@ -2,18 +2,28 @@
 
 Torch-free. One ``AudioInput`` per stream: the resampler keeps state between
 blocks (python-soxr's streaming API), so block boundaries leave no clicks or gaps.
+
+Float samples are full scale at +-1. A block with NaN or infinity, or with a sample beyond
+``MAX_FLOAT_SAMPLE`` (+6 dB over full scale), is refused whole with a ``ValueError`` (the server
+answers ``bad_audio`` and drops the message); overs up to that are clipped to +-1. So the
+down-mix, the resampler and the recognizer only ever see samples in [-1, 1].
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ENCODINGS", "MAX_RATE", "MIN_RATE", "SAMPLE_RATE", "AudioInput", "decode_pcm"]
+from streamer.wire.units import (
+    INT16_SCALE,
+    MAX_FLOAT_SAMPLE,
+    MAX_INPUT_CHANNELS,
+    MAX_RATE,
+    MIN_RATE,
+    SAMPLE_RATE,
+)
 
-SAMPLE_RATE = 16_000  # Hz, what the model takes
-MIN_RATE = 8_000  # Hz, telephone audio
-MAX_RATE = 192_000  # Hz, studio interfaces
-INT16_SCALE = 32_768.0
+__all__ = ["ENCODINGS", "AudioInput", "decode_pcm"]
+
 # Wire encodings: name -> (numpy dtype, bytes per sample)
 ENCODINGS = {"pcm_s16le": (np.dtype("<i2"), 2), "pcm_f32le": (np.dtype("<f4"), 4)}
 ACCEPTED_DTYPES = (np.dtype(np.int16), np.dtype(np.float32))
@@ -42,8 +52,8 @@ class AudioInput:
             raise ValueError(f"sample rate must be an integer number of Hz, got {sample_rate!r}")
         if not MIN_RATE <= sample_rate <= MAX_RATE:
             raise ValueError(f"unsupported sample rate {sample_rate} Hz; supported: {MIN_RATE}-{MAX_RATE} Hz")
-        if not isinstance(channels, (int, np.integer)) or not 1 <= channels <= 64:
-            raise ValueError(f"channels must be an integer from 1 to 64, got {channels!r}")
+        if not isinstance(channels, (int, np.integer)) or not 1 <= channels <= MAX_INPUT_CHANNELS:
+            raise ValueError(f"channels must be an integer from 1 to {MAX_INPUT_CHANNELS}, got {channels!r}")
         self.sample_rate = int(sample_rate)
         self.channels = int(channels)
         self._resampler = None
@@ -72,8 +82,7 @@ class AudioInput:
         if block.dtype == np.int16:
             mono = block.astype(np.float32).mean(axis=1) / INT16_SCALE
         else:
-            if not np.isfinite(block).all():
-                raise ValueError("non-finite samples (NaN or infinity) in the audio block")
+            block = _full_scale(block)
             mono = block.mean(axis=1, dtype=np.float32)
         self.samples_in += len(mono)
         if self._resampler is None:
@@ -89,3 +98,18 @@ class AudioInput:
 
         self._resampler = soxr.ResampleStream(self.sample_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
         return out
+
+
+def _full_scale(block: np.ndarray) -> np.ndarray:
+    """Float samples checked and clipped to [-1, 1]; ``ValueError`` for a block that is not audio."""
+    peak = float(np.max(np.abs(block), initial=0.0))  # NaN propagates; inf is inf
+    if peak <= 1.0:
+        return block
+    if not np.isfinite(peak):
+        raise ValueError("non-finite samples (NaN or infinity) in the audio block")
+    if peak > MAX_FLOAT_SAMPLE:
+        raise ValueError(
+            f"float sample {peak:.3g} is beyond +-{MAX_FLOAT_SAMPLE:g}: float audio is full scale at +-1 "
+            "(int16 values belong in pcm_s16le)"
+        )
+    return np.clip(block, -1.0, 1.0)

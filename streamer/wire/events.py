@@ -1,42 +1,209 @@
-"""Transcript events: what the recognizer emits and what goes over the wire.
+"""Every message on the wire, both directions, both dialects, as small frozen dataclasses.
 
-Torch-free on purpose: remote clients import this module without the model.
-Each event is a small frozen dataclass; ``to_json()`` adds a ``"type"`` field and
-``from_json()`` reads one back (for any event type).
+Torch-free on purpose: remote clients import this module without the model. Each message has
+``to_dict()``/``to_json()``, and one ``from_json(text, dialect)`` reads any of them back:
+
+- native protocol (a ``"type"`` field): server -> client ``ready``, ``partial``, ``final``,
+  ``lag``, ``error``, ``done``; client -> server ``config``, ``auth``, ``finalize``, ``eof``;
+- Vosk dialect (keyed objects): client -> server ``{"config": {...}}``, ``{"eof": 1}``,
+  ``{"reset": 1}``; server -> client ``{"partial": ...}``, ``{"result": [...], "text": ...}``,
+  ``{"error": ..., "code": ...}``.
+
+Every message checks its fields when it is made, from JSON or in Python: a field of the wrong
+JSON type, a non-finite number or a missing required field is a ``ProtocolError`` naming the
+field (``bad_config`` for a config, ``bad_message`` otherwise), never a ``TypeError`` later.
+The protocol is specified in ``docs/protocol.md``.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any, ClassVar
 
-__all__ = ["Event", "Final", "Partial", "WordTiming", "event_from_dict", "event_from_json"]
+from streamer.wire.audio import ENCODINGS
+from streamer.wire.protocol import (
+    DEFAULT_ENCODING,
+    DEFAULT_SAMPLE_RATE,
+    CloseCode,
+    ProtocolError,
+    json_type,
+    load_json,
+)
+from streamer.wire.units import FRAME_SECONDS, MAX_RATE, MAX_WIRE_CHANNELS, MIN_RATE
+
+__all__ = [
+    "AudioFormat",
+    "Auth",
+    "ClientMessage",
+    "Config",
+    "Done",
+    "Ending",
+    "Eof",
+    "ErrorEvent",
+    "Event",
+    "Final",
+    "Finalize",
+    "Lag",
+    "Message",
+    "Partial",
+    "Ready",
+    "VoskConfig",
+    "VoskEof",
+    "VoskError",
+    "VoskPartial",
+    "VoskReset",
+    "VoskResult",
+    "WordTiming",
+    "error_ending",
+    "from_json",
+    "parse_event",
+    "parse_native",
+    "parse_vosk",
+    "vosk_reply",
+]
+
+
+# ----- field checks ------------------------------------------------------------------------------
+
+
+def _convert(name: str, annotation: str, value: Any, code: str) -> Any:
+    """``value`` as the field's type, or a ``ProtocolError(code)`` naming the field."""
+    if annotation.endswith(" | None"):
+        if value is None:
+            return None
+        annotation = annotation.removesuffix(" | None")
+    if annotation == "str":
+        if isinstance(value, str):
+            return value
+        expected = "a string"
+    elif annotation == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):  # Vosk clients send 0/1
+            return bool(value)
+        expected = "true or false"
+    elif annotation in ("int", "float"):
+        if isinstance(value, int) and not isinstance(value, bool):
+            if annotation == "int":
+                return value  # any size: range checks follow where a field has a range
+            if abs(value) < 2**1023:  # float() of a longer int raises OverflowError
+                return float(value)
+            raise ProtocolError(code, f'"{name}" must be a finite number, got an integer of {len(str(value))} digits')
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise ProtocolError(code, f'"{name}" must be a finite number, got {value}')
+            if annotation == "float":
+                return value
+            if value.is_integer():  # 16000.0 is a whole number of Hz
+                return int(value)
+            expected = "a whole number"
+        else:
+            expected = "a number"
+    elif annotation == "tuple[WordTiming, ...]":
+        if isinstance(value, (list, tuple)):
+            return tuple(w if isinstance(w, WordTiming) else WordTiming.from_dict(w, code) for w in value)
+        expected = "an array of words"
+    else:  # pragma: no cover - a field type this module does not read
+        raise AssertionError(f"no reader for {annotation}")
+    raise ProtocolError(code, f'"{name}" must be {expected}, got {json_type(value)}')
 
 
 @dataclass(frozen=True)
-class WordTiming:
-    """A word of a final: ``start``/``end`` in seconds of stream time (20 ms steps)."""
+class _Checked:
+    """A record whose fields are checked (and whole floats made ints) when it is made."""
+
+    refusal: ClassVar[str] = "bad_message"  # the error code of a malformed one
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            converted = _convert(f.name, str(f.type), value, self.refusal)
+            if converted is not value:
+                object.__setattr__(self, f.name, converted)
+
+    @classmethod
+    def from_dict(cls, data: Any, code: str | None = None) -> Any:
+        """Read the dataclass from its wire form (unknown keys are ignored)."""
+        code = code or cls.refusal
+        if not isinstance(data, dict):
+            raise ProtocolError(code, f"{cls.__name__} must be a JSON object, got {json_type(data)}")
+        given, missing = {}, []
+        for f in fields(cls):
+            if f.name in data:
+                given[f.name] = data[f.name]
+            elif f.default is MISSING and f.default_factory is MISSING:
+                missing.append(f.name)
+        if missing:
+            raise ProtocolError(code, f"{_describe(cls)} need {', '.join(repr(m) for m in missing)}")
+        return cls(**given)
+
+    def _fields_dict(self) -> dict[str, Any]:
+        """Fields for the wire; optional fields (default None) are left out while None."""
+        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None or f.default is not None}
+
+
+def _describe(cls: type) -> str:
+    kind = getattr(cls, "type", None)
+    return f"{kind} messages" if kind else cls.__name__
+
+
+@dataclass(frozen=True)
+class WordTiming(_Checked):
+    """A recognized word: ``start``/``end`` in seconds of stream time (20 ms steps), ``confidence`` 0-1.
+
+    The one word type: finals on the wire, the recognizer's finals and offline transcripts.
+    """
 
     word: str
     start: float
     end: float
     confidence: float
 
-
-@dataclass(frozen=True)
-class Event:
-    type: ClassVar[str] = "event"
+    @classmethod
+    def at_frames(
+        cls, text: str, start: int, end: int, confidence: float, frame_seconds: float = FRAME_SECONDS
+    ) -> WordTiming:
+        """A word decoded at CTC frames ``[start, end)``, its times rounded to the 10 ms."""
+        return cls(text, round(start * frame_seconds, 2), round(end * frame_seconds, 2), round(confidence, 3))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, **asdict(self)}
+        return asdict(self)
+
+
+# ----- the native protocol -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Message(_Checked):
+    """A message of the native protocol: a JSON object whose ``"type"`` names the dataclass."""
+
+    type: ClassVar[str] = "message"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, **self._fields_dict()}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
 
     @staticmethod
-    def from_json(text: str | bytes) -> Event:
-        return event_from_json(text)
+    def from_json(text: str | bytes, dialect: str = "native") -> Message | VoskMessage:
+        return from_json(text, dialect)
+
+
+@dataclass(frozen=True)
+class Event(Message):
+    """What the server sends (native protocol): the recognizer's partials and finals, and the rest."""
+
+
+@dataclass(frozen=True)
+class Ready(Event):
+    """The session is open: send audio at ``sample_rate``. Sent again after each accepted config."""
+
+    type: ClassVar[str] = "ready"
+    session: str
+    sample_rate: int
 
 
 @dataclass(frozen=True)
@@ -63,27 +230,322 @@ class Final(Event):
     text: str
     start: float
     end: float
-    words: tuple[WordTiming, ...] = field(default_factory=tuple)
+    words: tuple[WordTiming, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        out = super().to_dict()
-        out["words"] = [asdict(w) for w in self.words]
+        return {**super().to_dict(), "words": [w.to_dict() for w in self.words]}
+
+
+@dataclass(frozen=True)
+class Lag(Event):
+    """Recognition is behind real time: audio was recognized ``seconds`` after it was live."""
+
+    type: ClassVar[str] = "lag"
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ErrorEvent(Event):
+    """Something the client sent was refused; ``code`` is one of ``protocol.ERROR_CODES``."""
+
+    type: ClassVar[str] = "error"
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Done(Event):
+    """Everything after ``eof`` was sent; the server closes with 1000 next."""
+
+    type: ClassVar[str] = "done"
+
+
+@dataclass(frozen=True)
+class AudioFormat:
+    """How the binary messages of a session are encoded."""
+
+    sample_rate: int = DEFAULT_SAMPLE_RATE
+    encoding: str = DEFAULT_ENCODING
+    channels: int = 1
+
+
+def _short(number: int) -> str:
+    """An int for an error message, however many digits a client sent."""
+    return str(number) if abs(number) < 10**12 else f"a {len(str(abs(number)))}-digit number"
+
+
+def _check_rate(rate: int | None) -> None:
+    if rate is not None and not MIN_RATE <= rate <= MAX_RATE:
+        raise ProtocolError(
+            "bad_config", f"unsupported sample_rate {_short(rate)} Hz; supported: {MIN_RATE}-{MAX_RATE} Hz"
+        )
+
+
+@dataclass(frozen=True)
+class Config(Message):
+    """How the client's audio is encoded, before any audio; every field is optional.
+    May carry the ``token`` (browsers cannot set an Authorization header)."""
+
+    type: ClassVar[str] = "config"
+    refusal: ClassVar[str] = "bad_config"
+    sample_rate: int = DEFAULT_SAMPLE_RATE
+    encoding: str = DEFAULT_ENCODING
+    channels: int = 1
+    token: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_rate(self.sample_rate)
+        if self.encoding not in ENCODINGS:
+            raise ProtocolError(
+                "bad_config", f"unknown encoding {self.encoding!r}; expected one of {sorted(ENCODINGS)}"
+            )
+        if not 1 <= self.channels <= MAX_WIRE_CHANNELS:
+            raise ProtocolError("bad_config", f"channels must be 1 to {MAX_WIRE_CHANNELS}, got {_short(self.channels)}")
+
+    @property
+    def format(self) -> AudioFormat:
+        return AudioFormat(self.sample_rate, self.encoding, self.channels)
+
+
+@dataclass(frozen=True)
+class Auth(Message):
+    """The token, for browsers, which cannot set an Authorization header."""
+
+    type: ClassVar[str] = "auth"
+    token: str
+
+
+@dataclass(frozen=True)
+class Finalize(Message):
+    """End the current segment now."""
+
+    type: ClassVar[str] = "finalize"
+
+
+@dataclass(frozen=True)
+class Eof(Message):
+    """No more audio: send the remaining finals, then done, then close."""
+
+    type: ClassVar[str] = "eof"
+
+
+ClientMessage = Config | Auth | Finalize | Eof
+NATIVE: dict[str, type[Message]] = {
+    cls.type: cls for cls in (Ready, Partial, Final, Lag, ErrorEvent, Done, Config, Auth, Finalize, Eof)
+}
+CLIENT_TYPES = (Config, Auth, Finalize, Eof)
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How the server ends a session: what the client gets before the close frame, and that frame."""
+
+    code: int
+    reason: str
+    error: ErrorEvent | None = None  # sent just before the close
+    flush: bool = True  # recognize the remaining audio and send its finals first
+    done: bool = False  # send {"type":"done"} before closing (after eof)
+
+
+def error_ending(code: str, message: str, close: CloseCode, flush: bool = False) -> Ending:
+    """An ending with an error event: ``code`` from ``ERROR_CODES``, ``close`` from ``CloseCode``."""
+    return Ending(close, code, ErrorEvent(code, message), flush=flush)
+
+
+# ----- the Vosk dialect --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VoskMessage(_Checked):
+    """A message of the Vosk dialect: keyed JSON objects without a ``"type"``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._fields_dict()
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class VoskConfig(VoskMessage):
+    """``{"config": {"sample_rate": 8000, "words": true}}``; other Vosk keys are accepted and ignored."""
+
+    refusal: ClassVar[str] = "bad_config"
+    sample_rate: int | None = None
+    words: bool | None = None
+    token: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_rate(self.sample_rate)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"config": self._fields_dict()}
+
+
+@dataclass(frozen=True)
+class VoskEof(VoskMessage):
+    """``{"eof": 1}``: no more audio; the last result comes, then the close."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"eof": 1}
+
+
+@dataclass(frozen=True)
+class VoskReset(VoskMessage):
+    """``{"reset": 1}``: end the current utterance now (replies with its result)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reset": 1}
+
+
+@dataclass(frozen=True)
+class VoskPartial(VoskMessage):
+    """``{"partial": "hello wor"}``, with ``"lag"`` in seconds while recognition is behind."""
+
+    partial: str
+    lag: float | None = None
+
+
+@dataclass(frozen=True)
+class VoskResult(VoskMessage):
+    """``{"result": [{"conf", "end", "start", "word"}, ...], "text": ...}``: an utterance ended.
+    ``words`` is None when the client turned word timings off; ``lag`` as in ``VoskPartial``."""
+
+    text: str
+    words: tuple[WordTiming, ...] | None = None
+    lag: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.words is not None:
+            out["result"] = [{"conf": w.confidence, "end": w.end, "start": w.start, "word": w.word} for w in self.words]
+        out["text"] = self.text
+        if self.lag is not None:
+            out["lag"] = self.lag
         return out
 
+    @classmethod
+    def from_dict(cls, data: Any, code: str | None = None) -> VoskResult:
+        result = data.get("result")
+        if result is not None:
+            if not isinstance(result, list) or not all(isinstance(w, dict) for w in result):
+                raise ProtocolError("bad_message", f'"result" must be an array of words, got {json_type(result)}')
+            keys = {"word": "word", "start": "start", "end": "end", "confidence": "conf"}
+            result = [{name: w[key] for name, key in keys.items() if key in w} for w in result]
+        return super().from_dict({"text": data.get("text"), "words": result, "lag": data.get("lag")}, code)
 
-EVENT_TYPES: dict[str, type[Event]] = {cls.type: cls for cls in (Partial, Final)}
+
+@dataclass(frozen=True)
+class VoskError(VoskMessage):
+    """``{"error": "...", "code": "bad_audio"}``: the one reply to a refused message (Vosk has none)."""
+
+    error: str
+    code: str
 
 
-def event_from_dict(data: dict[str, Any]) -> Event:
-    """Rebuild an event from its wire form; unknown types are a ValueError."""
+VOSK_CLIENT_TYPES = (VoskConfig, VoskEof, VoskReset)
+
+
+def _vosk_from_dict(data: dict[str, Any]) -> VoskMessage:
+    """Vosk messages are told apart by their keys, in this order."""
+    if "config" in data:
+        if not isinstance(data["config"], dict):
+            raise ProtocolError("bad_message", f'"config" must be a JSON object, got {json_type(data["config"])}')
+        return VoskConfig.from_dict(data["config"])
+    if _flag(data, "eof"):
+        return VoskEof()
+    if _flag(data, "reset"):
+        return VoskReset()
+    if "partial" in data:
+        return VoskPartial.from_dict(data)
+    if "text" in data:
+        return VoskResult.from_dict(data)
+    if "error" in data:
+        return VoskError.from_dict(data)
+    raise ProtocolError("bad_message", 'expected {"config": {...}}, {"eof": 1} or {"reset": 1}')
+
+
+VoskClientMessage = VoskConfig | VoskEof | VoskReset
+
+
+def _flag(data: dict[str, Any], key: str) -> bool:
+    """A Vosk command key (``"eof": 1``): set when truthy; a non-finite number is refused."""
+    value = data.get(key)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ProtocolError("bad_message", f'"{key}" must be a finite number, got {value}')
+    return bool(value)
+
+
+# ----- reading -----------------------------------------------------------------------------------
+
+
+def from_json(text: str | bytes, dialect: str = "native") -> Message | VoskMessage:
+    """Read any message of ``dialect`` (``"native"`` or ``"vosk"``) from its JSON text.
+
+    Bounded and checked: raises ``ProtocolError`` (a ``ValueError``) with the error code the server
+    answers it with for text that is too long or too deep, not a JSON object, of unknown type, with a
+    missing field, a field of the wrong type, a non-finite number or a lone surrogate.
+    """
+    data = load_json(text)
+    if dialect == "vosk":
+        return _vosk_from_dict(data)
+    if dialect != "native":
+        raise ValueError(f"dialect must be 'native' or 'vosk', not {dialect!r}")
     kind = data.get("type")
-    if kind not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {kind!r}; expected one of {sorted(EVENT_TYPES)}")
-    fields_ = {k: v for k, v in data.items() if k != "type"}
-    if kind == "final":
-        fields_["words"] = tuple(WordTiming(**w) for w in fields_.get("words", ()))
-    return EVENT_TYPES[kind](**fields_)
+    if not isinstance(kind, str) or kind not in NATIVE:
+        shown = repr(kind) if isinstance(kind, str) else json_type(kind)
+        raise ProtocolError("bad_message", f"unknown message type {shown}; expected one of {', '.join(NATIVE)}")
+    return NATIVE[kind].from_dict(data)
 
 
-def event_from_json(text: str | bytes) -> Event:
-    return event_from_dict(json.loads(text))
+def parse_native(text: str | bytes) -> ClientMessage:
+    """A client's text message in the native protocol; ``ProtocolError`` with its error code."""
+    message = from_json(text)
+    if not isinstance(message, CLIENT_TYPES):
+        raise ProtocolError(
+            "bad_message", f"{message.type!r} is a server event; clients send config, auth, finalize or eof"
+        )
+    return message
+
+
+def parse_vosk(text: str | bytes) -> VoskClientMessage:
+    """A client's text message in the Vosk dialect (any spacing); ``ProtocolError``."""
+    message = from_json(text, "vosk")
+    if not isinstance(message, VOSK_CLIENT_TYPES):
+        raise ProtocolError("bad_message", 'expected {"config": {...}}, {"eof": 1} or {"reset": 1}')
+    return message
+
+
+def parse_event(text: str | bytes) -> Event:
+    """A server's message in the native protocol (what clients read)."""
+    message = from_json(text)
+    if not isinstance(message, Event):
+        raise ProtocolError("bad_message", f"{message.type!r} is a client message, not a server event")
+    return message
+
+
+def vosk_reply(
+    events: list[Event], current: str, words: bool = True, final: bool = False, lag: float | None = None
+) -> tuple[VoskPartial | VoskResult, str]:
+    """The one reply to a Vosk message: a result if a segment ended (or ``final``), else the partial.
+
+    Vosk's models write lowercase, so its clients expect lowercase. If the events end more than one
+    segment, the result joins them. Returns ``(reply, current)`` where ``current`` is the segment's
+    text after these events.
+    """
+    finals = [e for e in events if isinstance(e, Final)]
+    for event in events:
+        if isinstance(event, Partial):
+            current = event.text
+        elif isinstance(event, Final):
+            current = ""
+    if not finals and not final:
+        return VoskPartial(current.lower(), lag), current
+    timings = (
+        tuple(WordTiming(w.word.lower(), w.start, w.end, w.confidence) for f in finals for w in f.words)
+        if words
+        else None
+    )
+    return VoskResult(" ".join(f.text.lower() for f in finals if f.text), timings, lag), current
