@@ -15,9 +15,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from model.audio import FRAME_SAMPLES, AudioFront
+from model.audio import AudioFront
 from model.hubert import HubertConfig
 from model.vocab import Vocabulary
+from streamer.wire.units import FRAME_SAMPLES
 
 __all__ = ["LEVEL_PER_ID", "FakeCTC", "audio", "blanks", "letters"]
 

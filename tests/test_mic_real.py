@@ -36,7 +36,7 @@ import soxr
 
 from streamer.cli import main
 from streamer.cli.mic import BLOCK_SECONDS
-from streamer.wire.events import Final, event_from_json
+from streamer.wire.events import Final, from_json
 
 ROOT = Path(__file__).resolve().parent.parent
 WEATHER = ROOT / "examples" / "weather.wav"  # 10.9 s, three sentences: three finals
@@ -217,7 +217,7 @@ def device_wav(folder: Path) -> tuple[np.ndarray, Path]:
 
 def finals(jsonl: str) -> list[Final]:
     """The final events among JSON lines: text, times and words."""
-    return [event for event in map(event_from_json, jsonl.splitlines()) if isinstance(event, Final)]
+    return [event for event in map(from_json, jsonl.splitlines()) if isinstance(event, Final)]
 
 
 def test_devices_lists_the_virtual_microphone(pulse):

@@ -8,15 +8,17 @@ import numpy as np
 import pytest
 from fakes import FakeCTC, audio, blanks, letters
 
-from model.audio import FRAME_SAMPLES, RECEPTIVE_FIELD
+from model.hubert import HubertConfig
 from model.vocab import Vocabulary
 from streamer.core.config import FRAME_SECONDS, StreamingConfig
 from streamer.core.engine import BatchEngine
 from streamer.core.recognizer import Recognizer
 from streamer.wire.events import Final, Partial, WordTiming
+from streamer.wire.units import FRAME_SAMPLES
 
 HOP, LOOKAHEAD, LEFT, ENDPOINT = 5, 5, 10, 10  # frames: small, so every case is a few hops long
 HOP_SAMPLES = HOP * FRAME_SAMPLES
+RECEPTIVE_FIELD = HubertConfig().receptive_field  # 400 samples: the standard conv stack
 OVERLAP = RECEPTIVE_FIELD - FRAME_SAMPLES  # the last frame of a hop needs 80 samples past the hop
 VOCAB = Vocabulary.librispeech()
 
