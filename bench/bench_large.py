@@ -12,7 +12,8 @@ the demo model's, in ``bench/bench_streaming.py``). In one process, runs alterna
   compute per audio second (its real-time factor) and the ratio to offline;
 - batched: N streams fed hop by hop through ``BatchEngine`` (one forward per due hop of
   all streams), compute per stream-second and the ratio to offline;
-- the whole-file path (``transcribe_stream``) per audio second and the ratio to offline.
+- the whole-file path (``transcribe_file``: offline in long chunks) and the live windows over
+  a file (``transcribe_stream``), per audio second and the ratio to offline.
 
 One intra-op thread unless ``--threads`` says otherwise (see ``model/device.py``).
 Writes bench/results/large_model.json (or ``--out``).
@@ -39,7 +40,7 @@ from bench_model import LARGE
 from common import write_results
 
 from model import load_model
-from streamer import BatchEngine, Recognizer, StreamingConfig, transcribe_stream
+from streamer import BatchEngine, Recognizer, StreamingConfig, transcribe_file, transcribe_stream
 from training.checkpoints import write_checkpoint
 
 SAMPLE_RATE = 16_000
@@ -107,8 +108,8 @@ def batched(model, audios: list[np.ndarray], config: StreamingConfig, max_batch:
         recognizer.close()
 
 
-def whole_file(model, audio: np.ndarray, config: StreamingConfig) -> None:
-    for _ in transcribe_stream(model, audio, SAMPLE_RATE, config):
+def whole_file(model, audio: np.ndarray, config: StreamingConfig, path=transcribe_file) -> None:
+    for _ in path(model, audio, SAMPLE_RATE, config):
         pass
 
 
@@ -148,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         "offline": (lambda: offline(model, audio), args.seconds),
         "live": (lambda: live(model, audio, config), args.seconds),
         "file": (lambda: whole_file(model, audio, config), args.seconds),
+        "file_live_windows": (lambda: whole_file(model, audio, config, transcribe_stream), args.seconds),
         # the batched runs' yardstick: offline over the same length as each stream
         "offline_short": (lambda: offline(model, stream_audio[0]), args.stream_seconds),
     }
@@ -181,13 +183,14 @@ def main(argv: list[str] | None = None) -> int:
         "offline": {"compute_s_per_audio_s": round(statistics.median(times["offline"]) / args.seconds, 4)},
         "live_one_stream": median_ratio(times, "live", "offline", args.seconds, args.seconds),
         "file_path": median_ratio(times, "file", "offline", args.seconds, args.seconds),
+        "file_live_windows": median_ratio(times, "file_live_windows", "offline", args.seconds, args.seconds),
         "batched": {
             str(n): median_ratio(times, f"batched_{n}", "offline_short", per[f"batched_{n}"], args.stream_seconds)
             for n in stream_counts
         },
         "runs_s": {name: [round(t, 3) for t in ts] for name, ts in times.items()},
     }
-    for key in ("offline", "live_one_stream", "file_path"):
+    for key in ("offline", "live_one_stream", "file_path", "file_live_windows"):
         print(key, results[key])
     for n, entry in results["batched"].items():
         print(f"batched {n} streams", entry)
