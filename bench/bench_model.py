@@ -94,9 +94,12 @@ def main() -> int:
             entry["max_abs_logit_diff"] = float((native_logits.float() - ref_logits.float()).abs().max())
             entry["same_argmax"] = bool(torch.equal(native_logits.argmax(-1), ref_logits.argmax(-1)))
             results[mode] = entry
-            print(f"{mode}: native {entry['native_s']:.3f} s, transformers {entry['reference_s']:.3f} s, "
-                  f"speed-up {entry['speedup']:.2f}x, max |diff| {entry['max_abs_logit_diff']:.2e}, "
-                  f"same argmax {entry['same_argmax']}", flush=True)
+            print(
+                f"{mode}: native {entry['native_s']:.3f} s, transformers {entry['reference_s']:.3f} s, "
+                f"speed-up {entry['speedup']:.2f}x, max |diff| {entry['max_abs_logit_diff']:.2e}, "
+                f"same argmax {entry['same_argmax']}",
+                flush=True,
+            )
             del native
     write_results(args.out, results)
     return 0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# First: model.device sets OpenMP's wait policy, which is read once, when torch loads.
+import model.device  # isort: skip  # noqa: F401
+
 from model.audio import AudioFront
 from model.hubert import HubertConfig, HubertForCTC
 from model.loading import ALIASES, DEFAULT_MODEL, load_model, save_pretrained

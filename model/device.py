@@ -1,10 +1,40 @@
-"""Where the model runs and in which precision: the one place that decides."""
+"""Where the model runs, in which precision and on how many threads: the one place that decides.
+
+Threads. PyTorch's CPU kernels run on an OpenMP pool (GNU libgomp in the Linux wheels) whose
+idle workers spin by default, waiting for the next parallel region. A streaming hop is a
+chain of small kernels with Python in between, so on a small or shared machine the spinning
+workers steal the cores the next kernel needs: on a 2-core VM, 2 intra-op threads were
+sometimes 4.5x *slower* than 1. ``OMP_WAIT_POLICY=PASSIVE`` makes idle workers sleep and
+removed that. libgomp reads its environment once, when torch loads it, so this module sets
+the policy before it imports torch, and ``model/__init__.py`` imports this module first (a
+program that imported torch before ``model`` keeps the spinning policy: set the variable
+in the environment yourself). A value already in the environment wins. The number of intra-op threads stays torch's
+default (the physical cores); ``set_threads`` changes it and logs why.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+from pathlib import Path
+
+OPENMP_WAIT_POLICY = "PASSIVE"  # idle OpenMP workers sleep instead of spinning (see above)
+os.environ.setdefault("OMP_WAIT_POLICY", OPENMP_WAIT_POLICY)  # before torch loads OpenMP
+
 import torch
 
-__all__ = ["DTYPES", "resolve_device", "resolve_dtype"]
+__all__ = [
+    "DTYPES",
+    "cpu_has_native_bf16",
+    "resolve_device",
+    "resolve_dtype",
+    "set_threads",
+]
+
+log = logging.getLogger(__name__)
+
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of native bf16 arithmetic
+CPUINFO = Path("/proc/cpuinfo")
 
 DTYPES = {
     "float32": torch.float32,
@@ -31,16 +61,52 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     return device
 
 
+def set_threads(threads: int | None) -> None:
+    """Set torch's intra-op CPU threads (None: keep torch's default, the physical cores) and log it."""
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        torch.set_num_threads(threads)
+    log.info(
+        "CPU threads: %d intra-op (%s), OMP_WAIT_POLICY=%s",
+        torch.get_num_threads(),
+        "chosen" if threads is not None else "torch's default: the physical cores",
+        os.environ.get("OMP_WAIT_POLICY", "unset (workers spin)"),
+    )
+
+
+def cpu_has_native_bf16(cpuinfo: Path = CPUINFO) -> bool:
+    """True when the CPU computes in bf16 natively (AVX512-bf16 or AMX), from /proc/cpuinfo's flags.
+
+    Elsewhere (older x86, non-Linux) PyTorch emulates bf16 by converting, often slower than fp32.
+    """
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return any(flag in line.split() for flag in CPU_BF16_FLAGS)
+    return False
+
+
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
     """Pick the precision for ``device``.
 
     Default: bf16 on CUDA when the GPU has it, else fp16 (the feature-encoder norms then
-    run in fp32, see ``model.hubert``); fp32 on CPU. bf16 on CPU is an option: it is
-    fast on CPUs with AVX512-bf16 or AMX.
+    run in fp32, see ``model.hubert``). On the CPU: bf16 when it has native bf16
+    (AVX512-bf16 or AMX: 2.6-3.7x faster than fp32 offline for the large model, see
+    ``bench/``), fp32 elsewhere. The choice and its reason are logged.
     """
     if dtype is None or dtype == "auto":
         if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            chosen = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            log.info("dtype %s: the default on this GPU", chosen)
+            return chosen
+        if cpu_has_native_bf16():
+            log.info("dtype bfloat16: the CPU has native bf16 (%s)", " or ".join(CPU_BF16_FLAGS))
+            return torch.bfloat16
+        log.info("dtype float32: the CPU has no native bf16 (%s), where bf16 is emulated", " or ".join(CPU_BF16_FLAGS))
         return torch.float32
     if isinstance(dtype, str):
         if dtype not in DTYPES:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["LIBRISPEECH_TOKENS", "CharSpan", "Decoded", "Vocabulary", "WordSpan"]
+__all__ = ["LIBRISPEECH_TOKENS", "CharSpan", "Decoded", "Vocabulary", "WordSpan", "collapse"]
 
 # The 32-symbol character vocabulary of facebook/hubert-large-ls960-ft, in id order.
 LIBRISPEECH_TOKENS = (
@@ -26,6 +26,21 @@ LIBRISPEECH_TOKENS = (
 )  # fmt: skip
 DEFAULT_BLANK = "<pad>"
 DEFAULT_DELIMITER = "|"
+WORD_BREAK = "\x00"  # stands for the delimiter while run_text joins characters; in no token
+
+
+def collapse(frame_ids: Sequence[int], previous: int | None = None) -> list[int]:
+    """One id per run of equal frame ids (blanks kept), as greedy CTC collapses them.
+
+    ``previous`` is the id of the frame just before ``frame_ids``: a run that continues it
+    is not repeated, so ``collapse(a + b) == collapse(a) + collapse(b, a[-1])``.
+    """
+    runs = []
+    for i in frame_ids:
+        if i != previous:
+            runs.append(i)
+            previous = i
+    return runs
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,11 @@ class Vocabulary:
         # Special tokens (<s>, </s>, <unk>) never belong in a transcript: they decode like blanks.
         self.silent_ids = frozenset(i for i, t in enumerate(self.tokens) if t.startswith("<") and t.endswith(">"))
         self.silent_ids |= {self.blank_id}
+        # What each id adds to the text, for run_text: nothing (silent), a word break, or its token.
+        self._pieces = tuple(
+            "" if i in self.silent_ids else WORD_BREAK if i == self.delimiter_id else token
+            for i, token in enumerate(self.tokens)
+        )
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -176,6 +196,31 @@ class Vocabulary:
         close_word()
         text = " ".join(w.text for w in words)
         return Decoded(text, frame_ids, tuple(chars), tuple(words))
+
+    def extend_text(self, state: tuple[str, str], run_ids: Sequence[int]) -> tuple[str, str]:
+        """Text built up run by run: ``state`` is (closed words joined by spaces, the open word)
+        before ``run_ids`` (collapsed ids, see ``collapse``); returns it after them. The cost is
+        that of ``run_ids`` alone, so a stream's partials stay cheap however long its segment."""
+        closed, word = state
+        pieces, known = self._pieces, len(self._pieces)
+        for i in run_ids:
+            piece = pieces[i] if 0 <= i < known else ""
+            if piece != WORD_BREAK:
+                word += piece
+            elif word:
+                closed, word = (f"{closed} {word}" if closed else word), ""
+        return closed, word
+
+    @staticmethod
+    def state_text(state: tuple[str, str]) -> str:
+        """The text of an ``extend_text`` state."""
+        closed, word = state
+        return f"{closed} {word}" if closed and word else closed or word
+
+    def run_text(self, run_ids: Sequence[int]) -> str:
+        """The text of collapsed ids: ``decode_frames(frames).text`` for ``run_ids == collapse(frames)``,
+        without the spans."""
+        return self.state_text(self.extend_text(("", ""), run_ids))
 
     def greedy(self, logits: torch.Tensor, offset: int = 0) -> Decoded:
         """Greedy decoding of one sequence of logits ``[frames, vocab]``."""

@@ -12,22 +12,26 @@ import importlib
 __all__ = [
     "BatchEngine",
     "Event",
+    "FileRecognizer",
     "Final",
     "Partial",
     "Recognizer",
     "StreamingConfig",
     "WordTiming",
+    "transcribe_file",
     "transcribe_stream",
 ]
 
 _HOMES = {
     "BatchEngine": "streamer.core.engine",
     "Event": "streamer.wire.events",
+    "FileRecognizer": "streamer.core.files",
     "Final": "streamer.wire.events",
     "Partial": "streamer.wire.events",
     "Recognizer": "streamer.core.recognizer",
     "StreamingConfig": "streamer.core.config",
     "WordTiming": "streamer.wire.events",
+    "transcribe_file": "streamer.core.files",
     "transcribe_stream": "streamer.core.files",
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 import time
@@ -166,7 +167,9 @@ def test_any_format_rate_and_channel_count(tmp_path, capsys, cached_model):
 
 
 def test_realtime_is_paced_like_a_live_source(tmp_path, capsys, cached_model):
-    """--realtime takes as long as the audio lasts and gives the same events as the fast run."""
+    """--realtime takes as long as the audio lasts and, streamed live, gives the fast run's words but a letter or two.
+
+    (The fast run decodes the file offline in long chunks, streamer.core.files; --realtime streams it.)"""
     audio, rate = sf.read(HELLO, dtype="int16")
     clip = tmp_path / "clip.wav"
     sf.write(clip, audio[: int(1.5 * rate)], rate)
@@ -174,7 +177,14 @@ def test_realtime_is_paced_like_a_live_source(tmp_path, capsys, cached_model):
     began = time.monotonic()
     paced = run(capsys, "transcribe", str(clip), "--model", MODEL, "-f", "jsonl", "--realtime")
     assert time.monotonic() - began >= 1.4
-    assert paced == fast
+    texts = [
+        " ".join(json.loads(line)["text"] for line in out.splitlines() if '"final"' in line)
+        for _, out, _ in (fast, paced)
+    ]
+    assert paced[0] == fast[0] == 0 and texts[0]
+    # Live windows and offline decoding differ by 2-4% of characters on the demo (bench/results): on
+    # this 19-letter clip that is one or two letters, never a word more or less.
+    assert len(texts[0].split()) == len(texts[1].split()) and cer([texts[0]], [texts[1]]) <= 0.11, texts
 
 
 def test_progress_bar_only_when_stderr_is_a_terminal(monkeypatch, capsys, cached_model):

@@ -14,6 +14,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from model import load_model
+from model.device import cpu_has_native_bf16
 from model.loading import resolve_model_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +72,20 @@ def test_local_folder_loads_in_eval_mode_with_vocab_and_front(checkpoint_factory
     assert not any(p.requires_grad for p in model.parameters())
     assert model.vocab.tokens[model.vocab.blank_id] == "<pad>"
     assert model.front.do_normalize is True
-    assert model.device.type == "cpu" and model.dtype == torch.float32
+    assert model.device.type == "cpu"
+    assert model.dtype == (torch.bfloat16 if cpu_has_native_bf16() else torch.float32)
+
+
+@pytest.mark.parametrize(
+    ("flags", "native"),
+    [("fpu avx2 avx512f", False), ("fpu avx512f avx512_bf16", True), ("fpu amx_tile amx_bf16", True), (None, False)],
+)
+def test_cpu_default_dtype_is_bf16_only_with_native_bf16(tmp_path, flags, native):
+    """The CPU default is bf16 only where /proc/cpuinfo shows AVX512-bf16 or AMX (else bf16 is emulated)."""
+    cpuinfo = tmp_path / "cpuinfo"
+    if flags is not None:
+        cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n")
+    assert cpu_has_native_bf16(cpuinfo) is native
 
 
 def test_masked_spec_embed_is_ignored(checkpoint_factory):
@@ -192,9 +206,9 @@ def test_save_pretrained_round_trips_and_transformers_reads_it(checkpoint_factor
     from model import save_pretrained
 
     folder, _ = checkpoint_factory("large")
-    model = load_model(folder, device="cpu")
+    model = load_model(folder, device="cpu", dtype="float32")
     save_pretrained(model, tmp_path / "saved")
-    again = load_model(tmp_path / "saved", device="cpu")
+    again = load_model(tmp_path / "saved", device="cpu", dtype="float32")
     audio = torch.randn(1, 12_000)
     with torch.inference_mode():
         expected = model(audio)

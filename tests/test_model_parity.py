@@ -23,7 +23,7 @@ def _audio(seed: int, seconds: float) -> torch.Tensor:
 def test_logits_match_reference(checkpoint_factory, style, weights):
     """Same logits (within 1e-4) and the same argmax as transformers, from either weights file."""
     folder, ref = checkpoint_factory(style, weights)
-    native = load_model(folder, device="cpu")
+    native = load_model(folder, device="cpu", dtype="float32")
     audio = _audio(1, 1.37)
     with torch.inference_mode():
         expected = ref(audio).logits
@@ -36,7 +36,7 @@ def test_logits_match_reference(checkpoint_factory, style, weights):
 def test_padded_batch_matches_reference_and_single_items(checkpoint_factory):
     """Layer-norm model: a padded batch with a mask gives what each clip gives alone, and what transformers gives."""
     folder, ref = checkpoint_factory("large")
-    native = load_model(folder, device="cpu")
+    native = load_model(folder, device="cpu", dtype="float32")
     clips = [_audio(2, 2.0)[0], _audio(3, 0.9)[0], _audio(4, 1.31)[0]]
     batch = torch.zeros(3, len(clips[0]))
     mask = torch.zeros(3, len(clips[0]), dtype=torch.long)
@@ -60,7 +60,7 @@ def test_transcribe_matches_reference_greedy_decoding(checkpoint_factory, style)
     """transcribe() gives the text transformers' greedy decoding gives (special tokens skipped), for a batch."""
     transformers = pytest.importorskip("transformers")
     folder, ref = checkpoint_factory(style)
-    native = load_model(folder, device="cpu")
+    native = load_model(folder, device="cpu", dtype="float32")
     processor = transformers.Wav2Vec2Processor(
         feature_extractor=transformers.Wav2Vec2FeatureExtractor.from_pretrained(folder),
         tokenizer=transformers.Wav2Vec2CTCTokenizer.from_pretrained(folder),
@@ -80,7 +80,7 @@ def test_bf16_stays_close_to_fp32(checkpoint_factory):
     folder, _ = checkpoint_factory("large")
     audio = _audio(7, 1.0)
     with torch.inference_mode():
-        fp32 = load_model(folder, device="cpu")(audio)
+        fp32 = load_model(folder, device="cpu", dtype="float32")(audio)
         bf16 = load_model(folder, device="cpu", dtype="bfloat16")(audio)
     assert bf16.dtype == torch.bfloat16
     assert np.corrcoef(fp32.flatten().numpy(), bf16.float().flatten().numpy())[0, 1] > 0.99

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from model.vocab import Vocabulary
+from model.vocab import Vocabulary, collapse
 from streamer.core.config import StreamingConfig
 from streamer.core.stitch import Stitcher
 from streamer.wire.events import Final, Partial
@@ -149,3 +151,17 @@ def test_final_pass_is_not_run_for_silence():
     s = Stitcher(VOCAB, StreamingConfig(endpoint_blank_frames=5), lambda first, stop: pytest.fail("re-decoded"))
     assert s.commit(ids_of("__________"), [0.9] * 10) == []
     assert s.flush() == []
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    frames=st.lists(st.integers(0, 33), max_size=60),  # 32 tokens + ids past the vocabulary
+    cut=st.integers(0, 60),
+)
+def test_incremental_text_equals_full_decoding(frames, cut):
+    """The partials' run-by-run text, however the frames are split, is decode_frames' text."""
+    vocab = VOCAB
+    head, tail = frames[:cut], frames[cut:]
+    state = vocab.extend_text(("", ""), collapse(head))
+    state = vocab.extend_text(state, collapse(tail, head[-1] if head else None))
+    assert vocab.state_text(state) == vocab.decode_frames(frames).text

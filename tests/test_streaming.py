@@ -217,3 +217,18 @@ def test_newest_rows_survive_buffer_wraps():
         everything = np.concatenate(received)
         for count in (1, 80, keep):
             assert np.array_equal(history.newest(count).numpy(), everything[-count:])
+
+
+PRECISION_BOUND = 0.005  # 0.5 CER points against the text
+
+
+def test_bf16_streams_as_accurately_as_fp32(long_speech):
+    """The bf16 CPU default streams within 0.5 CER points of fp32 against the spoken text."""
+    audio, _ = long_speech
+    text = " ".join(SENTENCES)
+    errors = {}
+    for dtype in ("float32", "bfloat16"):
+        model = load_model("demo", device="cpu", dtype=dtype)
+        streamed = " ".join(f.text for f in finals_of(transcribe_stream(model, audio, 16_000)))
+        errors[dtype] = cer([text], [streamed])
+    assert errors["bfloat16"] <= errors["float32"] + PRECISION_BOUND, errors

@@ -20,6 +20,7 @@ window has one shape and windows of many streams batch without padding (see
 from __future__ import annotations
 
 import math
+import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -94,7 +95,12 @@ class Newest:
     def append(self, block: torch.Tensor) -> None:
         count = block.shape[0]
         if self._stop + count > self._rows.shape[0]:  # full: move the newest rows to the front
-            self._rows[: self.keep] = self._rows[self._stop - self.keep : self._stop].clone()
+            # In pieces no longer than the distance moved, front to back, so no piece overlaps its
+            # source and no temporary is allocated (a clone here cost more than the copy).
+            distance = self._stop - self.keep  # > 0: the caller appends at most `keep` rows
+            for first in range(0, self.keep, distance):
+                last = min(first + distance, self.keep)
+                self._rows[first:last] = self._rows[first + distance : last + distance]
             self._stop = self.keep
         self._rows[self._stop : self._stop + count] = block
         self._stop += count
@@ -212,23 +218,33 @@ class Recognizer:
 
     def consume(self, logits: torch.Tensor | None) -> list[Event]:
         """Take the window's logits ``[window, vocab]`` (None when gated); return events."""
-        c = self.config
         if logits is None:
-            ids = torch.full((c.window_frames,), self.model.vocab.blank_id)
-            probs = torch.ones(c.window_frames)
-        else:
-            probs, ids = _best(logits)
+            return self._consume_best(None, None)
+        probs, ids = _best(logits)
+        return self._consume_best(ids.tolist(), probs.tolist())
+
+    def _consume_best(self, ids: list[int] | None, probs: list[float] | None) -> list[Event]:
+        """``consume`` from the window's greedy ids and probabilities (None when gated)."""
+        c = self.config
+        if ids is None:
+            ids, probs = [self.model.vocab.blank_id] * c.window_frames, [1.0] * c.window_frames
         window_start = self._end - c.window_frames
         return self._take(ids, probs, window_start, commit_until=self._end - c.lookahead_frames)
 
     # ----- internals ---------------------------------------------------------------------------
 
     def _take(
-        self, ids: torch.Tensor, probs: torch.Tensor, window_start: int, commit_until: int, partial: bool = True
+        self,
+        ids: torch.Tensor | list[int],
+        probs: torch.Tensor | list[float],
+        window_start: int,
+        commit_until: int,
+        partial: bool = True,
     ) -> list[Event]:
         """Commit ``[committed, commit_until)`` from a window's frame ids; the rest is tentative."""
         first = self._committed
-        ids, probs = ids.tolist(), probs.tolist()
+        if isinstance(ids, torch.Tensor):
+            ids, probs = ids.tolist(), probs.tolist()
         lo, hi = first - window_start, commit_until - window_start
         events = self.stitcher.commit(ids[lo:hi], probs[lo:hi]) if commit_until > first else []
         self._committed = max(self._committed, commit_until)
@@ -356,8 +372,28 @@ def frame_sizes(model) -> tuple[int, int]:
     return frame, field
 
 
+_SCRATCH = threading.local()  # per thread: reusable CPU buffers that batches are stacked into
+
+
 def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
-    return tensors[0][None] if len(tensors) == 1 else torch.stack(tensors)
+    """``tensors`` stacked on a new first axis: a view for one, else a copy into a reused buffer.
+
+    A batch of windows is tens of MB; a fresh CPU tensor of that size is fresh memory from the
+    OS every time, and its page faults cost 5-20x the copy itself. The buffer is per thread and
+    per shape, and only valid until the next ``_stack`` of that shape in the thread, which is
+    all ``run_batch`` needs: the model reads the batch and keeps nothing of it.
+    """
+    if len(tensors) == 1:
+        return tensors[0][None]
+    first = tensors[0]
+    if first.device.type != "cpu":  # the CUDA caching allocator already reuses memory
+        return torch.stack(tensors)
+    buffers = _SCRATCH.__dict__.setdefault("buffers", {})
+    key = (tuple(first.shape), first.dtype)
+    buffer = buffers.get(key)
+    if buffer is None or buffer.shape[0] < len(tensors):
+        buffer = buffers[key] = torch.empty(len(tensors), *first.shape, dtype=first.dtype)
+    return torch.stack(tensors, out=buffer[: len(tensors)])
 
 
 @torch.inference_mode()
@@ -377,11 +413,15 @@ def run_batch(
     windows = [r.recognizer.window(f) for r, f in zip(requests, features)]  # each [window, conv_dim]
     live = [i for i, r in enumerate(requests) if not r.gated]
     logits = model.forward_features(_stack([windows[i] for i in live])) if live else None  # [live, window, vocab]
-    row = {i: n for n, i in enumerate(live)}
+    best = [None] * len(requests)  # per request: (ids, probs) of its window, None when gated
+    if live:
+        probs, ids = _best(logits)  # each [live, window], once for the batch
+        for i, ids_i, probs_i in zip(live, ids.tolist(), probs.tolist()):
+            best[i] = (ids_i, probs_i)
     results = {}
     for i, r in enumerate(requests):
         try:
-            results[r.recognizer] = r.recognizer.consume(logits[row[i]] if i in row else None)
+            results[r.recognizer] = r.recognizer._consume_best(*(best[i] or (None, None)))
         except Exception as e:
             if on_error is None:
                 raise
@@ -390,7 +430,7 @@ def run_batch(
 
 
 def _best(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Greedy CTC per frame: the best token's probability and id, from logits ``[frames, vocab]``."""
+    """Greedy CTC per frame: the best token's probability and id, from logits ``[..., frames, vocab]``."""
     return torch.softmax(logits.float(), dim=-1).max(dim=-1)
 
 

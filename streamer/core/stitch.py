@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from model.vocab import Decoded, Vocabulary
+from model.vocab import Decoded, Vocabulary, collapse
 from streamer.core.config import StreamingConfig
 from streamer.wire.events import Event, Final, Partial, WordTiming
 
@@ -36,6 +36,7 @@ class Stitcher:
         self.start = 0  # stream frame of the segment's first committed frame
         self.ids: list[int] = []
         self.probs: list[float] = []
+        self._text = ("", "")  # vocab.extend_text state of self.ids, kept up to date so partials are cheap
         self.tentative_ids: list[int] = []
         self.tentative_probs: list[float] = []
         self.shown = ""  # text of the last partial sent in this segment
@@ -48,7 +49,9 @@ class Stitcher:
 
     def commit(self, ids: Sequence[int], probs: Sequence[float]) -> list[Event]:
         """Append frames that will not change; returns finals for segments this ends."""
+        previous = self.ids[-1] if self.ids else None
         self.ids.extend(int(i) for i in ids)
+        self._text = self.vocab.extend_text(self._text, collapse(self.ids[len(self.ids) - len(ids) :], previous))
         self.probs.extend(float(p) for p in probs)
         events: list[Event] = []
         if not self._has_speech():
@@ -67,10 +70,11 @@ class Stitcher:
 
     def partial(self) -> list[Event]:
         """A partial when the segment's text changed since the last one sent, else nothing."""
-        text = self.vocab.decode_frames(self.ids + self.tentative_ids).text
+        tentative = collapse(self.tentative_ids, self.ids[-1] if self.ids else None)
+        text = self.vocab.state_text(self.vocab.extend_text(self._text, tentative))
         if text == self.shown:
             return []
-        stable = self.vocab.decode_frames(self.ids).text
+        stable = self.vocab.state_text(self._text)
         if not text.startswith(stable):  # cannot happen for greedy CTC; never show a wrong split
             stable = ""
         self.shown = text
@@ -127,6 +131,7 @@ class Stitcher:
         self.start += count
         del self.ids[:count]
         del self.probs[:count]
+        self._text = self.vocab.extend_text(("", ""), collapse(self.ids))
 
 
 def final_event(segment: int, decoded: Decoded) -> Final:
