@@ -256,10 +256,10 @@ def test_session_cap_gives_503_and_failed_handshakes_leak_no_slot(demo, clips, r
 
         asyncio.run(alongside(server, clips["weather"], reference["weather"], scenario))
         for _ in range(100):
-            if not server._slots:
+            if not server.http.slots:
                 break
             time.sleep(0.02)
-        assert not server._slots
+        assert not server.http.slots
         assert server.metrics.rejected["capacity"] >= 1
 
 

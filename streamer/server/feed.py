@@ -1,0 +1,117 @@
+"""The event loop's side of one stream: audio in, jobs to the inference worker, what is pending and how late.
+
+``Feed`` decodes and resamples a session's audio, submits it to the ``InferenceWorker``, and keeps
+the account the server's backpressure and lag reports are made of.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from streamer.server.worker import InferenceWorker, JobKind
+from streamer.wire.audio import ENCODINGS, SAMPLE_RATE, AudioInput, decode_pcm
+from streamer.wire.events import Event
+from streamer.wire.protocol import AudioFormat
+
+__all__ = ["Feed"]
+
+
+class Feed:
+    """The event loop's side of one stream: audio in, jobs to the worker, what is pending and how late.
+
+    Args:
+        worker: the inference worker.
+        sample_rate: the input rate until ``configure``.
+        on_events: called on the loop with the stream's events.
+        on_lag: called on the loop with how far behind real time each message was recognized.
+        on_failure: called on the loop when the worker gave up on the stream.
+        progress: set whenever queued audio shrinks (backpressure waits on it).
+    """
+
+    def __init__(
+        self,
+        worker: InferenceWorker,
+        sample_rate: int,
+        on_events: Callable[[list[Event]], None],
+        on_lag: Callable[[float], None],
+        on_failure: Callable[[], None],
+        progress: asyncio.Event,
+    ) -> None:
+        self.worker = worker
+        self.stream = worker.open(on_events)
+        self.format = AudioFormat(sample_rate=sample_rate)
+        self.audio = AudioInput(sample_rate)
+        self.on_lag, self.on_failure, self.progress = on_lag, on_failure, progress
+        self.started = False  # audio has arrived
+        self.submitted = False  # the worker has seen this stream
+        self.closed = False  # the close job was submitted
+        self.audio_seconds = 0.0  # input received
+        self.pending_seconds = 0.0  # queued on the worker, not yet recognized
+        self._origin = 0.0  # when a live source would have captured the first sample
+
+    def configure(self, audio_format: AudioFormat) -> None:
+        """Take a new input format (before any audio)."""
+        self.audio = AudioInput(audio_format.sample_rate, audio_format.channels)
+        self.format = audio_format
+
+    def accept(self, data: bytes) -> asyncio.Future[float] | None:
+        """Decode, convert and queue one binary message; ``ValueError`` for bad audio (nothing queued)."""
+        samples = self.audio(decode_pcm(data, self.format.encoding))
+        now = time.monotonic()
+        width = ENCODINGS[self.format.encoding][1]
+        seconds = len(data) / (width * self.format.channels * self.format.sample_rate)
+        if not self.started:  # a live source captured the first sample this long ago
+            self.started, self._origin = True, now - seconds
+        self.audio_seconds += seconds
+        self.worker.metrics.add("audio_seconds", seconds)
+        # Audio sent faster than real time could not have been live before its place in the stream:
+        # lag counts from then, so fast senders are not "behind" while the server keeps up.
+        return self._submit_audio(samples, max(now, self._origin + self.audio_seconds))
+
+    def finalize(self) -> asyncio.Future[float]:
+        """End the current segment now: the resampler's tail, then a finalize."""
+        self._submit_audio(self.audio.flush(), time.monotonic())
+        return self._submit("finalize")
+
+    async def close(self) -> None:
+        """End of stream: recognize everything received; its events arrive before this returns."""
+        if self.closed:
+            return
+        self.closed = True
+        self._submit_audio(self.audio.flush(), time.monotonic())
+        if self.submitted:  # a stream that never got audio has nothing to recognize
+            await self._submit("close")
+
+    def discard(self) -> None:
+        """The client is gone: drop the stream without recognizing the rest."""
+        self.worker.discard(self.stream)
+
+    def _submit_audio(self, samples: np.ndarray, live_at: float) -> asyncio.Future[float] | None:
+        if not len(samples):
+            return None
+        seconds = len(samples) / SAMPLE_RATE
+        self.pending_seconds += seconds
+        return self._submit("audio", samples, seconds, live_at)
+
+    def _submit(
+        self, kind: JobKind, samples: np.ndarray | None = None, seconds: float = 0.0, live_at: float | None = None
+    ) -> asyncio.Future[float]:
+        self.submitted = True
+        future = self.worker.submit(self.stream, kind, samples)
+        future.add_done_callback(functools.partial(self._done, seconds, live_at))
+        return future
+
+    def _done(self, seconds: float, live_at: float | None, future: asyncio.Future[float]) -> None:
+        self.pending_seconds -= seconds
+        self.progress.set()
+        if future.cancelled():
+            return
+        if future.exception() is not None:
+            self.on_failure()
+        elif live_at is not None:
+            self.on_lag(max(0.0, time.monotonic() - live_at))  # from when the audio was live to now

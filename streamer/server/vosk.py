@@ -1,0 +1,94 @@
+"""The Vosk dialect (``--protocol vosk``): one reply per audio, eof or reset message; a config gets none.
+
+Compatible with Vosk's own server and clients (docs/protocol.md, "Vosk protocol"); the session reads,
+acts and replies in one loop.
+"""
+
+from __future__ import annotations
+
+import json
+
+from streamer.server.session import AUTH_SECONDS, Session
+from streamer.wire.protocol import (
+    AudioFormat,
+    CloseCode,
+    Ending,
+    ProtocolError,
+    VoskConfig,
+    VoskReset,
+    error_ending,
+    parse_vosk,
+    vosk_error,
+    vosk_reply,
+)
+
+__all__ = ["run_vosk"]
+
+
+async def run_vosk(s: Session) -> None:
+    """Serve one Vosk session to its end; raises ``ConnectionClosed`` when the client went away."""
+    while True:
+        message = await s.next_message(within=None if s.authorized else AUTH_SECONDS)
+        if isinstance(message, Ending):
+            return await _end(s, message)
+        try:
+            if isinstance(message, bytes):
+                if not s.authorized:
+                    return await _end(s, _unauthorized())
+                future = s.accept_audio(message)
+                if future is not None:
+                    await future
+                await s.ws.send(_reply(s))
+                continue
+            request = parse_vosk(message)
+        except ProtocolError as e:
+            if not s.authorized:
+                return await _end(s, _unauthorized())
+            if e.code == "bad_config":
+                return await _end(s, error_ending(e.code, str(e), CloseCode.INVALID_DATA))
+            s.metrics.count("errors", e.code)
+            await s.ws.send(json.dumps(vosk_error(e.code, str(e))))
+            continue
+        if isinstance(request, VoskConfig):
+            if not s.authorized and not s.authorize(request.token):
+                return await _end(s, _unauthorized())
+            if request.sample_rate is not None and not s.feed.started:  # like Vosk: later configs are ignored
+                s.feed.configure(AudioFormat(sample_rate=request.sample_rate))
+            if request.words is not None:
+                s.words = request.words
+        elif not s.authorized:
+            return await _end(s, _unauthorized())
+        elif isinstance(request, VoskReset):
+            await s.feed.finalize()
+            await s.ws.send(_reply(s, final=True))
+        else:  # eof
+            await s.feed.close()
+            await s.ws.send(_reply(s, final=True))
+            await s.ws.close(CloseCode.NORMAL)
+            return
+
+
+def _reply(s: Session, final: bool = False) -> str:
+    """The reply from the events since the last one; ``final`` (eof, reset) always gives a result."""
+    events, s.collected = s.collected, []
+    reply, s.current = vosk_reply(events, s.current, s.words, final)
+    if s.lag > s.options.lag_warning_seconds:  # Vosk clients read the keys they know; this one says we are behind
+        reply["lag"] = round(s.lag, 3)
+    return json.dumps(reply, ensure_ascii=False)
+
+
+async def _end(s: Session, ending: Ending) -> None:
+    """A server-side end: the last result (unsolicited, the one exception to one reply each), then close."""
+    if ending.flush and s.feed.started:
+        await s.feed.close()
+        await s.ws.send(_reply(s, final=True))
+    if ending.error is not None:
+        s.metrics.count("errors", ending.error.code)
+        await s.ws.send(json.dumps(vosk_error(ending.error.code, ending.error.message)))
+    await s.ws.close(ending.code, ending.reason)
+
+
+def _unauthorized() -> Ending:
+    return error_ending(
+        "unauthorized", 'send the token in an Authorization header or as config "token"', CloseCode.POLICY
+    )
