@@ -31,7 +31,7 @@ from streamer.server.http import HttpFront
 from streamer.server.metrics import Metrics
 from streamer.server.native import run_native
 from streamer.server.options import ServerOptions
-from streamer.server.session import Session
+from streamer.server.session import CLOSE_TIMEOUT, WRITE_TIMEOUT, Session, WriteTimeout, close
 from streamer.server.vosk import run_vosk
 from streamer.server.worker import InferenceWorker
 from streamer.wire.protocol import NATIVE_PATH, CloseCode, Ending
@@ -41,8 +41,19 @@ __all__ = ["ServerOptions", "StreamServer"]
 log = logging.getLogger(__name__)
 # websockets logs every frame at DEBUG (audio, transcripts) and the handshake headers (tokens).
 # Its own logger, capped at INFO, keeps them out of the logs even when the root logger is at DEBUG.
+# Its INFO lines (listening, "connection rejected (404 Not Found)") are replaced by ours, which name the path.
 WS_LOG = logging.getLogger(f"{__name__}.websockets")
-WS_LOG.setLevel(logging.INFO)
+WS_LOG.setLevel(logging.WARNING)
+# The server pings every 20 s to keep proxies and NATs from dropping quiet connections, but never
+# closes a session for a late pong: backpressure stops reading a fast sender's audio, and its pong
+# then waits behind that audio. Dead clients are found by the idle timeout and the write timeout.
+PING_INTERVAL = 20.0  # seconds
+# Frames websockets may queue unread per session (above this it stops reading the socket): with
+# 1 MiB messages, 4 MiB; the documented per-session memory bound counts them.
+MAX_QUEUE = 4
+# On shutdown a session gets the finals of everything it sent, then done, then 1001.
+SHUTTING_DOWN = Ending(CloseCode.GOING_AWAY, "server shutting down", done=True)
+SHUTDOWN_POLL = 0.02  # seconds between two checks whether every session has finished
 
 
 class StreamServer:
@@ -94,11 +105,18 @@ class StreamServer:
             compression=None,  # audio does not compress; deflate would cost CPU and memory per session
             server_header=None,  # no version banner
             max_size=o.max_message_bytes,
+            max_queue=MAX_QUEUE,
+            ping_interval=PING_INTERVAL,
+            ping_timeout=None,
+            close_timeout=CLOSE_TIMEOUT,
             logger=WS_LOG,
         )
         self.port = self._ws_server.sockets[0].getsockname()[1]
         where = NATIVE_PATH if o.protocol == "native" else "/ (vosk protocol)"
         log.info("listening on ws://%s:%d%s", o.host, self.port, where)
+        if o.web_root is not None and (o.web_root / "index.html").is_file():
+            host = f"[{o.host}]" if ":" in o.host else o.host
+            log.info("browser page at http://%s:%d/", "127.0.0.1" if o.host in ("0.0.0.0", "") else host, self.port)
 
     async def serve_until(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set, then shut down gracefully; raises if the model fails to load."""
@@ -121,22 +139,25 @@ class StreamServer:
         await asyncio.shield(self._shutdown)  # every caller waits for the one shutdown
 
     async def _shut_down(self) -> None:
-        self.http.stopping = True
+        self.http.stopping = True  # from now on handshakes get 503 and /readyz says so
         if self._ws_server is None:
             return
+        start = time.monotonic()
         log.info("shutting down: finishing %d sessions", len(self._sessions))
-        self._ws_server.close(close_connections=False)  # stop listening; handshakes in flight get 503
         for session in list(self._sessions):
-            session.end_with(Ending(CloseCode.GOING_AWAY, "server shutting down"))
+            session.end_with(SHUTTING_DOWN)
+        # Keep listening meanwhile, so load balancers read /readyz and late handshakes get a clear 503.
         grace = self.options.shutdown_grace
-        try:
-            await asyncio.wait_for(self._ws_server.wait_closed(), grace)
-        except asyncio.TimeoutError:
+        while (self._sessions or self.http.slots or self.http.pending) and time.monotonic() - start < grace:
+            await asyncio.sleep(SHUTDOWN_POLL)
+        if self._sessions:
             log.warning("%d sessions did not finish within %g s; closing them", len(self._sessions), grace)
-            await asyncio.gather(*(s.ws.close(CloseCode.GOING_AWAY) for s in list(self._sessions)))
-            await self._ws_server.wait_closed()
+            for session in list(self._sessions):
+                session.force()
+        self._ws_server.close()  # stop listening; close what is left (handshakes, unauthenticated)
+        await self._ws_server.wait_closed()
         await asyncio.to_thread(self.worker.stop)
-        log.info("stopped")
+        log.info("stopped after %.1f s", time.monotonic() - start)
 
     @property
     def loaded(self) -> bool:
@@ -152,20 +173,29 @@ class StreamServer:
     async def _handle(self, ws: ServerConnection) -> None:
         authorization = ws.request.headers.get_all("Authorization") if ws.request else []
         authorized = self.options.token is None or bool(authorization)  # a wrong header got 401 already
-        session = Session(ws, self.options, self.worker, self.metrics, self.http.token_ok, authorized)
+        session = Session(ws, self.options, self.worker, self.metrics, self.http, authorized)
         self._sessions.add(session)
         self.metrics.add("sessions_active")
         self.metrics.add("sessions_total")
         if self.http.stopping:
-            session.end_with(Ending(CloseCode.GOING_AWAY, "server shutting down"))
+            session.end_with(SHUTTING_DOWN)
         log.info("session %s opened (%s protocol)", session.id, self.options.protocol)
         try:
             await (run_vosk(session) if session.vosk else run_native(session))
         except ConnectionClosed:
             pass  # the client left; nothing to send
+        except WriteTimeout:
+            log.info("session %s: the client read nothing for %g s", session.id, WRITE_TIMEOUT)
+            self.metrics.count("errors", "write_timeout")
+            await close(ws, CloseCode.WRITE_TIMEOUT, "write_timeout")  # dropped after the close timeout
+        except asyncio.CancelledError:
+            if not session.forced:
+                raise
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            await close(ws, CloseCode.GOING_AWAY, "server shutting down")
         except Exception:
             log.exception("session %s failed", session.id)
-            await ws.close(CloseCode.INTERNAL, "internal")
+            await close(ws, CloseCode.INTERNAL, "internal")
         finally:
             session.close()
             self._sessions.discard(session)

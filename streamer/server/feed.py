@@ -52,6 +52,7 @@ class Feed:
         self.closed = False  # the close job was submitted
         self.audio_seconds = 0.0  # input received
         self.pending_seconds = 0.0  # queued on the worker, not yet recognized
+        self.pending_jobs = 0  # messages (audio, finalize, close) queued on the worker, not yet done
         self._origin = 0.0  # when a live source would have captured the first sample
 
     def configure(self, audio_format: AudioFormat) -> None:
@@ -59,12 +60,18 @@ class Feed:
         self.audio = AudioInput(audio_format.sample_rate, audio_format.channels)
         self.format = audio_format
 
-    def accept(self, data: bytes) -> asyncio.Future[float] | None:
-        """Decode, convert and queue one binary message; ``ValueError`` for bad audio (nothing queued)."""
+    def accept(self, data: bytes, max_seconds: float | None = None) -> asyncio.Future[float] | None:
+        """Decode, convert and queue one binary message; ``ValueError`` for bad audio (nothing queued).
+
+        ``max_seconds``: take at most this much of the message (whole frames); the rest is dropped.
+        """
+        width = ENCODINGS[self.format.encoding][1]
+        frame_bytes = width * self.format.channels
+        if max_seconds is not None and len(data) % frame_bytes == 0:  # partial frames: decode_pcm refuses them
+            data = data[: max(0, round(max_seconds * self.format.sample_rate)) * frame_bytes]
         samples = self.audio(decode_pcm(data, self.format.encoding))
         now = time.monotonic()
-        width = ENCODINGS[self.format.encoding][1]
-        seconds = len(data) / (width * self.format.channels * self.format.sample_rate)
+        seconds = len(data) / (frame_bytes * self.format.sample_rate)
         if not self.started:  # a live source captured the first sample this long ago
             self.started, self._origin = True, now - seconds
         self.audio_seconds += seconds
@@ -102,12 +109,14 @@ class Feed:
         self, kind: JobKind, samples: np.ndarray | None = None, seconds: float = 0.0, live_at: float | None = None
     ) -> asyncio.Future[float]:
         self.submitted = True
+        self.pending_jobs += 1
         future = self.worker.submit(self.stream, kind, samples)
         future.add_done_callback(functools.partial(self._done, seconds, live_at))
         return future
 
     def _done(self, seconds: float, live_at: float | None, future: asyncio.Future[float]) -> None:
         self.pending_seconds -= seconds
+        self.pending_jobs -= 1
         self.progress.set()
         if future.cancelled():
             return

@@ -1,15 +1,19 @@
-"""The HTTP side, before any upgrade: ``/healthz``, ``/metrics``, the static page, and admission.
+"""The HTTP side, before any upgrade: ``/healthz``, ``/readyz``, ``/metrics``, the static page, and admission.
 
 ``HttpFront.process_request`` is websockets' ``process_request`` hook. Plain HTTP requests get
-health, metrics or a file; websocket handshakes are refused here (wrong path, ``Origin``, token,
-shutdown, loading, capacity) before they cost a session, and an admitted one holds a slot until its
-TCP connection is gone.
+health, readiness, metrics or a file; websocket handshakes are refused here (wrong path, ``Origin``,
+token, shutdown, loading, capacity) before they cost a session. An admitted handshake holds a
+session slot until its TCP connection is gone -- except one that must still send its token in its
+first message: that one waits in a separate budget of unauthenticated connections (as many as
+there are slots, for at most ``AUTH_SECONDS``) and takes a slot only once its token is right
+(``promote``), so strangers never hold the service.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import mimetypes
 from collections.abc import Callable
 from http import HTTPStatus
@@ -24,6 +28,9 @@ from streamer.server.options import ServerOptions
 from streamer.wire.protocol import NATIVE_PATH, bearer_token
 
 __all__ = ["HttpFront", "response"]
+
+log = logging.getLogger(__name__)
+PROBES = ("/healthz", "/readyz", "/metrics")  # polled every few seconds: logged at DEBUG only
 
 
 class HttpFront:
@@ -40,7 +47,8 @@ class HttpFront:
         self.metrics = metrics
         self.loaded = loaded
         self.stopping = False  # set on shutdown: handshakes get 503
-        self.slots: set[ServerConnection] = set()  # handshakes in progress and open sessions
+        self.slots: set[ServerConnection] = set()  # authenticated handshakes in progress and open sessions
+        self.pending: set[ServerConnection] = set()  # connections whose token must come in a message
         self._tasks: set[asyncio.Task[None]] = set()
 
     def token_ok(self, token: str | None) -> bool:
@@ -48,12 +56,28 @@ class HttpFront:
         expected = self.options.token
         if expected is None:
             return True
-        return token is not None and hmac.compare_digest(token.encode(), expected.encode())
+        if not isinstance(token, str):
+            return False
+        # surrogatepass: a lone surrogate in a JSON token is a wrong token, not an encoding error.
+        return hmac.compare_digest(token.encode("utf-8", "surrogatepass"), expected.encode())
+
+    def promote(self, connection: ServerConnection) -> bool:
+        """Move a connection that just sent the right token from the pending budget to a session slot."""
+        if connection in self.slots:
+            return True
+        if len(self.slots) >= self.options.max_sessions:
+            return False
+        self.pending.discard(connection)
+        self.slots.add(connection)
+        return True
 
     async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
         if "websocket" not in request.headers.get("Upgrade", "").lower():
-            return await self._http(path)
+            answer = await self._http(path)
+            level = logging.DEBUG if path in PROBES else logging.INFO
+            log.log(level, "GET %s %d", _printable(path), answer.status_code)
+            return answer
         # Everything below runs without awaiting, so the slot check and reservation are atomic.
         refusal = self._refusal(path, request.headers)
         if refusal is not None:
@@ -62,9 +86,14 @@ class HttpFront:
             answer = response(status, text)
             if status == HTTPStatus.SERVICE_UNAVAILABLE:
                 answer.headers["Retry-After"] = "1"
+            log.info("websocket %s refused: %d (%s)", _printable(path), status.value, reason)
             return answer
-        # Reserve a slot until the TCP connection is gone, whatever happens to the handshake.
-        self.slots.add(connection)
+        # Reserve a slot (or a place in the unauthenticated budget) until the TCP connection is gone,
+        # whatever happens to the handshake.
+        if self._needs_token_message(request.headers):
+            self.pending.add(connection)
+        else:
+            self.slots.add(connection)
         task = asyncio.ensure_future(self._release_slot(connection))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -85,7 +114,13 @@ class HttpFront:
             return "loading", HTTPStatus.SERVICE_UNAVAILABLE, "the model is still loading\n"
         if len(self.slots) >= self.options.max_sessions:
             return "capacity", HTTPStatus.SERVICE_UNAVAILABLE, "too many sessions; try again later\n"
+        if self._needs_token_message(headers) and len(self.pending) >= self.options.max_sessions:
+            return "unauthenticated", HTTPStatus.SERVICE_UNAVAILABLE, "too many connections waiting to authenticate\n"
         return None
+
+    def _needs_token_message(self, headers: Headers) -> bool:
+        """A token is required and the handshake has no Authorization header (a wrong one got 401)."""
+        return self.options.token is not None and not headers.get_all("Authorization")
 
     def _origin_ok(self, headers: Headers) -> bool:
         origins = headers.get_all("Origin")
@@ -105,11 +140,18 @@ class HttpFront:
             await connection.wait_closed()
         finally:
             self.slots.discard(connection)
+            self.pending.discard(connection)
 
     async def _http(self, path: str) -> Response:
         if path == "/healthz":
             if self.loaded():
                 return response(HTTPStatus.OK, "ok\n")
+            return response(HTTPStatus.SERVICE_UNAVAILABLE, "loading the model\n")
+        if path == "/readyz":  # for load balancers: 503 while loading and once shutting down
+            if self.stopping:
+                return response(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down\n")
+            if self.loaded():
+                return response(HTTPStatus.OK, "ready\n")
             return response(HTTPStatus.SERVICE_UNAVAILABLE, "loading the model\n")
         if path == "/metrics":
             return response(HTTPStatus.OK, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
@@ -149,3 +191,8 @@ def response(status: HTTPStatus, body: str | bytes, content_type: str = "text/pl
         ]
     )
     return Response(status.value, status.phrase, headers, data)
+
+
+def _printable(path: str) -> str:
+    """A request path for the log: at most 200 characters, control characters escaped."""
+    return path[:200].encode("unicode_escape").decode("ascii")

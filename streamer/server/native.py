@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from streamer.server.session import AUTH_SECONDS, Session
+from streamer.server.session import AUTH_SECONDS, Session, close
 from streamer.wire.protocol import (
     CloseCode,
     Config,
@@ -60,18 +60,15 @@ async def _receive(s: Session) -> Ending:
         first = await s.next_message(within=AUTH_SECONDS)
         if isinstance(first, Ending):
             return first
-        if isinstance(first, bytes) or not s.authorize(token_of(first)):
-            return error_ending(
-                "unauthorized", 'send the token in an Authorization header or as "token" in the first message',
-                CloseCode.POLICY,
-            )  # fmt: skip
+        refusal = s.authorize(None if isinstance(first, bytes) else token_of(first))
+        if refusal is not None:
+            return refusal
     s.send(Ready(s.id, s.feed.format.sample_rate))
     while True:
         if first is not None:
             message, first = first, None  # the authorizing message may also be a config
         else:
-            await s.wait_for_room()
-            message = await s.next_message()
+            message = await s.wait_for_room() or await s.next_message()
         if isinstance(message, Ending):
             return message
         ending = _on_message(s, message)
@@ -83,8 +80,7 @@ def _on_message(s: Session, message: str | bytes) -> Ending | None:
     """Act on one message; an ``Ending`` when the session must end."""
     try:
         if isinstance(message, bytes):
-            s.accept_audio(message)
-            return None
+            return s.accept_audio(message)[1]
         request = parse_native(message)
     except ProtocolError as e:
         if e.code == "bad_config":
@@ -109,7 +105,7 @@ async def _send_events(s: Session) -> None:
     while True:
         item = await s.outbox.get()
         if isinstance(item, Ending):
-            await s.ws.close(item.code, item.reason)
+            await close(s.ws, item.code, item.reason)
             return
-        await s.ws.send(item.to_json())
+        await s.write(item.to_json())
         s.progress.set()

@@ -27,7 +27,7 @@ class ServerOptions:
     token: str | None = None  # bearer token; None: no authentication
     max_batch: int = 32  # windows per forward pass; 1 runs one forward per stream
     gather_seconds: float = 0.005  # bounded wait to gather other streams' hops into a batch
-    shutdown_grace: float = 10.0  # seconds sessions get to receive their finals on SIGTERM
+    shutdown_grace: float = 5.0  # seconds sessions get to receive their finals on SIGTERM, then 1001 anyway
     web_root: Path | None = WEB_ROOT  # static files served at /, when the folder exists
 
     def __post_init__(self) -> None:

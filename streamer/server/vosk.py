@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from streamer.server.session import AUTH_SECONDS, Session
+from streamer.server.session import AUTH_SECONDS, Session, close
 from streamer.wire.protocol import (
     AudioFormat,
     CloseCode,
@@ -34,37 +34,40 @@ async def run_vosk(s: Session) -> None:
         try:
             if isinstance(message, bytes):
                 if not s.authorized:
-                    return await _end(s, _unauthorized())
-                future = s.accept_audio(message)
+                    return await _end(s, s.authorize(None))
+                future, ending = s.accept_audio(message)
+                if ending is not None:  # the audio clock reached the limit: the reply is the last result
+                    return await _end(s, ending)
                 if future is not None:
                     await future
-                await s.ws.send(_reply(s))
+                await s.write(_reply(s))
                 continue
             request = parse_vosk(message)
         except ProtocolError as e:
             if not s.authorized:
-                return await _end(s, _unauthorized())
+                return await _end(s, s.authorize(None))
             if e.code == "bad_config":
                 return await _end(s, error_ending(e.code, str(e), CloseCode.INVALID_DATA))
             s.metrics.count("errors", e.code)
-            await s.ws.send(json.dumps(vosk_error(e.code, str(e))))
+            await s.write(json.dumps(vosk_error(e.code, str(e))))
             continue
         if isinstance(request, VoskConfig):
-            if not s.authorized and not s.authorize(request.token):
-                return await _end(s, _unauthorized())
+            refusal = None if s.authorized else s.authorize(request.token)
+            if refusal is not None:
+                return await _end(s, refusal)
             if request.sample_rate is not None and not s.feed.started:  # like Vosk: later configs are ignored
                 s.feed.configure(AudioFormat(sample_rate=request.sample_rate))
             if request.words is not None:
                 s.words = request.words
         elif not s.authorized:
-            return await _end(s, _unauthorized())
+            return await _end(s, s.authorize(None))
         elif isinstance(request, VoskReset):
             await s.feed.finalize()
-            await s.ws.send(_reply(s, final=True))
+            await s.write(_reply(s, final=True))
         else:  # eof
             await s.feed.close()
-            await s.ws.send(_reply(s, final=True))
-            await s.ws.close(CloseCode.NORMAL)
+            await s.write(_reply(s, final=True))
+            await close(s.ws, CloseCode.NORMAL)
             return
 
 
@@ -81,14 +84,8 @@ async def _end(s: Session, ending: Ending) -> None:
     """A server-side end: the last result (unsolicited, the one exception to one reply each), then close."""
     if ending.flush and s.feed.started:
         await s.feed.close()
-        await s.ws.send(_reply(s, final=True))
+        await s.write(_reply(s, final=True))
     if ending.error is not None:
         s.metrics.count("errors", ending.error.code)
-        await s.ws.send(json.dumps(vosk_error(ending.error.code, ending.error.message)))
-    await s.ws.close(ending.code, ending.reason)
-
-
-def _unauthorized() -> Ending:
-    return error_ending(
-        "unauthorized", 'send the token in an Authorization header or as config "token"', CloseCode.POLICY
-    )
+        await s.write(json.dumps(vosk_error(ending.error.code, ending.error.message)))
+    await close(s.ws, ending.code, ending.reason)

@@ -63,6 +63,8 @@ ERROR_CODES: dict[str, str] = {
     "idle_timeout": "no audio for the idle timeout; the last final is sent and the session ends (4001)",
     "max_duration": "the session reached its maximum duration; the last final is sent and the session ends (4002)",
     "internal": "a server fault in this session; the session ends (1011), other sessions are unaffected",
+    "capacity": "the token came in the first message but every session slot was taken by then; ends (1013)",
+    "write_timeout": "the client read nothing for the write timeout while events waited; the session ends (4008)",
 }
 
 
@@ -75,8 +77,10 @@ class CloseCode(IntEnum):
     POLICY = 1008  # unauthorized
     TOO_BIG = 1009  # a message over the size limit (sent by the websockets library itself)
     INTERNAL = 1011  # internal
+    TRY_AGAIN_LATER = 1013  # capacity: authenticated by message when every slot was taken
     IDLE_TIMEOUT = 4001
     MAX_DURATION = 4002
+    WRITE_TIMEOUT = 4008  # the client read nothing for the write timeout (like HTTP 408)
 
 
 # ----- server -> client events (the recognizer's Partial and Final, plus these) -----------------
@@ -93,7 +97,10 @@ class Ready(Event):
 
 @dataclass(frozen=True)
 class Done(Event):
-    """Everything after ``eof`` was sent; the server closes with 1000 next."""
+    """Everything the client sent was recognized and its events sent; the server closes next.
+
+    After ``eof`` (then 1000) and on shutdown (then 1001).
+    """
 
     type: ClassVar[str] = "done"
 
