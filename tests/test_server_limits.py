@@ -142,7 +142,7 @@ def test_a_client_that_reads_nothing_is_closed_after_the_write_timeout(demo, mon
 
 
 @pytest.mark.parametrize("flood", ["tiny_audio", "finalize"])
-def test_message_floods_stay_within_the_per_session_bound(demo, flood):
+def test_message_floods_stay_within_the_per_session_bound(demo, clips, flood):
     """2-byte audio messages or finalize messages as fast as possible: bounded queue, bounded memory, then a clean end."""
     with running_server(demo) as server:
         peak_jobs = 0
@@ -166,13 +166,17 @@ def test_message_floods_stay_within_the_per_session_bound(demo, flood):
         async def scenario():
             return await asyncio.gather(flooder(), flooder())
 
+        asyncio.run(stream_clip(url(server), clips["hello"]))  # warm up: recognizers, buffers, allocator
         before = rss_mib()
         results = asyncio.run(scenario())
         grown = rss_mib() - before
     for sent, events, code in results:
         assert sent > 1_000 and code == 1000 and events[-1].type == "done"
     assert peak_jobs <= MAX_PENDING_MESSAGES
-    assert grown < 16, f"the server grew by {grown:.0f} MiB"
+    # Two sessions' documented bound (4 unread frames, 64 queued messages, 256 events: well under 1 MiB
+    # for tiny messages) plus what one 256 KiB socket read parses at once (~32k frames of 8 bytes) and
+    # this process's client side. Before the message bound: 149 MiB.
+    assert grown < 24, f"the server grew by {grown:.0f} MiB"
 
 
 def test_shutdown_gives_ten_sessions_finals_done_and_1001_within_the_grace(demo, clips, reference):

@@ -54,6 +54,7 @@ class Feed:
         self.pending_seconds = 0.0  # queued on the worker, not yet recognized
         self.pending_jobs = 0  # messages (audio, finalize, close) queued on the worker, not yet done
         self._origin = 0.0  # when a live source would have captured the first sample
+        self._unfinalized = False  # audio was submitted since the last finalize
 
     def configure(self, audio_format: AudioFormat) -> None:
         """Take a new input format (before any audio)."""
@@ -80,9 +81,16 @@ class Feed:
         # lag counts from then, so fast senders are not "behind" while the server keeps up.
         return self._submit_audio(samples, max(now, self._origin + self.audio_seconds))
 
-    def finalize(self) -> asyncio.Future[float]:
-        """End the current segment now: the resampler's tail, then a finalize."""
+    def finalize(self) -> asyncio.Future[float] | None:
+        """End the current segment now: the resampler's tail, then a finalize.
+
+        None when no audio came since the last finalize: there is no segment to end, and a flood of
+        finalize messages then costs the worker nothing.
+        """
         self._submit_audio(self.audio.flush(), time.monotonic())
+        if not self._unfinalized:
+            return None
+        self._unfinalized = False
         return self._submit("finalize")
 
     async def close(self) -> None:
@@ -103,6 +111,7 @@ class Feed:
             return None
         seconds = len(samples) / SAMPLE_RATE
         self.pending_seconds += seconds
+        self._unfinalized = True
         return self._submit("audio", samples, seconds, live_at)
 
     def _submit(

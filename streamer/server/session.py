@@ -225,14 +225,18 @@ class WriteTimeout(Exception):
 
 
 async def close(ws: ServerConnection, code: int, reason: str = "") -> None:
-    """The closing handshake, reading (and dropping) what the client still sends meanwhile.
+    """The closing handshake, reading (and dropping) what the client still sends meanwhile, within the close timeout.
 
     Without the reading, the client's close frame waits behind its unread audio, the connection
     and its slot stay open for the close timeout, and the session ends as 1006.
     """
     drain = asyncio.ensure_future(_drain(ws))
     try:
-        await ws.close(code, reason)
+        # websockets bounds the wait for the client's close frame, not the write of ours: a client
+        # that reads nothing would hold it forever. Past the close timeout, drop the connection.
+        await asyncio.wait_for(ws.close(code, reason), CLOSE_TIMEOUT + 0.5)
+    except asyncio.TimeoutError:
+        ws.transport.abort()
     finally:
         drain.cancel()
 

@@ -62,7 +62,9 @@ async def run_vosk(s: Session) -> None:
         elif not s.authorized:
             return await _end(s, s.authorize(None))
         elif isinstance(request, VoskReset):
-            await s.feed.finalize()
+            future = s.feed.finalize()
+            if future is not None:
+                await future
             await s.write(_reply(s, final=True))
         else:  # eof
             await s.feed.close()
