@@ -6,18 +6,11 @@ import asyncio
 import logging
 
 import pytest
+import test_server as shared
 from fuzz_server import DOCUMENTED_CLOSES, fuzz, summary
-from test_server import (
-    clips,  # noqa: F401  (fixtures)
-    demo,  # noqa: F401
-    demo_folder,  # noqa: F401
-    final_texts,
-    reference,  # noqa: F401
-    running_server,
-    stream_clip,
-    url,
-)
+from test_server import final_texts, running_server, stream_clip, url
 
+demo_folder, demo, clips, reference = shared.demo_folder, shared.demo, shared.clips, shared.reference  # fixtures
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 SEED = 16

@@ -9,19 +9,8 @@ import socket
 import time
 
 import pytest
-from test_server import (
-    CHUNK,
-    clips,  # noqa: F401  (fixtures)
-    demo,  # noqa: F401
-    demo_folder,  # noqa: F401
-    final_texts,
-    http_get,
-    messages_until_close,
-    reference,  # noqa: F401
-    running_server,
-    stream_clip,
-    url,
-)
+import test_server as shared
+from test_server import CHUNK, final_texts, http_get, messages_until_close, running_server, stream_clip, url
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -29,6 +18,7 @@ from streamer.server import session as session_module
 from streamer.server.session import AUTH_SECONDS, CLOSE_TIMEOUT, MAX_PENDING_MESSAGES
 from streamer.wire.protocol import parse_event
 
+demo_folder, demo, clips, reference = shared.demo_folder, shared.demo, shared.clips, shared.reference  # fixtures
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 BEARER = {"Authorization": "Bearer s3cret"}
@@ -192,6 +182,8 @@ def test_shutdown_gives_ten_sessions_finals_done_and_1001_within_the_grace(demo,
                 audio = clips[name]
                 for first in range(0, len(audio), CHUNK):
                     await ws.send(audio[first : first + CHUNK].tobytes())
+            total = sum(len(clips[n]) for n in names) / 16_000
+            await wait_until(lambda: server.metrics.audio_seconds >= total - 1e-6, 30)  # every message taken in
             start = time.monotonic()
             asyncio.run_coroutine_threadsafe(server.shutdown(), server.loop)
             await asyncio.sleep(0.1)
@@ -228,8 +220,7 @@ def test_healthz_readyz_and_http_log_lines_name_the_path(demo, caplog, tmp_path)
 def test_a_request_path_is_logged_escaped(demo, caplog):
     """A request path with control characters is logged escaped, never as raw lines."""
     caplog.set_level(logging.INFO, logger="streamer.server")
-    with running_server(demo) as server:
-        with socket.create_connection(("127.0.0.1", server.port)) as raw:
-            raw.sendall(b"GET /a%0a\x1b[31m HTTP/1.1\r\nHost: x\r\n\r\n")
-            raw.recv(100)
+    with running_server(demo) as server, socket.create_connection(("127.0.0.1", server.port)) as raw:
+        raw.sendall(b"GET /a%0a\x1b[31m HTTP/1.1\r\nHost: x\r\n\r\n")
+        raw.recv(100)
     assert not any("\x1b" in r.getMessage() for r in caplog.records)
