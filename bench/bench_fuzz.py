@@ -25,10 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-import soundfile as sf  # noqa: E402
-from common import write_results  # noqa: E402
-from fuzz_server import fuzz, summary  # noqa: E402
-from test_server import final_texts, running_server, stream_clip, url  # noqa: E402
+import soundfile as sf
+from common import write_results
+from fuzz_server import fuzz, summary
+from test_server import final_texts, running_server, stream_clip, url
 
 
 class Tracebacks(logging.Handler):
