@@ -18,7 +18,9 @@ from streamer.wire.audio import ENCODINGS, SAMPLE_RATE, AudioInput, decode_pcm
 from streamer.wire.events import Event
 from streamer.wire.protocol import AudioFormat
 
-__all__ = ["Feed"]
+__all__ = ["MIN_JOB_SAMPLES", "Feed"]
+
+MIN_JOB_SAMPLES = 320  # 20 ms at 16 kHz, one CTC frame: smaller messages are joined before they reach the worker
 
 
 class Feed:
@@ -55,6 +57,7 @@ class Feed:
         self.pending_jobs = 0  # messages (audio, finalize, close) queued on the worker, not yet done
         self._origin = 0.0  # when a live source would have captured the first sample
         self._unfinalized = False  # audio was submitted since the last finalize
+        self._held: list[np.ndarray] = []  # 16 kHz audio under MIN_JOB_SAMPLES, waiting for more
 
     def configure(self, audio_format: AudioFormat) -> None:
         """Take a new input format (before any audio)."""
@@ -79,7 +82,7 @@ class Feed:
         self.worker.metrics.add("audio_seconds", seconds)
         # Audio sent faster than real time could not have been live before its place in the stream:
         # lag counts from then, so fast senders are not "behind" while the server keeps up.
-        return self._submit_audio(samples, max(now, self._origin + self.audio_seconds))
+        return self._submit_audio(samples, max(now, self._origin + self.audio_seconds), whole=False)
 
     def finalize(self) -> asyncio.Future[float] | None:
         """End the current segment now: the resampler's tail, then a finalize.
@@ -106,7 +109,19 @@ class Feed:
         """The client is gone: drop the stream without recognizing the rest."""
         self.worker.discard(self.stream)
 
-    def _submit_audio(self, samples: np.ndarray, live_at: float) -> asyncio.Future[float] | None:
+    def _submit_audio(self, samples: np.ndarray, live_at: float, whole: bool = True) -> asyncio.Future[float] | None:
+        """Queue audio on the worker; ``whole=False`` holds back less than ``MIN_JOB_SAMPLES`` to join the next.
+
+        Each job costs the worker and the loop the same whatever its size: a flood of 2-byte messages
+        would otherwise cost a job per sample. Audio held back goes with the next message, finalize or close.
+        """
+        if self._held:
+            samples = np.concatenate([*self._held, samples])
+            self._held = []
+        if not whole and len(samples) < MIN_JOB_SAMPLES:
+            if len(samples):
+                self._held.append(samples)
+            return None
         if not len(samples):
             return None
         seconds = len(samples) / SAMPLE_RATE
