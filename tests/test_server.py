@@ -256,10 +256,10 @@ def test_session_cap_gives_503_and_failed_handshakes_leak_no_slot(demo, clips, r
 
         asyncio.run(alongside(server, clips["weather"], reference["weather"], scenario))
         for _ in range(100):
-            if not server._slots:
+            if not server.http.slots:
                 break
             time.sleep(0.02)
-        assert not server._slots
+        assert not server.http.slots
         assert server.metrics.rejected["capacity"] >= 1
 
 
@@ -294,20 +294,31 @@ def test_idle_session_gets_its_final_then_4001(demo, clips, reference):
     assert events[-1].type == "error" and events[-1].code == "idle_timeout"
 
 
-def test_session_longer_than_max_duration_ends_with_4002(demo, clips, reference):
-    """A session that outlives max_session_seconds gets its final, a max_duration error and 4002."""
-    with running_server(demo, max_session_seconds=2.5, idle_timeout=10) as server:
+def test_max_session_seconds_counts_the_audio_clock_and_the_wall_clock(demo, clips, reference):
+    """4 s of audio, or 4 s of wall clock, whichever comes first: the final of what was kept, max_duration, 4002."""
+    from streamer.core.files import transcribe_stream
+
+    limit = 4.0
+    with running_server(demo, max_session_seconds=limit, idle_timeout=10) as server:
 
         async def scenario():
-            async with connect(url(server)) as ws:
-                await ws.send(clips["hello"].tobytes())
-                events = await messages_until_close(ws)
-                return events, ws.close_code
+            async with connect(url(server)) as fast:  # 10.9 s of audio at once: the audio clock ends it
+                await fast.send(clips["weather"].tobytes())
+                by_audio = await messages_until_close(fast), fast.close_code
+            async with connect(url(server)) as slow:  # 1 s of audio, then nothing: the wall clock ends it
+                start = time.monotonic()
+                await slow.send(clips["hello"][:16_000].tobytes())
+                by_wall = await messages_until_close(slow), slow.close_code, time.monotonic() - start
+            return by_audio, by_wall
 
-        events, code = asyncio.run(alongside(server, clips["hello"], reference["hello"], scenario))
-    assert code == 4002
-    assert final_texts(events) == reference["hello"]
+        (events, code), (wall_events, wall_code, seconds) = asyncio.run(
+            alongside(server, clips["hello"], reference["hello"], scenario)
+        )
+    kept = clips["weather"][: int(limit * 16_000)]
+    assert code == 4002 and final_texts(events) == final_texts(transcribe_stream(demo, kept, 16_000))
     assert events[-1].type == "error" and events[-1].code == "max_duration"
+    assert wall_code == 4002 and wall_events[-1].code == "max_duration"
+    assert limit <= seconds < limit + 0.5
 
 
 def test_origins_outside_the_allowed_list_get_403(demo, clips, reference):
@@ -381,7 +392,8 @@ def test_a_session_whose_recognition_fails_ends_with_1011_and_the_others_carry_o
     """A fault in one session's own step (after a shared batch, or its close at eof) ends only that session."""
     from streamer.core.recognizer import Recognizer
 
-    init, original = Recognizer.__init__, getattr(Recognizer, step)
+    method = {"consume": "_consume_best", "close": "close"}[step]  # run_batch hands each stream its ids
+    init, original = Recognizer.__init__, getattr(Recognizer, method)
     doomed: list[Recognizer] = []  # recognizers created once the scenario starts
 
     def remember(self, *args, **kwargs):
@@ -396,7 +408,7 @@ def test_a_session_whose_recognition_fails_ends_with_1011_and_the_others_carry_o
 
     armed = False
     monkeypatch.setattr(Recognizer, "__init__", remember)
-    monkeypatch.setattr(Recognizer, step, fail_if_doomed)
+    monkeypatch.setattr(Recognizer, method, fail_if_doomed)
     with running_server(demo) as server:
 
         async def scenario():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from streamer.server.app import ServerOptions, StreamServer
+from streamer.server.app import StreamServer
+from streamer.server.options import ServerOptions
 
 __all__ = ["ServerOptions", "StreamServer"]

@@ -7,15 +7,12 @@ hop of every stream that has one due as a single batch (``streamer.core.recogniz
 round after round. Results go back to the loop with ``loop.call_soon_threadsafe``:
 the stream's events first, then the futures of the jobs they completed.
 
-``Feed`` is the loop's side of one stream: it decodes and resamples a session's
-audio, submits it, and keeps the account the server's backpressure and lag
-reports are made of.
+``streamer.server.feed.Feed`` is the loop's side of one stream.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import queue
 import threading
@@ -28,11 +25,10 @@ from typing import Any, Literal
 import numpy as np
 
 from streamer.core.config import StreamingConfig
-from streamer.wire.audio import ENCODINGS, AudioInput, decode_pcm
-from streamer.wire.events import AudioFormat, Event
-from streamer.wire.units import SAMPLE_RATE
+from streamer.server.metrics import Metrics
+from streamer.wire.events import Event
 
-__all__ = ["Feed", "InferenceWorker", "Metrics", "Stream"]
+__all__ = ["InferenceWorker", "Job", "Stream"]
 
 log = logging.getLogger(__name__)
 
@@ -66,95 +62,6 @@ class Stream:
         self.error: Exception | None = None  # why the worker gave up on this stream
 
 
-class Histogram:
-    """A Prometheus histogram with fixed buckets (callers hold the metrics lock)."""
-
-    def __init__(self, buckets: tuple[float, ...]) -> None:
-        self.buckets = buckets
-        self.counts = [0] * len(buckets)
-        self.sum = 0.0
-        self.count = 0
-
-    def observe(self, value: float) -> None:
-        for i, bound in enumerate(self.buckets):
-            if value <= bound:
-                self.counts[i] += 1
-        self.sum += value
-        self.count += 1
-
-    def render(self, name: str, help_: str) -> list[str]:
-        lines = [f"# HELP {name} {help_}", f"# TYPE {name} histogram"]
-        lines += [f'{name}_bucket{{le="{bound:g}"}} {n}' for bound, n in zip(self.buckets, self.counts, strict=True)]
-        lines += [
-            f'{name}_bucket{{le="+Inf"}} {self.count}',
-            f"{name}_sum {self.sum:.6f}",
-            f"{name}_count {self.count}",
-        ]
-        return lines
-
-
-class Metrics:
-    """Counters for ``/metrics``, updated from the loop and the worker thread."""
-
-    PREFIX = "hubert_stream"
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.sessions_active = 0
-        self.sessions_total = 0
-        self.rejected: dict[str, int] = {}  # reason -> handshakes refused
-        self.errors: dict[str, int] = {}  # error code -> error events sent
-        self.audio_seconds = 0.0
-        self.batch_size = Histogram((1, 2, 4, 8, 16, 32, 64, 128))
-        self.inference_seconds = Histogram((0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
-        self.queue_lag_seconds = Histogram((0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
-        self.model_loaded = False
-
-    def add(self, name: str, amount: float = 1) -> None:
-        with self._lock:
-            setattr(self, name, getattr(self, name) + amount)
-
-    def count(self, table: str, key: str) -> None:
-        with self._lock:
-            counts = getattr(self, table)
-            counts[key] = counts.get(key, 0) + 1
-
-    def observe(self, name: str, value: float) -> None:
-        with self._lock:
-            getattr(self, name).observe(value)
-
-    def render(self) -> str:
-        """The Prometheus text exposition format (version 0.0.4)."""
-        p = self.PREFIX
-        with self._lock:
-            lines = [
-                f"# HELP {p}_model_loaded 1 once the model is loaded and sessions are accepted.",
-                f"# TYPE {p}_model_loaded gauge",
-                f"{p}_model_loaded {int(self.model_loaded)}",
-                f"# HELP {p}_sessions_active Open websocket sessions.",
-                f"# TYPE {p}_sessions_active gauge",
-                f"{p}_sessions_active {self.sessions_active}",
-                f"# HELP {p}_sessions_total Sessions opened since the server started.",
-                f"# TYPE {p}_sessions_total counter",
-                f"{p}_sessions_total {self.sessions_total}",
-                f"# HELP {p}_rejected_total Websocket handshakes refused, by reason.",
-                f"# TYPE {p}_rejected_total counter",
-                *(f'{p}_rejected_total{{reason="{k}"}} {v}' for k, v in sorted(self.rejected.items())),
-                f"# HELP {p}_errors_total Error events sent to clients, by code.",
-                f"# TYPE {p}_errors_total counter",
-                *(f'{p}_errors_total{{code="{k}"}} {v}' for k, v in sorted(self.errors.items())),
-                f"# HELP {p}_audio_seconds_total Seconds of audio received.",
-                f"# TYPE {p}_audio_seconds_total counter",
-                f"{p}_audio_seconds_total {self.audio_seconds:.3f}",
-                *self.batch_size.render(f"{p}_batch_size", "Windows per forward pass."),
-                *self.inference_seconds.render(f"{p}_inference_seconds", "Time per batched forward pass."),
-                *self.queue_lag_seconds.render(
-                    f"{p}_queue_lag_seconds", "Time from audio arriving to its hops being recognized."
-                ),
-            ]
-        return "\n".join(lines) + "\n"
-
-
 _STOP = object()
 
 
@@ -186,7 +93,7 @@ class InferenceWorker:
         self.model: Any = None
         self._load = load
         # Unbounded by type, bounded in practice: every session waits for its own audio to be
-        # recognized once it has more than the server's buffer limit queued (see server._wait_for_room).
+        # recognized once it has more than the server's buffer limit queued (see Session.wait_for_room).
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._streams: list[Stream] = []  # worker thread only
         self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
@@ -402,99 +309,3 @@ def _deliver(stream: Stream, events: list[Event], done: list[Job], lags: list[fl
         stream.on_events(events)
     for job, lag in zip(done, lags, strict=True):
         _settle(job.future, lag, None)
-
-
-class Feed:
-    """The event loop's side of one stream: audio in, jobs to the worker, what is pending and how late.
-
-    Args:
-        worker: the inference worker.
-        sample_rate: the input rate until ``configure``.
-        on_events: called on the loop with the stream's events.
-        on_lag: called on the loop with how far behind real time each message was recognized.
-        on_failure: called on the loop when the worker gave up on the stream.
-        progress: set whenever queued audio shrinks (backpressure waits on it).
-    """
-
-    def __init__(
-        self,
-        worker: InferenceWorker,
-        sample_rate: int,
-        on_events: Callable[[list[Event]], None],
-        on_lag: Callable[[float], None],
-        on_failure: Callable[[], None],
-        progress: asyncio.Event,
-    ) -> None:
-        self.worker = worker
-        self.stream = worker.open(on_events)
-        self.format = AudioFormat(sample_rate=sample_rate)
-        self.audio = AudioInput(sample_rate)
-        self.on_lag, self.on_failure, self.progress = on_lag, on_failure, progress
-        self.started = False  # audio has arrived
-        self.submitted = False  # the worker has seen this stream
-        self.closed = False  # the close job was submitted
-        self.audio_seconds = 0.0  # input received
-        self.pending_seconds = 0.0  # queued on the worker, not yet recognized
-        self._origin = 0.0  # when a live source would have captured the first sample
-
-    def configure(self, audio_format: AudioFormat) -> None:
-        """Take a new input format (before any audio)."""
-        self.audio = AudioInput(audio_format.sample_rate, audio_format.channels)
-        self.format = audio_format
-
-    def accept(self, data: bytes) -> asyncio.Future[float] | None:
-        """Decode, convert and queue one binary message; ``ValueError`` for bad audio (nothing queued)."""
-        samples = self.audio(decode_pcm(data, self.format.encoding))
-        now = time.monotonic()
-        width = ENCODINGS[self.format.encoding][1]
-        seconds = len(data) / (width * self.format.channels * self.format.sample_rate)
-        if not self.started:  # a live source captured the first sample this long ago
-            self.started, self._origin = True, now - seconds
-        self.audio_seconds += seconds
-        self.worker.metrics.add("audio_seconds", seconds)
-        # Audio sent faster than real time could not have been live before its place in the stream:
-        # lag counts from then, so fast senders are not "behind" while the server keeps up.
-        return self._submit_audio(samples, max(now, self._origin + self.audio_seconds))
-
-    def finalize(self) -> asyncio.Future[float]:
-        """End the current segment now: the resampler's tail, then a finalize."""
-        self._submit_audio(self.audio.flush(), time.monotonic())
-        return self._submit("finalize")
-
-    async def close(self) -> None:
-        """End of stream: recognize everything received; its events arrive before this returns."""
-        if self.closed:
-            return
-        self.closed = True
-        self._submit_audio(self.audio.flush(), time.monotonic())
-        if self.submitted:  # a stream that never got audio has nothing to recognize
-            await self._submit("close")
-
-    def discard(self) -> None:
-        """The client is gone: drop the stream without recognizing the rest."""
-        self.worker.discard(self.stream)
-
-    def _submit_audio(self, samples: np.ndarray, live_at: float) -> asyncio.Future[float] | None:
-        if not len(samples):
-            return None
-        seconds = len(samples) / SAMPLE_RATE
-        self.pending_seconds += seconds
-        return self._submit("audio", samples, seconds, live_at)
-
-    def _submit(
-        self, kind: JobKind, samples: np.ndarray | None = None, seconds: float = 0.0, live_at: float | None = None
-    ) -> asyncio.Future[float]:
-        self.submitted = True
-        future = self.worker.submit(self.stream, kind, samples)
-        future.add_done_callback(functools.partial(self._done, seconds, live_at))
-        return future
-
-    def _done(self, seconds: float, live_at: float | None, future: asyncio.Future[float]) -> None:
-        self.pending_seconds -= seconds
-        self.progress.set()
-        if future.cancelled():
-            return
-        if future.exception() is not None:
-            self.on_failure()
-        elif live_at is not None:
-            self.on_lag(max(0.0, time.monotonic() - live_at))  # from when the audio was live to now

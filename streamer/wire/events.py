@@ -255,7 +255,10 @@ class ErrorEvent(Event):
 
 @dataclass(frozen=True)
 class Done(Event):
-    """Everything after ``eof`` was sent; the server closes with 1000 next."""
+    """Everything the client sent was recognized and its events sent; the server closes next.
+
+    After ``eof`` (then 1000) and on shutdown (then 1001).
+    """
 
     type: ClassVar[str] = "done"
 

@@ -48,8 +48,10 @@ class CloseCode(IntEnum):
     POLICY = 1008  # unauthorized
     TOO_BIG = 1009  # a message over the size limit (sent by the websockets library itself)
     INTERNAL = 1011  # internal
+    TRY_AGAIN_LATER = 1013  # capacity: authenticated by message when every slot was taken
     IDLE_TIMEOUT = 4001
     MAX_DURATION = 4002
+    WRITE_TIMEOUT = 4008  # the client read nothing for the write timeout (like HTTP 408)
 
 
 # Error codes of the ``error`` event, each with what happens to the session.
@@ -61,6 +63,8 @@ ERROR_CODES: dict[str, str] = {
     "idle_timeout": "no audio for the idle timeout; the last final is sent and the session ends (4001)",
     "max_duration": "the session reached its maximum duration; the last final is sent and the session ends (4002)",
     "internal": "a server fault in this session; the session ends (1011), other sessions are unaffected",
+    "capacity": "the token came in the first message but every session slot was taken by then; ends (1013)",
+    "write_timeout": "the client read nothing for the write timeout while events waited; the session ends (4008)",
 }
 # The close that follows each error code; None: the session carries on.
 ERROR_CLOSE: dict[str, CloseCode | None] = {
@@ -71,6 +75,8 @@ ERROR_CLOSE: dict[str, CloseCode | None] = {
     "idle_timeout": CloseCode.IDLE_TIMEOUT,
     "max_duration": CloseCode.MAX_DURATION,
     "internal": CloseCode.INTERNAL,
+    "capacity": CloseCode.TRY_AGAIN_LATER,
+    "write_timeout": CloseCode.WRITE_TIMEOUT,
 }
 
 
