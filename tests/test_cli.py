@@ -14,7 +14,9 @@ import soundfile as sf
 import soxr
 from test_captions import parse_captions
 
-import streamer.cli.commands
+import streamer.cli.mic
+import streamer.cli.parser
+import streamer.cli.transcribe
 from streamer.cli import main
 from streamer.core.config import FRAME_SECONDS, StreamingConfig
 from streamer.wire.events import Final, Partial, event_from_json
@@ -179,7 +181,7 @@ def test_realtime_is_paced_like_a_live_source(tmp_path, capsys, cached_model):
 
 def test_progress_bar_only_when_stderr_is_a_terminal(monkeypatch, capsys, cached_model):
     """A long file shows a progress bar on a terminal's stderr and none when stderr is redirected."""
-    monkeypatch.setattr(streamer.cli.commands, "PROGRESS_MIN_SECONDS", 5.0)
+    monkeypatch.setattr(streamer.cli.transcribe, "PROGRESS_MIN_SECONDS", 5.0)
     status, _, err = run(capsys, "transcribe", str(WEATHER), "--model", MODEL)
     assert status == 0 and err == ""
     terminal = Terminal()
@@ -339,7 +341,7 @@ def test_help_shows_the_real_defaults(command, capsys):
         assert option in text
         assert f"(default: {round(frames * FRAME_SECONDS, 2)})" in text.rsplit(option, 1)[1].split(" --", 1)[0]
     assert f"default: {model.loading.DEFAULT_MODEL}" in text
-    assert set(streamer.cli.commands.MODEL_ALIASES) == set(model.loading.ALIASES)
+    assert set(streamer.cli.parser.MODEL_ALIASES) == set(model.loading.ALIASES)
     assert "--device-type {cpu,cuda,auto}" in text and "--dtype {float32,bfloat16,float16}" in text
     assert "--format {text,jsonl,srt,vtt}" in text and "(default: text)" in text
     assert "2 lines of 42 characters and 6 s" in text
@@ -350,7 +352,7 @@ def test_help_of_each_subcommand_says_what_it_does(capsys):
     mic = help_of(capsys, "mic")
     assert "--input NAME|INDEX" in mic and "Ctrl-C" in mic and "exits with status 0" in mic
     assert "dimmed" in mic and "When stdout is not a terminal only finished sentences are printed" in mic
-    assert "more than 5 s" in mic and f"{streamer.cli.commands.QUEUE_SECONDS:g} s" in mic
+    assert "more than 5 s" in mic and f"{streamer.cli.mic.QUEUE_SECONDS:g} s" in mic
     transcribe = help_of(capsys, "transcribe")
     assert "FILE [FILE ...]" in transcribe and "--realtime" in transcribe and "{stem}" in transcribe
     assert "==> FILE <==" in transcribe and "exit status is 1" in transcribe
@@ -379,7 +381,7 @@ def test_python_dash_m_streamer():
 
 def test_serve_takes_the_common_options_and_its_own():
     """`serve` parses the model and streaming options of the other subcommands, then its own."""
-    parser = streamer.cli.commands.build_parser()
+    parser = streamer.cli.parser.build_parser()
     args = parser.parse_args(["serve", "--port", "0", "--model", MODEL, "--hop", "0.5", "--final-pass"])
     assert (args.port, args.model, args.hop, args.device_type, args.final_pass) == (0, MODEL, 0.5, "auto", True)
     assert args.left_context is None and args.endpoint_silence is None  # offered; StreamingConfig's defaults
