@@ -81,19 +81,21 @@ def test_final_pass_transcribes(capsys, cached_model):
 
 
 @pytest.mark.parametrize("fmt", ["srt", "vtt"])
-def test_captions_one_file_per_input(fmt, tmp_path, capsys, cached_model):
-    """`--format srt|vtt --output DIR/{stem}.EXT` writes a valid caption file per input whose text is the finals'."""
+def test_captions_one_file_per_input(fmt, tmp_path, capsys, cached_model, monkeypatch):
+    """The README's `--output 'subs/{stem}.srt'` (vtt too) makes subs/ and writes a valid caption file per input
+    whose text is the finals'."""
     status, out, _ = run(capsys, "transcribe", str(HELLO), str(WEATHER), "--model", MODEL, "--format", "jsonl")
     finals = [e for e in map(event_from_json, out.splitlines()) if isinstance(e, Final)]
     second = [i for i, f in enumerate(finals) if f.segment == 0][1]
     expected = {"hello": finals[:second], "weather": finals[second:]}
 
-    template = str(tmp_path / "captions" / f"{{stem}}.{fmt}")
-    (tmp_path / "captions").mkdir()
+    monkeypatch.chdir(tmp_path)  # subs/ does not exist yet
+    template = f"subs/{{stem}}.{fmt}"
     status, out, err = run(capsys, "transcribe", str(HELLO), str(WEATHER), "--model", MODEL, "-f", fmt, "-o", template)
     assert status == 0 and out == "" and err == ""
+    assert sorted(p.name for p in (tmp_path / "subs").iterdir()) == [f"hello.{fmt}", f"weather.{fmt}"]
     for stem, its_finals in expected.items():
-        cues = parse_captions((tmp_path / "captions" / f"{stem}.{fmt}").read_text(), vtt=fmt == "vtt")
+        cues = parse_captions((tmp_path / "subs" / f"{stem}.{fmt}").read_text(), vtt=fmt == "vtt")
         assert " ".join(" ".join(lines) for _, _, lines in cues) == " ".join(f.text for f in its_finals)
         times = [t for start, end, _ in cues for t in (start, end)]
         assert times == sorted(times) and all(end > start for start, end, _ in cues)
@@ -130,8 +132,8 @@ def test_captions_of_several_files_cannot_share_a_file(tmp_path, capsys):
 
 
 def test_output_to_a_file(tmp_path, capsys, cached_model):
-    """--output FILE receives what stdout would have shown."""
-    target = tmp_path / "hello.txt"
+    """--output FILE receives what stdout would have shown; the folders on its way are made."""
+    target = tmp_path / "notes" / "today" / "hello.txt"
     status, out, _ = run(capsys, "transcribe", str(HELLO), "--model", MODEL, "-o", str(target))
     assert status == 0 and out == ""
     status, shown, _ = run(capsys, "transcribe", str(HELLO), "--model", MODEL)
@@ -291,10 +293,12 @@ def test_bad_streaming_options(capsys):
 
 
 def test_output_that_cannot_be_written(tmp_path, capsys):
-    """An --output in a folder that does not exist is reported before the model loads; status 2."""
-    target = tmp_path / "no" / "such" / "dir.txt"
-    status, _, err = run(capsys, "transcribe", str(HELLO), "--model", MODEL, "-o", str(target))
-    assert status == 2 and f"cannot write {target}" in err
+    """An --output whose folder would have to be made inside a file is reported before the model loads; status 2."""
+    (tmp_path / "notes.txt").write_text("a file, not a folder\n")
+    target = tmp_path / "notes.txt" / "hello.txt"
+    status, _, err = run(capsys, "transcribe", str(HELLO), "--model", "nobody/loaded", "-o", str(target))
+    assert status == 2 and err.startswith(f"hubert-stream: error: cannot write {target}: ")
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_per_file_outputs_must_differ(tmp_path, capsys):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 from streamer.cli.options import streaming_config
@@ -97,7 +98,9 @@ def make_recognizer(model: Any, config: StreamingConfig) -> Any:
 
 
 def open_output(path: str) -> TextIO:
+    """``path`` opened for writing text; its missing folders are made (``--output 'subs/{stem}.srt'``)."""
     try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         return open(path, "w", encoding="utf-8", newline="\n")  # closed by the caller's ExitStack
     except OSError as e:
         raise CliError(f"cannot write {path}: {e.strerror or e}") from e

@@ -225,11 +225,14 @@ def _add_output_options(parser: argparse.ArgumentParser, files: bool) -> None:
     )  # fmt: skip
     if files:
         help_ = (
-            "write to FILE instead of stdout; with {stem} in it, one file per input named after it, "
-            "e.g. --output 'captions/{stem}.srt' (required for srt/vtt of several files)"
+            "write to FILE instead of stdout (missing folders are made); with {stem} in it, one file per input "
+            "named after it, e.g. --output 'subs/{stem}.srt' (required for srt/vtt of several files)"
         )
     else:
-        help_ = "write the events of --format to FILE; stdout then shows the live view only when it is a terminal"
+        help_ = (
+            "write the events of --format to FILE (missing folders are made); stdout then shows the live view "
+            "only when it is a terminal"
+        )
     group.add_argument("--output", "-o", metavar="FILE", help=help_)
 
 
