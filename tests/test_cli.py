@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 import time
@@ -362,6 +363,14 @@ def test_help_of_each_subcommand_says_what_it_does(capsys):
     assert "==> FILE <==" in transcribe and "exit status is 1" in transcribe
     devices = help_of(capsys, "devices")
     assert "default sample rate" in devices and "--input" in devices
+
+
+def test_version_is_the_projects(capsys):
+    """`hubert-stream --version` prints the version pyproject.toml declares, and exits 0."""
+    declared = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.MULTILINE).group(1)
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out == f"hubert-stream {declared}\n"
 
 
 def test_no_command_is_a_usage_error(capsys):

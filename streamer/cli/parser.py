@@ -43,6 +43,7 @@ DEFAULT_MODEL = "facebook/hubert-large-ls960-ft"
 MODEL_ALIASES = ("demo", "large", "xlarge")
 DTYPES = ("float32", "bfloat16", "float16")
 
+DISTRIBUTION = "hubert-stream"  # pyproject.toml's [project] name, whose version --version prints
 DEFAULTS = StreamingConfig()
 
 EPILOG = f"""\
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=ParagraphFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     mic = commands.add_parser(
@@ -138,6 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_serve(commands)
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version: pyproject.toml's, as pip recorded it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:
+        return "(version unknown: not installed; pip install -e . from the checkout)"
 
 
 def _add_serve(commands: Any) -> None:
