@@ -392,6 +392,23 @@ def test_python_dash_m_streamer():
     assert done.returncode == 0 and done.stdout.startswith("usage: hubert-stream transcribe")
 
 
+def test_serve_log_level():
+    """`serve --log-level error` prints only errors on stderr; the default (info) also says where it listens."""
+
+    def serve(*options: str) -> list[str]:
+        command = [sys.executable, "-m", "streamer", "serve", "--model", "./no-such-model-folder", "--port", "0"]
+        done = subprocess.run([*command, *options], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and "no model folder './no-such-model-folder'" in done.stderr
+        return done.stderr.splitlines()
+
+    assert any(" INFO " in line and "listening on ws://127.0.0.1:" in line for line in serve())
+    quiet = serve("--log-level", "error")
+    assert quiet and all(" ERROR " in line for line in quiet), quiet
+    parser = streamer.cli.parser.build_parser()
+    args = parser.parse_args(["serve", "--log-level", "warning"])
+    assert args.log_level == "warning"
+
+
 def test_serve_takes_the_common_options_and_its_own():
     """`serve` parses the model and streaming options of the other subcommands, then its own."""
     parser = streamer.cli.parser.build_parser()
