@@ -141,6 +141,60 @@ def test_output_to_a_file(tmp_path, capsys, cached_model):
     assert target.read_text() == shown and shown.strip()
 
 
+class Stdin:
+    """sys.stdin with these bytes piped in."""
+
+    def __init__(self, data: bytes, terminal: bool = False) -> None:
+        self.buffer, self.terminal = io.BytesIO(data), terminal
+
+    def isatty(self) -> bool:
+        return self.terminal
+
+
+def test_audio_from_standard_input(tmp_path, capsys, monkeypatch, cached_model):
+    """`cat hello.wav | hubert-stream transcribe -` prints what the file gives; any format (FLAC here) works too."""
+    _, from_file, _ = run(capsys, "transcribe", str(HELLO), "--model", MODEL, "-f", "jsonl")
+    audio, rate = sf.read(HELLO, dtype="int16")
+    flac = io.BytesIO()
+    sf.write(flac, audio, rate, format="FLAC")
+    monkeypatch.setattr(sys, "stdin", Stdin(flac.getvalue()))
+    assert run(capsys, "transcribe", "-", "--model", MODEL, "-f", "jsonl") == (0, from_file, "")
+
+    monkeypatch.setattr(sys, "stdin", Stdin(HELLO.read_bytes()))
+    status, out, err = run(capsys, "transcribe", "-", str(HELLO), "--model", MODEL, "-o", str(tmp_path / "{stem}.txt"))
+    assert (status, out, err) == (0, "", "")
+    assert (tmp_path / "stdin.txt").read_text() == (tmp_path / "hello.txt").read_text() != ""
+
+
+def test_standard_input_piped_for_real():
+    """The same through a real pipe into `python -m streamer transcribe -`, with a header naming standard input."""
+    done = subprocess.run(
+        [sys.executable, "-m", "streamer", "transcribe", "-", str(HELLO), "--model", MODEL],
+        cwd=ROOT, stdin=HELLO.open("rb"), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stderr == ""
+    piped, named = done.stdout.split("\n\n")
+    assert piped.startswith("==> standard input <==\n") and named.startswith(f"==> {HELLO} <==\n")
+    assert piped.split("\n", 1)[1].strip() == named.split("\n", 1)[1].strip() != ""
+
+
+@pytest.mark.parametrize(
+    "stdin, argv, status, message",
+    [
+        (b"", ["-"], 1, "cannot read standard input: it is empty"),
+        (b"these are notes", ["-"], 1, "cannot read standard input: Format not recognised"),
+        (None, ["-"], 2, "standard input is a terminal; pipe audio into it, e.g. cat talk.wav | hubert-stream"),
+        (b"", ["-", "-"], 2, "standard input (-) can be read only once"),
+    ],
+)
+def test_standard_input_errors(stdin, argv, status, message, capsys, monkeypatch):
+    """Empty, non-audio, a terminal, or `-` twice: one line saying so, before any model loads."""
+    monkeypatch.setattr(sys, "stdin", Stdin(stdin or b"", terminal=stdin is None))
+    got, out, err = run(capsys, "transcribe", *argv, "--model", "nobody/loaded")
+    assert (got, out) == (status, "") and err.startswith(f"hubert-stream: error: {message}"), err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_any_format_rate_and_channel_count(tmp_path, capsys, cached_model):
     """FLAC 44.1 kHz stereo, Ogg 48 kHz, MP3 22.05 kHz, WAV 8 kHz: the text of the same audio as 16 kHz mono."""
     audio, rate = sf.read(HELLO, dtype="float32")

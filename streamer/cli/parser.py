@@ -32,7 +32,7 @@ from streamer.cli.common import (
 )
 from streamer.cli.listen import run_devices, run_mic
 from streamer.cli.mic import MAX_CHANNELS, QUEUE_SECONDS
-from streamer.cli.transcribe import PROGRESS_MIN_SECONDS, run_transcribe
+from streamer.cli.transcribe import PROGRESS_MIN_SECONDS, STDIN, run_transcribe
 from streamer.core.config import FRAME_SECONDS, StreamingConfig
 
 __all__ = ["build_parser", "main"]
@@ -117,7 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=ParagraphFormatter,
     )
-    transcribe.add_argument("files", nargs="+", metavar="FILE", help="audio files to transcribe")
+    transcribe.add_argument(
+        "files", nargs="+", metavar="FILE",
+        help=f"audio files to transcribe; {STDIN} reads standard input (whole, then transcribes it), "
+        f"e.g. cat talk.flac | {PROG} transcribe -",
+    )  # fmt: skip
     transcribe.add_argument(
         "--realtime", action="store_true",
         help="feed each file at the pace of a live source (1 s of audio per second) instead of as fast as possible",

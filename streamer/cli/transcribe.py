@@ -4,13 +4,14 @@ show a progress bar for long ones, and write each file's events where --output s
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -20,6 +21,7 @@ from streamer.cli.captions import EventWriter, make_writer
 from streamer.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
+    PROG,
     CliError,
     config_of,
     error,
@@ -32,7 +34,7 @@ from streamer.cli.common import (
 from streamer.wire.audio import AudioInput
 from streamer.wire.events import Event
 
-__all__ = ["PROGRESS_MIN_SECONDS", "STEM", "AudioFile", "AudioFileError", "run_transcribe"]
+__all__ = ["PROGRESS_MIN_SECONDS", "STDIN", "STEM", "AudioFile", "AudioFileError", "run_transcribe"]
 
 FILE_BLOCK_SECONDS = 1.0  # source audio read at a time when running as fast as possible
 REALTIME_BLOCK_SECONDS = 0.1  # ... and when paced like a live source (--realtime)
@@ -40,6 +42,9 @@ PROGRESS_MIN_SECONDS = 60.0  # files at least this long get a progress bar (when
 PROGRESS_REDRAW_SECONDS = 0.2
 PROGRESS_BAR_WIDTH = 30
 STEM = "{stem}"  # in --output: one output file per input, named after it
+STDIN = "-"  # as FILE: read the audio from standard input
+STDIN_NAME = "standard input"  # how messages and headers call it
+STDIN_STEM = "stdin"  # what {stem} becomes for it
 
 
 class AudioFileError(Exception):
@@ -48,20 +53,30 @@ class AudioFileError(Exception):
 
 @dataclass(frozen=True)
 class AudioFile:
+    """An input as given on the command line (a path, or ``-``), checked to be audio the recognizer takes."""
+
     path: str
     sample_rate: int
     channels: int
     frames: int
+    data: bytes | None = field(default=None, repr=False)  # standard input's bytes; None for a file
 
     @property
     def seconds(self) -> float:
         return self.frames / self.sample_rate
 
+    @property
+    def name(self) -> str:
+        """How messages and ``==> NAME <==`` headers call it."""
+        return STDIN_NAME if self.path == STDIN else self.path
+
     @classmethod
     def inspect(cls, path: str) -> AudioFile:
-        """Check that ``path`` is audio the recognizer can take, without decoding it."""
+        """Check that ``path`` is audio the recognizer can take, without decoding it; ``-`` reads stdin whole."""
         import soundfile as sf
 
+        if path == STDIN:
+            return cls._inspect_stdin()
         if not os.path.exists(path):
             raise AudioFileError(f"cannot read {path}: no such file")
         if os.path.isdir(path):
@@ -75,11 +90,35 @@ class AudioFile:
             except OSError as os_error:
                 reason = os_error.strerror or str(os_error)
             raise AudioFileError(f"cannot read {path}: {reason.rstrip('.')} (not audio libsndfile can read?)") from e
+        return cls._checked(path, info)
+
+    @classmethod
+    def _inspect_stdin(cls) -> AudioFile:
+        # libsndfile decodes only WAV-like formats from a pipe (it seeks in the others, FLAC included),
+        # so standard input is read whole and decoded from memory, like a file.
+        import soundfile as sf
+
+        try:
+            data = sys.stdin.buffer.read()
+        except (OSError, ValueError, AttributeError) as e:
+            raise AudioFileError(f"cannot read {STDIN_NAME}: {one_line(e)}") from e
+        if not data:
+            raise AudioFileError(f"cannot read {STDIN_NAME}: it is empty")
+        try:
+            info = sf.info(io.BytesIO(data))
+        except sf.SoundFileError as e:
+            reason = (getattr(e, "error_string", None) or str(e)).rstrip(".")
+            raise AudioFileError(f"cannot read {STDIN_NAME}: {reason} (not audio libsndfile can read?)") from e
+        return cls._checked(STDIN, info, data)
+
+    @classmethod
+    def _checked(cls, path: str, info: Any, data: bytes | None = None) -> AudioFile:
+        audio = cls(path, info.samplerate, info.channels, info.frames, data)
         try:
             AudioInput(info.samplerate, info.channels)
         except ValueError as e:
-            raise AudioFileError(f"cannot transcribe {path}: {e}") from e
-        return cls(path, info.samplerate, info.channels, info.frames)
+            raise AudioFileError(f"cannot transcribe {audio.name}: {e}") from e
+        return audio
 
     def blocks(self, block_seconds: float) -> Iterator[tuple[np.ndarray, int]]:
         """16 kHz mono blocks and the source frames read so far; AudioFileError if decoding fails."""
@@ -88,7 +127,7 @@ class AudioFile:
         source = AudioInput(self.sample_rate, self.channels)
         done = 0
         try:
-            with sf.SoundFile(self.path) as f:
+            with sf.SoundFile(self.path if self.data is None else io.BytesIO(self.data)) as f:
                 for data in f.blocks(
                     blocksize=max(1, round(block_seconds * self.sample_rate)), dtype="float32", always_2d=True
                 ):
@@ -97,7 +136,7 @@ class AudioFile:
             yield source.flush(), done
         except (sf.SoundFileError, OSError, ValueError) as e:
             where = f" at {done / self.sample_rate:.1f} s" if done else ""
-            raise AudioFileError(f"cannot read {self.path}{where}: {one_line(e)}") from e
+            raise AudioFileError(f"cannot read {self.name}{where}: {one_line(e)}") from e
 
 
 class Progress:
@@ -140,13 +179,13 @@ def _clock(seconds: float) -> str:
 
 def _per_file_outputs(files: Sequence[str], template: str) -> dict[str, str]:
     """``{stem}`` in --output -> one distinct output path per input; refuse collisions."""
-    outputs = {name: template.replace(STEM, Path(name).stem) for name in files}
+    outputs = {name: template.replace(STEM, STDIN_STEM if name == STDIN else Path(name).stem) for name in files}
     seen: dict[str, str] = {}
     for name, target in outputs.items():
         key = os.path.realpath(target)
         if key in seen:
             raise CliError(f"--output {template!r} names the same file {target} for {seen[key]} and {name}")
-        if any(os.path.realpath(f) == key for f in files):
+        if any(os.path.realpath(f) == key for f in files if f != STDIN):
             raise CliError(f"--output {template!r} would overwrite the input {target}")
         seen[key] = name
     return outputs
@@ -162,6 +201,10 @@ def run_transcribe(args: argparse.Namespace) -> int:
             f"{args.format} captions of several files cannot share one file; "
             f"write one per input with --output '{STEM}.{args.format}'"
         )
+    if args.files.count(STDIN) > 1:
+        raise CliError(f"{STDIN_NAME} ({STDIN}) can be read only once")
+    if STDIN in args.files and is_terminal(sys.stdin):
+        raise CliError(f"{STDIN_NAME} is a terminal; pipe audio into it, e.g. cat talk.wav | {PROG} transcribe -")
     targets = _per_file_outputs(args.files, args.output) if per_file else {}
 
     status = EXIT_OK
@@ -192,7 +235,7 @@ def run_transcribe(args: argparse.Namespace) -> int:
             else:
                 out = shared
                 if several and args.format != "jsonl":
-                    out.write(("\n" if number else "") + f"==> {audio.path} <==\n")
+                    out.write(("\n" if number else "") + f"==> {audio.name} <==\n")
                     out.flush()
             try:
                 if not _transcribe_file(audio, recognizer, make_writer(args.format, out), args.realtime):
@@ -208,7 +251,7 @@ def _transcribe_file(audio: AudioFile, recognizer: Any, writer: EventWriter, rea
     recognizer.reset()
     progress = None
     if audio.seconds >= PROGRESS_MIN_SECONDS and is_terminal(sys.stderr):
-        progress = Progress(sys.stderr, Path(audio.path).name, audio.frames, audio.sample_rate)
+        progress = Progress(sys.stderr, Path(audio.name).name, audio.frames, audio.sample_rate)
     write: Callable[[list[Event]], None] = _writer_with_progress(writer, progress)
     writer.begin()
     began = time.monotonic()
