@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -328,6 +330,29 @@ def test_model_that_cannot_be_found(name, fragments, monkeypatch, capsys):
         assert fragment in lines[0]
 
 
+def test_unreachable_hub_is_one_line_at_once(tmp_path):
+    """A hub that refuses connections: no 30 s of retry lines, one line naming the cache, HF_HUB_OFFLINE and a folder."""
+    closed = socket.socket()  # bound and not listening: every connection to it is refused
+    closed.bind(("127.0.0.1", 0))
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    env.update(HF_ENDPOINT=endpoint, HF_HUB_CACHE=str(tmp_path), PYTHONPATH=str(ROOT))
+    began = time.monotonic()
+    with closed:
+        done = subprocess.run(
+            [sys.executable, "-m", "streamer", "transcribe", str(HELLO), "--model", "nobody/nothing"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert time.monotonic() - began < 20  # huggingface_hub's own retries took 25-30 s
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("hubert-stream: error: cannot load model 'nobody/nothing': ")
+    for fragment in ("did not answer", "Connection refused", "not in the local cache", "HF_HUB_OFFLINE=1",
+                     "local folder", "--model demo"):  # fmt: skip
+        assert fragment in lines[0]
+
+
 def test_cuda_without_cuda(capsys):
     """Asking for CUDA on a machine without it is one line and status 2."""
     import torch
@@ -451,7 +476,7 @@ def test_serve_log_level():
 
     def serve(*options: str) -> list[str]:
         command = [sys.executable, "-m", "streamer", "serve", "--model", "./no-such-model-folder", "--port", "0"]
-        done = subprocess.run([*command, *options], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        done = subprocess.run([*command, *options], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
         assert done.returncode == 2 and "no model folder './no-such-model-folder'" in done.stderr
         return done.stderr.splitlines()
 
