@@ -452,6 +452,30 @@ def test_version_is_the_projects(capsys):
     assert exit_.value.code == 0 and capsys.readouterr().out == f"hubert-stream {declared}\n"
 
 
+def test_final_pass_figures_live_in_the_readme_only(capsys):
+    """--help, docs/cli.md and the README agree on the final pass: the same history, and the measured figures
+    (percentages) only in the README's Measured section, which the help and docs/cli.md point to."""
+    history = f"up to {StreamingConfig().final_context_frames * FRAME_SECONDS:g} s of history"
+    option = help_of(capsys, "transcribe").split("--final-pass", 2)[2].split(" --", 1)[0]
+    row = next(
+        line for line in (ROOT / "docs" / "cli.md").read_text().splitlines() if line.startswith("| `--final-pass`")
+    )
+    readme = (ROOT / "README.md").read_text()
+    feature = next(line for line in readme.splitlines() if line.startswith("| Streaming |"))
+    for text in (option, row, feature):
+        assert history in text and not re.search(r"\d\s*%", text), text
+    assert "README.md, section Measured" in option and "README's [Measured](../README.md#measured)" in row
+    assert "\n## Measured\n" in readme and "**The final pass** (`--final-pass`)" in readme.split("\n## Measured\n")[1]
+
+
+def test_install_commands_install_from_the_checkout():
+    """hubert-stream is on no package index: no doc tells pip to fetch it by name (`pip install 'hubert-stream[mic]'`)."""
+    for doc in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
+        for command in re.findall(r"pip install [^`\n&;|]*", doc.read_text()):
+            assert "hubert-stream" not in command, f"{doc.name}: {command}"
+    assert "pip install -e '.[mic]'" in (ROOT / "docs" / "cli.md").read_text()
+
+
 def test_no_command_is_a_usage_error(capsys):
     """Running with no subcommand prints usage and exits 2."""
     with pytest.raises(SystemExit) as exit_:
