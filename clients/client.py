@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 import time
@@ -22,16 +23,34 @@ from typing import Any
 
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from streamer.wire.events import Config, Done, Eof, ErrorEvent, Event, Final, Finalize, Lag, Partial, Ready, parse_event
+from streamer.wire.protocol import NATIVE_PATH
 from streamer.wire.units import SAMPLE_RATE
 
-__all__ = ["SessionResult", "StreamClient", "format_event", "main", "read_audio", "stream_file", "stream_microphone"]
+__all__ = [
+    "ClientError",
+    "SessionResult",
+    "StreamClient",
+    "format_event",
+    "main",
+    "read_audio",
+    "stream_file",
+    "stream_microphone",
+]
 
 CHUNK_SECONDS = 0.1  # audio per binary message: small enough for live partials, big enough to be cheap
 MIC_QUEUE_BLOCKS = 50  # 5 s of microphone audio waiting to be sent before the oldest is dropped
 MAX_MESSAGE_BYTES = 1 << 20  # what the client accepts from the server
+MAX_REFUSAL_CHARS = 200  # of the body of an HTTP refusal, quoted in the error
+
+
+class ClientError(Exception):
+    """A session that could not start, or audio that could not be read; the message says why, in one line.
+
+    The error it stands for (``OSError``, ``InvalidStatus``, ...) is its ``__cause__``.
+    """
 
 
 @dataclass
@@ -89,7 +108,21 @@ class StreamClient:
         self.ws: ClientConnection | None = None
 
     async def __aenter__(self) -> StreamClient:
-        self.ws = await connect(self.uri, additional_headers=self.headers, compression=None, max_size=MAX_MESSAGE_BYTES)
+        """Connect and send the config; ``ClientError`` when there is no session to be had at ``uri``."""
+        try:
+            self.ws = await connect(
+                self.uri, additional_headers=self.headers, compression=None, max_size=MAX_MESSAGE_BYTES
+            )
+        except InvalidURI as e:
+            raise ClientError(f"{self.uri} is not a websocket address; give ws://HOST:PORT{NATIVE_PATH}") from e
+        except InvalidStatus as e:
+            raise ClientError(_refusal(self.uri, e)) from e
+        except InvalidHandshake as e:
+            raise ClientError(f"{self.uri} did not answer as a websocket server: {e}") from e
+        except ConnectionRefusedError as e:
+            raise ClientError(f"cannot connect to {self.uri}: nothing listens there (is the server running?)") from e
+        except (OSError, asyncio.TimeoutError) as e:  # no route, unknown host, no answer in time
+            raise ClientError(f"cannot connect to {self.uri}: {_reason(e)}") from e
         await self.ws.send(self.config.to_json())
         return self
 
@@ -132,6 +165,28 @@ class StreamClient:
         return "" if self.ws is None or self.ws.close_reason is None else self.ws.close_reason
 
 
+def _refusal(uri: str, refused: InvalidStatus) -> str:
+    """One line for a handshake the server answered with an HTTP error, quoting the server's reason."""
+    response = refused.response
+    said = " ".join(bytes(response.body or b"").decode("utf-8", "replace").split())[:MAX_REFUSAL_CHARS]
+    hint = ""
+    if response.status_code == 401:
+        hint = "; give the server's token (--token)"
+    elif response.status_code == 404 and not said:
+        hint = f"; the native protocol is at {NATIVE_PATH}"
+    return (
+        f"{uri} refused the session: HTTP {response.status_code} {response.reason_phrase}"
+        + (f": {said}" if said else "")
+        + hint
+    )
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 def _convert(samples: np.ndarray, dtype: np.dtype) -> np.ndarray:
     if samples.dtype == dtype:
         return samples
@@ -143,19 +198,39 @@ def _convert(samples: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
-    """A sound file as int16 ``[frames, channels]`` and its rate (16-bit WAV without soundfile)."""
+    """A sound file as int16 ``[frames, channels]`` and its rate (16-bit WAV without soundfile).
+
+    Raises:
+        ClientError: the file is missing, a folder, or not audio that can be read here.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ClientError(f"cannot read {path}: no such file")
+    if path.is_dir():
+        raise ClientError(f"cannot read {path}: it is a directory")
     try:
         import soundfile
-    except ImportError:
+    except (ImportError, OSError):  # not installed, or no libsndfile
         soundfile = None
     if soundfile is not None:
-        data, rate = soundfile.read(str(path), dtype="int16", always_2d=True)
+        try:
+            data, rate = soundfile.read(str(path), dtype="int16", always_2d=True)
+        except (soundfile.SoundFileError, OSError, RuntimeError) as e:
+            reason = (getattr(e, "error_string", None) or _reason(e)).rstrip(".")
+            raise ClientError(f"cannot read {path}: {reason} (not audio libsndfile can read?)") from e
         return data, rate
-    with wave.open(str(path), "rb") as w:
-        if w.getsampwidth() != 2:
-            raise ValueError(f"{path}: only 16-bit WAV can be read without soundfile; pip install soundfile")
-        frames = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-        return frames.reshape(-1, w.getnchannels()), w.getframerate()
+    try:
+        with wave.open(str(path), "rb") as w:
+            if w.getsampwidth() != 2:
+                raise ClientError(
+                    f"cannot read {path}: only 16-bit WAV can be read without soundfile; pip install soundfile"
+                )
+            frames = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+            return frames.reshape(-1, w.getnchannels()), w.getframerate()
+    except (wave.Error, EOFError, OSError) as e:
+        raise ClientError(
+            f"cannot read {path}: not a WAV file ({_reason(e)}); pip install soundfile for other formats"
+        ) from e
 
 
 async def _collect(client: StreamClient, on_event: Callable[[Event], None] | None) -> SessionResult:
@@ -194,7 +269,11 @@ async def stream_file(
     token: str | None = None,
     on_event: Callable[[Event], None] | None = None,
 ) -> SessionResult:
-    """Send a sound file (as fast as the server takes it, or at ``realtime`` pace) and collect the events."""
+    """Send a sound file (as fast as the server takes it, or at ``realtime`` pace) and collect the events.
+
+    Raises:
+        ClientError: the file cannot be read, or there is no session to be had at ``uri``.
+    """
     audio, rate = read_audio(path)
     chunk = max(1, int(rate * chunk_seconds))
     async with StreamClient(uri, sample_rate=rate, channels=audio.shape[1], token=token) as client:
@@ -218,11 +297,17 @@ async def stream_microphone(
     token: str | None = None,
     on_event: Callable[[Event], None] | None = None,
 ) -> SessionResult:
-    """Send the microphone until ``stop`` is set, then eof; collect the events."""
+    """Send the microphone until ``stop`` is set, then eof; collect the events.
+
+    Raises:
+        ClientError: no sounddevice/PortAudio, a microphone that cannot be opened, or no session at ``uri``.
+    """
     try:
         import sounddevice
     except (ImportError, OSError) as e:
-        raise RuntimeError(f"the microphone needs sounddevice and PortAudio: pip install sounddevice ({e})") from e
+        raise ClientError(f"the microphone needs sounddevice and PortAudio: pip install sounddevice ({e})") from e
+    # An unknown device is a ValueError; PortAudio's own refusals are PortAudioError.
+    microphone_errors = (getattr(sounddevice, "PortAudioError", ValueError), ValueError)
     loop = asyncio.get_running_loop()
     blocks: asyncio.Queue[np.ndarray] = asyncio.Queue(MIC_QUEUE_BLOCKS)
 
@@ -237,10 +322,16 @@ async def stream_microphone(
     async with StreamClient(uri, sample_rate=sample_rate, token=token) as client:
 
         async def send() -> None:
-            with sounddevice.InputStream(
-                samplerate=sample_rate, channels=1, dtype="int16", device=device,
-                blocksize=int(sample_rate * CHUNK_SECONDS), callback=callback,
-            ):  # fmt: skip
+            with contextlib.ExitStack() as opened:
+                try:
+                    opened.enter_context(
+                        sounddevice.InputStream(
+                            samplerate=sample_rate, channels=1, dtype="int16", device=device,
+                            blocksize=int(sample_rate * CHUNK_SECONDS), callback=callback,
+                        )
+                    )  # fmt: skip
+                except microphone_errors as e:
+                    raise ClientError(f"cannot open the microphone: {_reason(e)}") from e
                 stopper = asyncio.ensure_future(stop.wait())
                 while not stop.is_set():
                     getter = asyncio.ensure_future(blocks.get())
@@ -306,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         result = asyncio.run(go())
-    except (OSError, ValueError, RuntimeError) as e:
+    except (ClientError, OSError) as e:  # OSError: the connection broke during the session
         print(f"error: {e}", file=sys.stderr)
         return 1
     if result.close_code not in (1000, None):

@@ -16,16 +16,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # so it runs from a checkout without installing
 
-from clients import format_event, stream_microphone  # noqa: E402
+from clients import ClientError, format_event, stream_microphone  # noqa: E402
+from streamer.wire.events import Event, Ready  # noqa: E402
 
 
 async def talk(uri: str, rate: int, device: int | str | None) -> str:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)  # Ctrl-C: eof, then the last final
-    print("listening... Ctrl-C to stop", file=sys.stderr)
-    result = await stream_microphone(
-        uri, stop, sample_rate=rate, device=device, on_event=lambda event: print(format_event(event), flush=True)
-    )
+
+    def show(event: Event) -> None:
+        print(format_event(event), flush=True)
+        if isinstance(event, Ready):  # the server took the session
+            print("listening... Ctrl-C to stop", file=sys.stderr)
+
+    result = await stream_microphone(uri, stop, sample_rate=rate, device=device, on_event=show)
     return result.text
 
 
@@ -38,7 +42,7 @@ def main() -> int:
     device = int(args.device) if args.device and args.device.isdigit() else args.device
     try:
         print(f"transcript: {asyncio.run(talk(args.uri, args.rate, device))}")
-    except (OSError, RuntimeError) as e:
+    except ClientError as e:  # a server that is down, a wrong path, no microphone: one line
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # so it runs from a checkout without installing
 
-from clients import format_event, stream_file  # noqa: E402
+from clients import ClientError, format_event, stream_file  # noqa: E402
 
 
 def main() -> int:
@@ -26,12 +26,16 @@ def main() -> int:
     parser.add_argument("--token", default=None, help="bearer token, if the server wants one")
     args = parser.parse_args()
 
-    result = asyncio.run(
-        stream_file(
-            args.uri, args.file, realtime=args.realtime, token=args.token,
-            on_event=lambda event: print(format_event(event), flush=True),
-        )
-    )  # fmt: skip
+    try:
+        result = asyncio.run(
+            stream_file(
+                args.uri, args.file, realtime=args.realtime, token=args.token,
+                on_event=lambda event: print(format_event(event), flush=True),
+            )
+        )  # fmt: skip
+    except ClientError as e:  # a server that is down, a wrong path or token, a missing file: one line
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     print(f"transcript: {result.text}")
     if result.close_code != 1000:
         print(f"the server ended the session: {result.close_code} {result.close_reason}", file=sys.stderr)

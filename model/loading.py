@@ -30,6 +30,7 @@ ALIASES: dict[str, str | Path] = {
 REQUIRED_FILES = ("config.json", "vocab.json", "preprocessor_config.json")
 OPTIONAL_FILES = ("tokenizer_config.json",)
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")  # in order of preference
+HUB_PROBE_SECONDS = 5.0  # how long the hub may take to answer before only the local cache is tried
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 IGNORED_KEYS = frozenset({"hubert.masked_spec_embed"})  # pre-training mask vector, unused by CTC
@@ -115,14 +116,24 @@ def _download(repo_id: str, revision: str | None) -> Path:
     )
 
     offline = constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE")
+    # huggingface_hub retries an unreachable hub for about 30 s (printing each retry) before giving up
+    # on a file that is not cached. One quick request first: unreachable, the cache is all there is.
+    silent = None if offline else _hub_silence(constants.ENDPOINT)
+    cache_only = offline or silent is not None
 
     def fetch(filename: str) -> Path:
-        return Path(hf_hub_download(repo_id, filename, revision=revision, local_files_only=offline))
+        return Path(hf_hub_download(repo_id, filename, revision=revision, local_files_only=cache_only))
 
+    if offline:
+        why = "HF_HUB_OFFLINE is set"
+    elif silent is not None:
+        why = f"the hub at {constants.ENDPOINT} did not answer: {silent}"
+    else:
+        why = "no connection"
     unreachable = (
-        f"cannot download {repo_id!r} from the Hugging Face Hub "
-        f"({'HF_HUB_OFFLINE is set' if offline else 'no connection'}) and it is not in the local cache. "
-        f"Run `hf download {repo_id}` on a connected machine and copy the cache, "
+        f"cannot download {repo_id!r} from the Hugging Face Hub ({why}) and it is not in the local cache "
+        f"({constants.HF_HUB_CACHE}). Run `hf download {repo_id}` on a connected machine and copy the cache here "
+        "(HF_HUB_OFFLINE=1 then loads it without trying the network), "
         "pass a local folder with config.json, vocab.json, preprocessor_config.json and the weights, "
         "or use --model demo for the bundled demo model"
     )
@@ -159,6 +170,17 @@ def _download(repo_id: str, revision: str | None) -> Path:
     except HfHubHTTPError as e:
         raise RuntimeError(f"downloading {repo_id!r} failed: {e}") from e
     return folder
+
+
+def _hub_silence(endpoint: str) -> str | None:
+    """Why ``endpoint`` gave no answer to one request without retries, or None when it answered at all."""
+    from huggingface_hub.utils import get_session
+
+    try:
+        get_session().head(endpoint, timeout=HUB_PROBE_SECONDS)  # any HTTP status means it is there
+    except Exception as e:  # noqa: BLE001 - requests' or httpx's transport errors, by huggingface_hub version
+        return " ".join(str(e).split()) or type(e).__name__
+    return None
 
 
 def _read_weights(folder: Path) -> dict[str, torch.Tensor]:

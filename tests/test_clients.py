@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -75,6 +76,78 @@ def test_mic_example_explains_itself():
         [sys.executable, str(EXAMPLES / "mic_to_server.py"), "--help"], capture_output=True, text=True
     )
     assert done.returncode == 0 and "--uri" in done.stdout
+
+
+@pytest.fixture
+def closed_port():
+    """A port bound and not listening: every connection to it is refused, as to a server that is down."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+def test_client_module_runs_once_and_names_a_server_that_is_down(closed_port):
+    """`python -m clients.client` runs without runpy's RuntimeWarning; no server there is one line and status 1."""
+    uri = f"ws://127.0.0.1:{closed_port}/v1/stream"
+    done = subprocess.run(
+        [sys.executable, "-m", "clients.client", uri, str(EXAMPLES / "hello.wav")],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert "RuntimeWarning" not in done.stderr
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == f"error: cannot connect to {uri}: nothing listens there (is the server running?)\n"
+
+
+def test_clients_say_in_one_line_what_went_wrong(demo, tmp_path, closed_port):
+    """examples/stream_file.py and the client command: a server that is down, a wrong path, a wrong token,
+    a missing file or one that is not audio is one line on stderr and status 1, torch-free, never a traceback."""
+    notes = tmp_path / "notes.wav"
+    notes.write_text("not a recording\n")
+    hello, missing = str(EXAMPLES / "hello.wav"), str(tmp_path / "missing.wav")
+    down = f"ws://127.0.0.1:{closed_port}/v1/stream"
+    with running_server(demo, token="t0k") as server:
+        wrong_path, wrong_token = url(server, "/v2/stream"), url(server)
+        cases = [  # (uri, file, token, the line)
+            (down, hello, "t0k", f"error: cannot connect to {down}: nothing listens there (is the server running?)"),
+            (wrong_path, hello, "t0k", (
+                f"error: {wrong_path} refused the session: HTTP 404 Not Found: no websocket endpoint here; "
+                "connect to /v1/stream"
+            )),
+            (wrong_token, hello, "wrong", (
+                f"error: {wrong_token} refused the session: HTTP 401 Unauthorized: wrong token; "
+                "give the server's token (--token)"
+            )),
+            ("http://127.0.0.1/", hello, "t0k", (
+                "error: http://127.0.0.1/ is not a websocket address; give ws://HOST:PORT/v1/stream"
+            )),
+            (url(server), missing, "t0k", f"error: cannot read {missing}: no such file"),
+            (url(server), str(notes), "t0k", f"error: cannot read {notes}: Format not recognised (not audio libsndfile can read?)"),
+        ]  # fmt: skip
+        for uri, file, token, line in cases:
+            example = run_without_torch(
+                "import runpy; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')",
+                str(EXAMPLES / "stream_file.py"), file, "--uri", uri, "--token", token,
+            )  # fmt: skip
+            command = run_without_torch(
+                "from clients.client import main; raise SystemExit(main(sys.argv[1:]))", uri, file, "--token", token
+            )
+            for done in (example, command):
+                assert done.returncode == 1 and done.stdout == "", done.stderr
+                assert done.stderr.splitlines() == [line], done.stderr
+
+
+def test_mic_example_names_a_server_that_is_down(closed_port):
+    """examples/mic_to_server.py with no server there: one line and status 1 (no traceback, no 'listening...')."""
+    uri = f"ws://127.0.0.1:{closed_port}/v1/stream"
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "mic_to_server.py"), "--uri", uri],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1 and done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    if "needs sounddevice" not in lines[0]:  # this machine has PortAudio: the server is what is missing
+        assert lines[0] == f"error: cannot connect to {uri}: nothing listens there (is the server running?)"
 
 
 def test_token_in_the_first_message_like_a_browser(demo, clips, reference):

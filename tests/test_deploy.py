@@ -33,8 +33,8 @@ import test_server as shared
 import yaml
 from websockets.exceptions import InvalidStatus
 
-from clients.client import StreamClient
-from streamer.cli.commands import build_parser
+from clients.client import ClientError, StreamClient
+from streamer.cli.parser import build_parser
 from streamer.server.worker import Metrics
 from streamer.wire.events import Final, Ready, parse_event
 from streamer.wire.protocol import NATIVE_PATH
@@ -271,9 +271,10 @@ def test_when_every_replica_is_full_the_client_gets_503(cluster):
         held = [await open_session(f"ws://127.0.0.1:{r.port}{NATIVE_PATH}") for r, cap in
                 zip(cluster.replicas, CAPS, strict=True) for _ in range(cap)]  # fmt: skip
         try:
-            with pytest.raises(InvalidStatus) as refused:
+            with pytest.raises(ClientError, match="503") as refused:
                 await open_session(cluster.url)
-            return refused.value.response
+            assert isinstance(refused.value.__cause__, InvalidStatus)
+            return refused.value.__cause__.response
         finally:
             for client in held:
                 await client.__aexit__(None, None, None)

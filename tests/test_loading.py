@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -113,6 +115,46 @@ def test_hub_id_not_cached_offline_says_what_to_do(checkpoint_factory, tmp_path)
     message = result.stderr.strip().splitlines()[-1]
     assert "RuntimeError" in message and "facebook/hubert-large-ls960-ft" in message
     assert "not in the local cache" in message and "local folder" in message and "--model demo" in message
+
+
+@pytest.fixture
+def silent_hub(monkeypatch, tmp_path):
+    """An endpoint that accepts connections and never answers; HF_HUB_OFFLINE unset; returns its cache folder."""
+    from huggingface_hub import constants
+
+    import model.loading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{server.getsockname()[1]}")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(model.loading, "HUB_PROBE_SECONDS", 0.5)
+    cache = tmp_path / "hub"
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    yield cache
+    server.close()
+
+
+def test_silent_hub_gives_up_after_one_probe(silent_hub):
+    """A hub that never answers: one probe of HUB_PROBE_SECONDS, then the cache, then one error saying what to do."""
+    began = time.monotonic()
+    with pytest.raises(RuntimeError) as failed:
+        load_model("nobody/nothing", device="cpu")
+    assert time.monotonic() - began < 5  # huggingface_hub alone retries for 25-30 s
+    message = str(failed.value)
+    assert "did not answer: timed out" in message and "not in the local cache" in message
+    assert "HF_HUB_OFFLINE=1" in message and "local folder" in message and "--model demo" in message
+
+
+def test_silent_hub_still_loads_what_is_cached(checkpoint_factory, tmp_path, silent_hub):
+    """A cached hub id loads when the hub does not answer, without waiting for it more than one probe."""
+    folder, _ = checkpoint_factory("large")
+    _hub_cache(tmp_path, folder)  # lays out tmp_path / "hub", the cache silent_hub points at
+    began = time.monotonic()
+    assert load_model("someone/hubert-tiny-ctc", device="cpu").name == "someone/hubert-tiny-ctc"
+    assert time.monotonic() - began < 5
 
 
 def test_hub_cache_without_weights_is_an_offline_error(checkpoint_factory, tmp_path):

@@ -189,7 +189,7 @@ def test_mic_gives_the_same_finals_as_transcribe(rate, dtype, tmp_path, monkeypa
     formats = ("int16",) if dtype == "int16" else ("float32", "int16")  # an int16-only device gets int16
     device = use_device(monkeypatch, FakeDevice(samples, rate, dtype, formats=formats))
 
-    assert main(["transcribe", str(path), "--model", MODEL, "--format", "jsonl"]) == 0
+    assert main(["transcribe", str(path), "--model", MODEL, "--format", "jsonl", "--live"]) == 0
     from_file = finals_of(capsys.readouterr().out)
     assert main(["mic", "--model", MODEL, "--format", "jsonl"]) == 0
     captured = capsys.readouterr()

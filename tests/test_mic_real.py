@@ -236,7 +236,7 @@ def test_mic_through_portaudio_prints_the_finals_of_transcribe(pulse, tmp_path, 
     went quiet ends it cleanly (exit 0): PortAudio's stop would wait forever for the next block.
     """
     samples, path = device_wav(tmp_path)
-    assert main(["transcribe", str(path), "--model", "demo", "--format", "jsonl"]) == 0
+    assert main(["transcribe", str(path), "--model", "demo", "--format", "jsonl", "--live"]) == 0
     expected = finals(capsys.readouterr().out)
     assert len(expected) == 3, expected  # the comparison covers several segments
 

@@ -21,6 +21,9 @@ from streamer.wire.protocol import NATIVE_PATH
 
 log = logging.getLogger(__name__)
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
 # serve's limits: option, ServerOptions field, type, help. The defaults are ServerOptions'.
 LIMIT_OPTIONS = (
     ("--max-sessions", "max_sessions", int, "concurrent sessions; more get HTTP 503"),
@@ -57,6 +60,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             help=f"{help_} (default: %(default)s)",
         )  # fmt: skip
     parser.add_argument(
+        "--log-level", choices=LOG_LEVELS, default="info",
+        help="least important log lines shown on stderr: info shows where it listens and each session, "
+        "warning only problems (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
         "--gather-ms", type=float, default=d.gather_seconds * 1000, metavar="MS",
         help="how long an idle inference thread waits to batch streams together (default: %(default)s)",
     )  # fmt: skip
@@ -92,8 +100,7 @@ def run(args: argparse.Namespace, model: Any = None, config: StreamingConfig | N
             the server already answers ``/healthz`` (503 until the model is ready).
         config: streaming knobs; built from ``args`` when None.
     """
-    if not logging.getLogger().handlers:  # the server's output is its log: where it listens, sessions, errors
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logging(getattr(args, "log_level", "info"))
     try:
         options = options_from_args(args)
         streaming = config or streaming_config(args)
@@ -110,6 +117,17 @@ def run(args: argparse.Namespace, model: Any = None, config: StreamingConfig | N
         log.error("%s", e)
         return 2
     return 0
+
+
+def _configure_logging(level: str) -> None:
+    """The server's output is its log (where it listens, sessions, errors), on stderr at ``level``."""
+    root = logging.getLogger()
+    if not root.handlers:  # an embedding program's own logging setup is kept
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler.setLevel(level.upper())  # also below loggers that set their own level (websockets' is INFO)
+        root.addHandler(handler)
+    root.setLevel(level.upper())
 
 
 async def _serve_with_signals(server: StreamServer) -> None:
