@@ -21,6 +21,7 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_TEXT_BYTES",
     "NATIVE_PATH",
+    "RESUMABLE_CLOSES",
     "VOSK_SAMPLE_RATE",
     "CloseCode",
     "ProtocolError",
@@ -51,6 +52,11 @@ class CloseCode(IntEnum):
     IDLE_TIMEOUT = 4001
     MAX_DURATION = 4002
 
+
+# Closes after which a client may resume its stream on another replica (docs/protocol.md, Resume):
+# 1001 the server shut down, 1006 the connection dropped without a close (a replica died),
+# 1011 a server fault in the session, 1012 service restart (a draining replica), 1013 try again later.
+RESUMABLE_CLOSES = frozenset({1001, 1006, 1011, 1012, 1013})
 
 # Error codes of the ``error`` event, each with what happens to the session.
 ERROR_CODES: dict[str, str] = {
