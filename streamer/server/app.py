@@ -33,6 +33,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from streamer.core.config import StreamingConfig
+from streamer.server.resume import ResumeClock, resume_clock
 from streamer.server.worker import Feed, InferenceWorker, Metrics
 from streamer.wire.events import (
     AudioFormat,
@@ -125,6 +126,7 @@ class Session:
         self.collected: list[Event] = []  # vosk: events since the last reply
         self.current = ""  # vosk: the current segment's text
         self.words = True  # vosk: include word timings in results
+        self.clock: ResumeClock | None = None  # native: set by a config with a resume point
         self.lag = 0.0  # how far behind real time the last audio was recognized
         self._last_lag_event = float("-inf")
         self.started = self.last_audio = time.monotonic()
@@ -195,6 +197,8 @@ class Session:
         if self.vosk:
             self.collected.extend(events)
         else:
+            if self.clock is not None:  # a resumable session: on the client's clock, with acks
+                events = self.clock.events(events, self.feed.samples_final, self.feed.audio.samples_in)
             for event in events:
                 self.send(event)
 
@@ -500,7 +504,8 @@ class StreamServer:
                 s.send(ErrorEvent("bad_message", "config must come before the audio; it was ignored"))
             else:
                 s.feed.configure(request.format)
-                s.send(Ready(s.id, s.feed.format.sample_rate))
+                s.clock = resume_clock(request)
+                s.send(Ready(s.id, s.feed.format.sample_rate, request.resume))
         elif isinstance(request, Finalize):
             s.feed.finalize()
         elif isinstance(request, Eof):
