@@ -203,3 +203,29 @@ def test_a_client_without_resume_ends_with_the_broken_connection(demo):
         events, client = asyncio.run(asyncio.wait_for(stream_with_client(url(server), audio, 4.0, drop, resume=False), 60))
     assert client.close_code == 1006 and client.resumes == 0
     assert not any(isinstance(e, Done) for e in events)
+
+
+def test_a_stopping_server_hands_resumable_sessions_back_with_1012(demo):
+    """Shutdown mid-sentence: a session with a resume point gets the finals and acks made so far, then
+    1012 at once (its unfinished segment is the client's to replay elsewhere, not flushed mid-word);
+    a session without one still gets the final of everything it sent, then 1001."""
+    audio = heldout_speech(3)
+
+    async def scenario(server, resume: dict | None):
+        async with connect(url(server)) as ws:
+            await ws.send(json.dumps({"type": "config", **({"resume": resume} if resume else {})}))
+            for first in range(0, len(audio) // 2, 1_600):  # half the speech, then shutdown
+                await ws.send(audio[first : first + 1_600].tobytes())
+            await asyncio.sleep(0.5)
+            asyncio.run_coroutine_threadsafe(server.shutdown(), server.loop)
+            return await messages_until_close(ws), ws.close_code
+
+    with running_server(demo) as server:
+        events, code = asyncio.run(scenario(server, {"offset": 0, "segment": 0}))
+    assert code == 1012
+    finals, acks = [e for e in events if isinstance(e, Final)], [e for e in events if isinstance(e, Ack)]
+    assert finals and acks[-1].segment == len(finals) and acks[-1].offset < len(audio) // 2
+    assert finals[-1].end <= acks[-1].offset / SAMPLE_RATE
+    with running_server(demo) as server:
+        events, code = asyncio.run(scenario(server, None))
+    assert code == 1001 and len([e for e in events if isinstance(e, Final)]) > len(finals)  # the flushed half-sentence

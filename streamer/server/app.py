@@ -33,7 +33,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from streamer.core.config import StreamingConfig
-from streamer.server.resume import ResumeClock, resume_clock
+from streamer.server.resume import ResumeClock, resume_clock, shutdown_ending
 from streamer.server.worker import Feed, InferenceWorker, Metrics
 from streamer.wire.events import (
     AudioFormat,
@@ -297,7 +297,7 @@ class StreamServer:
         log.info("shutting down: finishing %d sessions", len(self._sessions))
         self._ws_server.close(close_connections=False)  # stop listening; handshakes in flight get 503
         for session in list(self._sessions):
-            session.end_with(Ending(CloseCode.GOING_AWAY, "server shutting down"))
+            session.end_with(shutdown_ending(session.clock))
         grace = self.options.shutdown_grace
         try:
             await asyncio.wait_for(self._ws_server.wait_closed(), grace)

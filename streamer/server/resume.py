@@ -8,17 +8,19 @@ frames, so it can replay the rest on another replica if this one goes away. Sess
 resume point, and the Vosk dialect, never see any of this. See docs/protocol.md, "Resume".
 
 Small and apart from the session loop on purpose: ``resume_clock`` is called where a config is
-accepted, ``ResumeClock.events`` where the worker's events reach the session.
+accepted, ``ResumeClock.events`` where the worker's events reach the session, ``shutdown_ending``
+where the server ends its sessions to stop.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from streamer.wire.events import Ack, Config, Event, Final, Partial, WordTiming
+from streamer.wire.events import Ack, Config, Ending, Event, Final, Partial, WordTiming
+from streamer.wire.protocol import CloseCode
 from streamer.wire.units import SAMPLE_RATE
 
-__all__ = ["ACK_SILENCE_SECONDS", "ResumeClock", "resume_clock"]
+__all__ = ["ACK_SILENCE_SECONDS", "ResumeClock", "resume_clock", "shutdown_ending"]
 
 # Through a long silence no final comes, but the acknowledged point still moves: an ack at least
 # every this many seconds of it keeps the audio a client must hold small.
@@ -94,3 +96,17 @@ def resume_clock(config: Config) -> ResumeClock | None:
     if config.resume is None:
         return None
     return ResumeClock(config.resume.offset, config.resume.segment, config.sample_rate)
+
+
+def shutdown_ending(clock: ResumeClock | None) -> Ending:
+    """How a stopping server ends a session.
+
+    A session with a resume point ends at once with 1012 (service restart): the finals and acks
+    already made go first, and the client replays the rest, unfinished segment included, on another
+    replica. Flushing that segment here would end it wherever the audio stopped, mid-word, and the
+    word would reach the client in two pieces. Other sessions get the last final of what was heard,
+    then 1001.
+    """
+    if clock is not None:
+        return Ending(CloseCode.SERVICE_RESTART, "service restart: resume elsewhere", flush=False)
+    return Ending(CloseCode.GOING_AWAY, "server shutting down")

@@ -49,6 +49,7 @@ class CloseCode(IntEnum):
     POLICY = 1008  # unauthorized
     TOO_BIG = 1009  # a message over the size limit (sent by the websockets library itself)
     INTERNAL = 1011  # internal
+    SERVICE_RESTART = 1012  # shutting down: a session with a resume point resumes on another replica
     IDLE_TIMEOUT = 4001
     MAX_DURATION = 4002
 
