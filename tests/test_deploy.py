@@ -36,8 +36,8 @@ from websockets.exceptions import InvalidStatus
 from clients.client import StreamClient
 from streamer.cli.commands import build_parser
 from streamer.server.worker import Metrics
-from streamer.wire.events import Final
-from streamer.wire.protocol import NATIVE_PATH, Ready, parse_event
+from streamer.wire.events import Final, Ready, parse_event
+from streamer.wire.protocol import NATIVE_PATH
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
