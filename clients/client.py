@@ -197,7 +197,7 @@ class StreamClient:
         frame_bytes = self.dtype.itemsize * channels
         self.unacked = Unacknowledged(frame_bytes, int(max_unacked_seconds * sample_rate)) if resume else None
         self.acked = Resume(0, 0)  # the server's last ack: where a resumed session starts
-        self.resumes = 0  # sessions this stream was resumed in
+        self.resumed_at: list[Resume] = []  # where each resumed session began
         self._confirmed = False  # the server echoed the resume point: it sends acks
         self._delivered = 0  # segments whose final the user has seen
         self._eof = False  # eof was sent: a resumed session sends it again after the replay
@@ -258,6 +258,11 @@ class StreamClient:
             await self._resume()
 
     @property
+    def resumes(self) -> int:
+        """How many times the stream was resumed in a new session."""
+        return len(self.resumed_at)
+
+    @property
     def close_code(self) -> int | None:
         return None if self.ws is None else self.ws.close_code
 
@@ -291,7 +296,7 @@ class StreamClient:
             return []
         if isinstance(event, Ready):
             self._confirmed = self._confirmed or event.resume is not None
-            return [] if self.resumes else [event]
+            return [] if self.resumed_at else [event]
         if isinstance(event, (Final, Partial)) and event.segment < self._delivered:
             return []  # the replay recognized again what was final before the failover
         if isinstance(event, Final):
@@ -319,7 +324,7 @@ class StreamClient:
                 last = e
             else:
                 self.ws = ws
-                self.resumes += 1
+                self.resumed_at.append(self.acked)
                 self._replay_task = asyncio.ensure_future(self._replay(ws, self.acked.offset))
                 return
         raise ResumeError(f"could not resume the stream after {RESUME_ATTEMPTS} tries: {last}") from last
