@@ -12,12 +12,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
+import random
 import signal
 import sys
 import time
 import wave
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +28,27 @@ import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from streamer.wire.events import Config, Done, Eof, ErrorEvent, Event, Final, Finalize, Lag, Partial, Ready, parse_event
-from streamer.wire.protocol import NATIVE_PATH
+from streamer.wire.events import (
+    Ack,
+    Config,
+    Done,
+    Eof,
+    ErrorEvent,
+    Event,
+    Final,
+    Finalize,
+    Lag,
+    Partial,
+    Ready,
+    Resume,
+    parse_event,
+)
+from streamer.wire.protocol import NATIVE_PATH, RESUMABLE_CLOSES
 from streamer.wire.units import SAMPLE_RATE
 
 __all__ = [
     "ClientError",
+    "ResumeError",
     "SessionResult",
     "StreamClient",
     "format_event",
@@ -40,9 +58,21 @@ __all__ = [
     "stream_microphone",
 ]
 
+log = logging.getLogger(__name__)
+
 CHUNK_SECONDS = 0.1  # audio per binary message: small enough for live partials, big enough to be cheap
 MIC_QUEUE_BLOCKS = 50  # 5 s of microphone audio waiting to be sent before the oldest is dropped
 MAX_MESSAGE_BYTES = 1 << 20  # what the client accepts from the server
+# Session resume (docs/protocol.md, "Resume"). The client keeps the audio the server has not yet
+# acknowledged as final, at most this much; a server that falls further behind fails the stream
+# (ResumeError) rather than let a failover lose words. Servers ack at every final and every second
+# of silence, and end a segment after 20 s of speech at the latest.
+RESUME_BUFFER_SECONDS = 60.0
+RESUME_ATTEMPTS = 8  # connection tries after an abnormal close before the stream fails (ResumeError)
+BACKOFF_FIRST = 0.1  # seconds: the wait before the second try; doubled each try, with full jitter
+BACKOFF_MAX = 2.0  # seconds: the longest wait between two tries (8 tries: at most ~9 s of waiting)
+RETRY_STATUSES = frozenset({502, 503, 504})  # refused handshakes worth another try (a full or dead replica)
+
 MAX_REFUSAL_CHARS = 200  # of the body of an HTTP refusal, quoted in the error
 
 
@@ -71,14 +101,77 @@ class SessionResult:
         return " ".join(f.text for f in self.finals if f.text)
 
 
+class ResumeError(ClientError):
+    """The stream could not go on without losing audio: no replica took it back in time, or the
+    server left more audio unacknowledged than the client keeps."""
+
+
+class Unacknowledged:
+    """The client's audio after the server's last ack, as sent: ``(first frame, bytes)`` blocks.
+
+    Args:
+        frame_bytes: bytes per sample frame (all channels).
+        limit_frames: the most frames it holds; appending beyond raises ``ResumeError``.
+    """
+
+    def __init__(self, frame_bytes: int, limit_frames: int) -> None:
+        self.frame_bytes = frame_bytes
+        self.limit_frames = limit_frames
+        self.blocks: deque[tuple[int, bytes]] = deque()
+        self.start = 0  # first frame not acknowledged
+        self.end = 0  # frames sent since the stream began
+
+    @property
+    def frames(self) -> int:
+        return self.end - self.start
+
+    def append(self, data: bytes) -> None:
+        frames = len(data) // self.frame_bytes
+        if self.frames + frames > self.limit_frames:
+            raise ResumeError(
+                f"the server has not acknowledged the last {self.frames + frames} sample frames "
+                f"(over the {self.limit_frames} this client keeps to resume without loss); "
+                "it is too far behind: give it fewer streams, or raise max_unacked_seconds"
+            )
+        self.blocks.append((self.end, data))
+        self.end += frames
+
+    def acknowledge(self, offset: int) -> None:
+        """Forget the audio before ``offset``."""
+        self.start = max(self.start, min(offset, self.end))
+        while self.blocks and self.blocks[0][0] + len(self.blocks[0][1]) // self.frame_bytes <= self.start:
+            self.blocks.popleft()
+
+    def after(self, offset: int) -> bytes | None:
+        """The kept audio from frame ``offset`` to the end of its block; None at the end."""
+        for first, data in self.blocks:
+            stop = first + len(data) // self.frame_bytes
+            if first <= offset < stop:
+                return data[(offset - first) * self.frame_bytes :]
+        return None
+
+
 class StreamClient:
-    """One native-protocol session::
+    """One native-protocol stream, which resumes by itself when its connection breaks::
 
         async with StreamClient(uri, sample_rate=48_000) as client:
             await client.send_audio(block)       # int16 or float32 samples, or raw bytes
             await client.eof()
             async for event in client.events():
                 print(event)
+
+    Resume: the client keeps the audio the server has not acknowledged as final (``ack`` events),
+    up to ``max_unacked_seconds``. When the connection ends abnormally (1001, 1006, 1011, 1012,
+    1013) while you iterate ``events()``, it connects to the same ``uri`` again (so a load
+    balancer picks a live replica), with exponential back-off and jitter, at most
+    ``RESUME_ATTEMPTS`` tries, refused handshakes (502-504, connection refused) included; it
+    opens the new session at the last ack, sends the audio after it again (and ``eof`` if you had
+    sent it), and carries on. ``events()`` is one stream: no final twice (a final of a segment
+    already delivered is dropped), times and segment numbers continuing; a resumed session's
+    ``ready`` and the ``ack`` events are not shown. When the stream cannot go on without losing
+    audio, ``send_audio`` or ``events()`` raise ``ResumeError``. A server without resume (no
+    ``resume`` echoed in its ``ready``) gets plain sessions: after ``max_unacked_seconds`` the
+    client stops keeping audio. The first connection is not retried: a refusal there is yours.
 
     Args:
         uri: ``ws://host:port/v1/stream``.
@@ -87,6 +180,8 @@ class StreamClient:
         channels: interleaved channels per frame.
         token: bearer token, when the server wants one.
         token_in_message: send the token in the config message (as browsers must) instead of a header.
+        resume: resume after an abnormal close (False: one session, as servers without resume give).
+        max_unacked_seconds: the most unacknowledged audio kept for a resume.
     """
 
     def __init__(
@@ -97,22 +192,33 @@ class StreamClient:
         channels: int = 1,
         token: str | None = None,
         token_in_message: bool = False,
+        resume: bool = True,
+        max_unacked_seconds: float = RESUME_BUFFER_SECONDS,
     ) -> None:
         self.uri = uri
         # A bad rate, encoding or channel count is a ValueError here, not a close from the server.
-        self.config = Config(sample_rate, encoding, channels, token if token_in_message else None)
+        self.config = Config(
+            sample_rate, encoding, channels, token if token_in_message else None, Resume(0, 0) if resume else None
+        )
         self.dtype = np.dtype("<i2") if encoding == "pcm_s16le" else np.dtype("<f4")
         self.headers = {}
         if token is not None and not token_in_message:
             self.headers["Authorization"] = f"Bearer {token}"
         self.ws: ClientConnection | None = None
+        frame_bytes = self.dtype.itemsize * channels
+        self.unacked = Unacknowledged(frame_bytes, int(max_unacked_seconds * sample_rate)) if resume else None
+        self.acked = Resume(0, 0)  # the server's last ack: where a resumed session starts
+        self.resumed_at: list[Resume] = []  # where each resumed session began
+        self._confirmed = False  # the server echoed the resume point: it sends acks
+        self._delivered = 0  # segments whose final the user has seen
+        self._eof = False  # eof was sent: a resumed session sends it again after the replay
+        self._replaying = False  # a resume is under way: new audio waits in `unacked` for its replay
+        self._replay_task: asyncio.Future[None] | None = None
 
     async def __aenter__(self) -> StreamClient:
         """Connect and send the config; ``ClientError`` when there is no session to be had at ``uri``."""
         try:
-            self.ws = await connect(
-                self.uri, additional_headers=self.headers, compression=None, max_size=MAX_MESSAGE_BYTES
-            )
+            self.ws = await self._connect()
         except InvalidURI as e:
             raise ClientError(f"{self.uri} is not a websocket address; give ws://HOST:PORT{NATIVE_PATH}") from e
         except InvalidStatus as e:
@@ -128,6 +234,8 @@ class StreamClient:
 
     async def __aexit__(self, *exc: object) -> None:
         assert self.ws is not None
+        if self._replay_task is not None:
+            self._replay_task.cancel()
         await self.ws.close()
 
     async def send_audio(self, samples: np.ndarray | bytes) -> None:
@@ -135,26 +243,47 @@ class StreamClient:
         assert self.ws is not None, "use StreamClient in an async with block"
         if isinstance(samples, np.ndarray):
             samples = _convert(samples, self.dtype).tobytes()
-        await self.ws.send(samples)
+        if self.unacked is not None:
+            try:
+                self.unacked.append(samples)
+            except ResumeError:
+                if self._confirmed:
+                    raise
+                log.warning("the server does not acknowledge audio (no resume): this stream cannot resume")
+                self.unacked = None
+        await self._send(samples)
 
     async def finalize(self) -> None:
         """End the current segment now."""
         assert self.ws is not None
-        await self.ws.send(Finalize().to_json())
+        await self._send(Finalize().to_json())
 
     async def eof(self) -> None:
         """No more audio: the server sends the last finals, then done, then closes."""
         assert self.ws is not None
-        await self.ws.send(Eof().to_json())
+        self._eof = True
+        await self._send(Eof().to_json())
 
     async def events(self) -> AsyncIterator[Event]:
-        """Server events until the connection closes (see ``close_code``)."""
+        """Server events until the stream ends (see ``close_code``), across resumed sessions."""
         assert self.ws is not None
-        try:
-            async for message in self.ws:
-                yield parse_event(message)
-        except ConnectionClosed:
-            pass  # an error close; close_code says which
+        while True:
+            ws = self.ws
+            try:
+                async for message in ws:
+                    for event in self._take(parse_event(message)):
+                        yield event
+            except ConnectionClosed:
+                pass  # an error close; close_code says which
+            if self.unacked is None or ws.close_code not in RESUMABLE_CLOSES:
+                return
+            log.info("session closed with %s; resuming at frame %d", ws.close_code, self.acked.offset)
+            await self._resume()
+
+    @property
+    def resumes(self) -> int:
+        """How many times the stream was resumed in a new session."""
+        return len(self.resumed_at)
 
     @property
     def close_code(self) -> int | None:
@@ -163,6 +292,81 @@ class StreamClient:
     @property
     def close_reason(self) -> str:
         return "" if self.ws is None or self.ws.close_reason is None else self.ws.close_reason
+
+    # ----- resume ---------------------------------------------------------------------------------
+
+    async def _connect(self) -> ClientConnection:
+        return await connect(self.uri, additional_headers=self.headers, compression=None, max_size=MAX_MESSAGE_BYTES)
+
+    async def _send(self, message: str | bytes) -> None:
+        """Send on the live session; while a resume is under way its replay sends it instead."""
+        if self._replaying:
+            return
+        try:
+            await self.ws.send(message)
+        except ConnectionClosed:
+            if self.unacked is None:
+                raise
+            # The connection broke: events() resumes and replays this from `unacked`.
+
+    def _take(self, event: Event) -> list[Event]:
+        """The events the user sees for one from the server: acks, a resumed session's ready and
+        finals (or partials) of segments already delivered are the client's own business."""
+        if isinstance(event, Ack):
+            self.acked = Resume(event.offset, event.segment)
+            if self.unacked is not None:
+                self.unacked.acknowledge(event.offset)
+            return []
+        if isinstance(event, Ready):
+            self._confirmed = self._confirmed or event.resume is not None
+            return [] if self.resumed_at else [event]
+        if isinstance(event, (Final, Partial)) and event.segment < self._delivered:
+            return []  # the replay recognized again what was final before the failover
+        if isinstance(event, Final):
+            self._delivered = event.segment + 1
+        return [event]
+
+    async def _resume(self) -> None:
+        """Connect again (back-off and jitter) and open a session at the last ack; the audio after
+        it is replayed by a task while ``events()`` reads on (a reader that stopped to replay a
+        minute of audio would stall the server's events, and so its reading of that audio)."""
+        assert self.unacked is not None
+        self._replaying = True
+        last: Exception | None = None
+        for attempt in range(RESUME_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(random.uniform(0, min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (attempt - 1))))
+            try:
+                ws = await self._connect()
+                await ws.send(replace(self.config, resume=self.acked).to_json())
+            except InvalidStatus as e:
+                if e.response.status_code not in RETRY_STATUSES:
+                    raise ResumeError(f"could not resume the stream: {e}") from e
+                last = e
+            except (OSError, InvalidHandshake, TimeoutError, ConnectionClosed) as e:
+                last = e
+            else:
+                self.ws = ws
+                self.resumed_at.append(self.acked)
+                self._replay_task = asyncio.ensure_future(self._replay(ws, self.acked.offset))
+                return
+        raise ResumeError(f"could not resume the stream after {RESUME_ATTEMPTS} tries: {last}") from last
+
+    async def _replay(self, ws: ClientConnection, position: int) -> None:
+        """Send the unacknowledged audio from ``position`` on ``ws``, and what comes meanwhile; then eof
+        if it was sent, and hand sending back to ``send_audio``."""
+        assert self.unacked is not None
+        try:
+            while (block := self.unacked.after(position)) is not None:
+                await ws.send(block)
+                position += len(block) // self.unacked.frame_bytes
+            if self._eof:
+                await ws.send(Eof().to_json())
+        except ConnectionClosed:
+            return  # events() sees the close and resumes again
+        # No await since the last check: every block sent meanwhile went with the replay.
+        if ws is self.ws:
+            self._replaying = False
 
 
 def _refusal(uri: str, refused: InvalidStatus) -> str:

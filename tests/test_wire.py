@@ -13,6 +13,7 @@ import pytest
 
 from streamer.wire.audio import AudioInput, decode_pcm
 from streamer.wire.events import (
+    Ack,
     Auth,
     Config,
     Done,
@@ -23,6 +24,7 @@ from streamer.wire.events import (
     Lag,
     Partial,
     Ready,
+    Resume,
     VoskConfig,
     VoskEof,
     VoskError,
@@ -42,6 +44,8 @@ WORDS = (WordTiming("HELLO", 0.3, 0.62, 0.97), WordTiming("WORLD", 0.7, 1.24, 0.
 
 NATIVE_MESSAGES = [
     Ready("3f2a9c01b7de", 16_000),
+    Ready("3f2a9c01b7de", 48_000, Resume(480_000, 4)),
+    Ack(480_000, 4),
     Partial(0, "HELLO WOR", "HELLO", " WOR"),
     Final(0, "HELLO WORLD", 0.3, 1.24, WORDS),
     Final(1, "", 2.0, 2.0),
@@ -50,6 +54,8 @@ NATIVE_MESSAGES = [
     Done(),
     Config(48_000, "pcm_f32le", 2),
     Config(8_000, token="t0k"),
+    Config(44_100, resume=Resume(0, 0)),
+    Config(resume=Resume(2**53 - 1, 7)),
     Auth("t0k"),
     Finalize(),
     Eof(),
@@ -132,6 +138,18 @@ MALFORMED = [
     ('{"type":"config","channels":"2"}', "native", "bad_config", "channels"),
     ('{"type":"config","channels":9}', "native", "bad_config", "channels"),
     ('{"type":"config","token":5}', "native", "bad_config", "token"),
+    ('{"type":"config","resume":{"offset":-1,"segment":0}}', "native", "bad_config", "offset"),
+    ('{"type":"config","resume":{"offset":0,"segment":-3}}', "native", "bad_config", "segment"),
+    ('{"type":"config","resume":{"offset":9007199254740992,"segment":0}}', "native", "bad_config", "2**53"),
+    ('{"type":"config","resume":{"offset":1' + "0" * 400 + ',"segment":0}}', "native", "bad_config", "401-digit"),
+    ('{"type":"config","resume":{"offset":1e400,"segment":0}}', "native", "bad_config", "finite"),
+    ('{"type":"config","resume":{"offset":NaN,"segment":0}}', "native", "bad_config", "offset"),
+    ('{"type":"config","resume":{"offset":0.5,"segment":0}}', "native", "bad_config", "whole"),
+    ('{"type":"config","resume":{"offset":true,"segment":0}}', "native", "bad_config", "offset"),
+    ('{"type":"config","resume":{"offset":"0","segment":0}}', "native", "bad_config", "offset"),
+    ('{"type":"config","resume":{"offset":0}}', "native", "bad_config", "segment"),
+    ('{"type":"config","resume":[0, 0]}', "native", "bad_config", "resume"),
+    ('{"type":"config","resume":5}', "native", "bad_config", "resume"),
     ('{"type":"auth"}', "native", "bad_message", "token"),
     ('{"type":"auth","token":"\\ud800"}', "native", "bad_message", "surrogate"),
     ('{"type":"auth","token":["x"]}', "native", "bad_message", "token"),
@@ -191,6 +209,16 @@ def test_messages_made_in_python_are_checked_too():
     with pytest.raises(ProtocolError, match="finite"):
         Lag(float("nan"))
     assert Config(16_000.0).sample_rate == 16_000 and isinstance(Config(16_000.0).sample_rate, int)
+    with pytest.raises(ProtocolError, match="offset"):
+        Config(resume=Resume(-1, 0))
+    assert Config(resume={"offset": 16_000.0, "segment": 2}).resume == Resume(16_000, 2)  # type: ignore[arg-type]
+
+
+def test_resume_is_optional_and_absent_from_the_wire_when_unset():
+    """Sessions that never resume see the messages they always did: no "resume" key, no acks asked for."""
+    assert "resume" not in json.loads(Config().to_json())
+    assert "resume" not in json.loads(Ready("s", 16_000).to_json())
+    assert json.loads(Config(resume=Resume(3, 1)).to_json())["resume"] == {"offset": 3, "segment": 1}
 
 
 # ----- audio values ----------------------------------------------------------------------------

@@ -188,6 +188,13 @@ class Recognizer:
         return self._received
 
     @property
+    def samples_final(self) -> int:
+        """Samples before the current segment: finals (or dropped silence) cover them, and nothing
+        before this point will be revised. A stream restarted here from the same audio loses nothing
+        (what a server's ``ack`` reports; it only ever grows)."""
+        return self.stitcher.start * self._frame
+
+    @property
     def samples_recognized(self) -> int:
         """Samples that hops have taken in: the model has seen them (possibly as lookahead)."""
         return self._received - len(self._raw) - self._pending_samples

@@ -31,6 +31,7 @@ from streamer.server.http import HttpFront
 from streamer.server.metrics import Metrics
 from streamer.server.native import run_native
 from streamer.server.options import ServerOptions
+from streamer.server.resume import RESTARTING
 from streamer.server.session import CLOSE_TIMEOUT, WRITE_TIMEOUT, Session, WriteTimeout, close
 from streamer.server.vosk import run_vosk
 from streamer.server.worker import InferenceWorker
@@ -146,7 +147,7 @@ class StreamServer:
         start = time.monotonic()
         log.info("shutting down: finishing %d sessions", len(self._sessions))
         for session in list(self._sessions):
-            session.end_with(SHUTTING_DOWN)
+            session.end_with(RESTARTING if session.clock is not None else SHUTTING_DOWN)
         # Keep listening meanwhile, so load balancers read /readyz and late handshakes get a clear 503.
         grace = self.options.shutdown_grace
         while (self._sessions or self.http.slots or self.http.pending) and time.monotonic() - start < grace:

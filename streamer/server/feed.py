@@ -105,6 +105,11 @@ class Feed:
         if self.submitted:  # a stream that never got audio has nothing to recognize
             await self._submit("close")
 
+    @property
+    def samples_final(self) -> int:
+        """16 kHz samples of this stream that finals cover: nothing before will be revised."""
+        return self.stream.samples_final
+
     def discard(self) -> None:
         """The client is gone: drop the stream without recognizing the rest."""
         self.worker.discard(self.stream)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
+from streamer.server.resume import resume_clock
 from streamer.server.session import AUTH_SECONDS, Session, close
 from streamer.wire.events import Config, Done, Ending, Eof, ErrorEvent, Finalize, Ready, error_ending, parse_native
 from streamer.wire.protocol import CloseCode, ProtocolError, token_of
@@ -80,7 +81,8 @@ def _on_message(s: Session, message: str | bytes) -> Ending | None:
             s.send(ErrorEvent("bad_message", "config must come before the audio; it was ignored"))
         else:
             s.feed.configure(request.format)
-            s.send(Ready(s.id, s.feed.format.sample_rate))
+            s.clock = resume_clock(request)
+            s.send(Ready(s.id, s.feed.format.sample_rate, request.resume))
     elif isinstance(request, Finalize):
         s.feed.finalize()
     elif isinstance(request, Eof):

@@ -20,6 +20,7 @@ from streamer.server.feed import Feed
 from streamer.server.http import HttpFront
 from streamer.server.metrics import Metrics
 from streamer.server.options import ServerOptions
+from streamer.server.resume import ResumeClock
 from streamer.server.worker import InferenceWorker
 from streamer.wire.events import Ending, ErrorEvent, Event, Lag, error_ending
 from streamer.wire.protocol import VOSK_SAMPLE_RATE, CloseCode, ProtocolError
@@ -74,6 +75,7 @@ class Session:
         self.collected: list[Event] = []  # vosk: events since the last reply
         self.current = ""  # vosk: the current segment's text
         self.words = True  # vosk: include word timings in results
+        self.clock: ResumeClock | None = None  # native: set by a config with a resume point
         self.lag = 0.0  # how far behind real time the last audio was recognized
         self._last_lag_event = float("-inf")
         self.started = self.last_audio = time.monotonic()
@@ -198,6 +200,8 @@ class Session:
         if self.vosk:
             self.collected.extend(events)
         else:
+            if self.clock is not None:  # a resumable session: on the client's clock, with acks
+                events = self.clock.events(events, self.feed.samples_final, self.feed.audio.samples_in)
             for event in events:
                 self.send(event)
 

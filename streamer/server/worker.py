@@ -59,6 +59,7 @@ class Stream:
         self.jobs: deque[Job] = deque()  # waiting, in order
         self.pushed: list[Job] = []  # audio pushed into the recognizer whose hops may still be due
         self.gone = False  # set on the loop by discard(); the worker then drops the stream
+        self.samples_final = 0  # on the loop: the recognizer's samples_final as of the last events
         self.error: Exception | None = None  # why the worker gave up on this stream
 
 
@@ -282,7 +283,9 @@ class InferenceWorker:
             if job.kind == "audio":
                 self.metrics.observe("queue_lag_seconds", lag)
         if events or done:
-            self._call_soon(_deliver, stream, events, done, lags)
+            # Read with the events, on this thread: the ack a session derives is consistent with them.
+            final = stream.recognizer.samples_final if stream.recognizer is not None else 0
+            self._call_soon(_deliver, stream, events, done, lags, final)
 
     def _call_soon(self, callback: Callable[..., None], *args: Any) -> None:
         assert self._loop is not None
@@ -301,11 +304,14 @@ def _settle(future: asyncio.Future | None, result: Any, error: BaseException | N
         future.set_result(result)
 
 
-def _deliver(stream: Stream, events: list[Event], done: list[Job], lags: list[float]) -> None:
-    """On the loop: events to the session, then the futures of the jobs they finish."""
+def _deliver(stream: Stream, events: list[Event], done: list[Job], lags: list[float], samples_final: int) -> None:
+    """On the loop: events to the session (also when only ``samples_final`` grew: silence), then the
+    futures of the jobs they finish."""
     if stream.gone:
         return
-    if events:
+    grew = samples_final > stream.samples_final
+    stream.samples_final = max(stream.samples_final, samples_final)
+    if events or grew:
         stream.on_events(events)
     for job, lag in zip(done, lags, strict=True):
         _settle(job.future, lag, None)

@@ -34,6 +34,7 @@ from streamer.wire.protocol import (
 from streamer.wire.units import FRAME_SECONDS, MAX_RATE, MAX_WIRE_CHANNELS, MIN_RATE
 
 __all__ = [
+    "Ack",
     "AudioFormat",
     "Auth",
     "ClientMessage",
@@ -43,12 +44,14 @@ __all__ = [
     "Eof",
     "ErrorEvent",
     "Event",
+    "MAX_RESUME",
     "Final",
     "Finalize",
     "Lag",
     "Message",
     "Partial",
     "Ready",
+    "Resume",
     "VoskConfig",
     "VoskEof",
     "VoskError",
@@ -101,6 +104,12 @@ def _convert(name: str, annotation: str, value: Any, code: str) -> Any:
             expected = "a whole number"
         else:
             expected = "a number"
+    elif annotation == "Resume":
+        if isinstance(value, Resume):
+            return value
+        if isinstance(value, dict):
+            return Resume.from_dict(value, code)
+        expected = "an object"
     elif annotation == "tuple[WordTiming, ...]":
         if isinstance(value, (list, tuple)):
             return tuple(w if isinstance(w, WordTiming) else WordTiming.from_dict(w, code) for w in value)
@@ -141,12 +150,16 @@ class _Checked:
 
     def _fields_dict(self) -> dict[str, Any]:
         """Fields for the wire; optional fields (default None) are left out while None."""
-        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None or f.default is not None}
+        return {
+            f.name: v.to_dict() if isinstance(v, _Checked) else v
+            for f in fields(self)
+            if (v := getattr(self, f.name)) is not None or f.default is not None
+        }
 
 
 def _describe(cls: type) -> str:
     kind = getattr(cls, "type", None)
-    return f"{kind} messages" if kind else cls.__name__
+    return f"{kind} messages" if kind else getattr(cls, "noun", cls.__name__)
 
 
 @dataclass(frozen=True)
@@ -167,6 +180,33 @@ class WordTiming(_Checked):
     ) -> WordTiming:
         """A word decoded at CTC frames ``[start, end)``, its times rounded to the 10 ms."""
         return cls(text, round(start * frame_seconds, 2), round(end * frame_seconds, 2), round(confidence, 3))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+MAX_RESUME = 2**53 - 1  # largest offset or segment number: exact in a JavaScript number
+
+
+@dataclass(frozen=True)
+class Resume(_Checked):
+    """Where a resumed session's stream starts: ``offset`` sample frames of the client's audio at its
+    declared rate (what the last ``ack`` said), and the number of its next segment.
+
+    In a ``config`` it continues an earlier session; in a ``ready`` it confirms the server took it.
+    """
+
+    refusal: ClassVar[str] = "bad_config"
+    noun: ClassVar[str] = 'resume points ("resume")'
+    offset: int
+    segment: int
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("offset", "segment"):
+            value = getattr(self, name)
+            if not 0 <= value <= MAX_RESUME:
+                raise ProtocolError(self.refusal, f'resume "{name}" must be 0 to 2**53-1, got {_short(value)}')
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -199,11 +239,13 @@ class Event(Message):
 
 @dataclass(frozen=True)
 class Ready(Event):
-    """The session is open: send audio at ``sample_rate``. Sent again after each accepted config."""
+    """The session is open: send audio at ``sample_rate``. Sent again after each accepted config;
+    ``resume`` echoes a config's resume point once the session continues from it."""
 
     type: ClassVar[str] = "ready"
     session: str
     sample_rate: int
+    resume: Resume | None = None
 
 
 @dataclass(frozen=True)
@@ -234,6 +276,22 @@ class Final(Event):
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "words": [w.to_dict() for w in self.words]}
+
+
+@dataclass(frozen=True)
+class Ack(Event):
+    """Audio up to ``offset`` is final: nothing before it will be revised, and ``segment`` is the
+    number of the next final. Sent only in sessions opened with a ``resume`` point.
+
+    ``offset`` counts sample frames of the client's audio at its declared rate, from the start of
+    the first session of the stream (a resumed session continues the count). A client keeps the
+    audio after the last ``offset`` and, should the connection break, opens a new session with
+    ``"resume": {"offset": ..., "segment": ...}`` and sends that audio again.
+    """
+
+    type: ClassVar[str] = "ack"
+    offset: int
+    segment: int
 
 
 @dataclass(frozen=True)
@@ -287,7 +345,8 @@ def _check_rate(rate: int | None) -> None:
 @dataclass(frozen=True)
 class Config(Message):
     """How the client's audio is encoded, before any audio; every field is optional.
-    May carry the ``token`` (browsers cannot set an Authorization header)."""
+    May carry the ``token`` (browsers cannot set an Authorization header). ``resume`` continues an
+    earlier session's stream from its last ``ack`` (and asks for ``ack`` events)."""
 
     type: ClassVar[str] = "config"
     refusal: ClassVar[str] = "bad_config"
@@ -295,6 +354,7 @@ class Config(Message):
     encoding: str = DEFAULT_ENCODING
     channels: int = 1
     token: str | None = None
+    resume: Resume | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -335,7 +395,7 @@ class Eof(Message):
 
 ClientMessage = Config | Auth | Finalize | Eof
 NATIVE: dict[str, type[Message]] = {
-    cls.type: cls for cls in (Ready, Partial, Final, Lag, ErrorEvent, Done, Config, Auth, Finalize, Eof)
+    cls.type: cls for cls in (Ready, Partial, Final, Ack, Lag, ErrorEvent, Done, Config, Auth, Finalize, Eof)
 }
 CLIENT_TYPES = (Config, Auth, Finalize, Eof)
 

@@ -21,6 +21,7 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_TEXT_BYTES",
     "NATIVE_PATH",
+    "RESUMABLE_CLOSES",
     "VOSK_SAMPLE_RATE",
     "CloseCode",
     "ProtocolError",
@@ -48,11 +49,17 @@ class CloseCode(IntEnum):
     POLICY = 1008  # unauthorized
     TOO_BIG = 1009  # a message over the size limit (sent by the websockets library itself)
     INTERNAL = 1011  # internal
+    SERVICE_RESTART = 1012  # shutting down: a session with a resume point resumes on another replica
     TRY_AGAIN_LATER = 1013  # capacity: authenticated by message when every slot was taken
     IDLE_TIMEOUT = 4001
     MAX_DURATION = 4002
     WRITE_TIMEOUT = 4008  # the client read nothing for the write timeout (like HTTP 408)
 
+
+# Closes after which a client may resume its stream on another replica (docs/protocol.md, Resume):
+# 1001 the server shut down, 1006 the connection dropped without a close (a replica died),
+# 1011 a server fault in the session, 1012 service restart (a draining replica), 1013 try again later.
+RESUMABLE_CLOSES = frozenset({1001, 1006, 1011, 1012, 1013})
 
 # Error codes of the ``error`` event, each with what happens to the session.
 ERROR_CODES: dict[str, str] = {
