@@ -21,6 +21,19 @@ def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
     return tensors[0][None] if len(tensors) == 1 else torch.stack(tensors)
 
 
+def _frame_mask(padding: list[int], windows: torch.Tensor) -> torch.Tensor | None:
+    """``[batch, window]`` True on real frames, or None when no window starts before its stream.
+
+    A stream's first windows reach back before its start; those frames are masked out (zeroed
+    before the positional conv and left out of attention), so the first windows decode as
+    offline decoding of the audio so far, while every window keeps one shape for batching.
+    """
+    if not any(padding):
+        return None
+    frames = torch.arange(windows.shape[1], device=windows.device)
+    return frames[None, :] >= torch.tensor(padding, device=windows.device)[:, None]
+
+
 @torch.inference_mode()
 def run_batch(
     model, requests: list[HopRequest], on_error: Callable[[Recognizer, Exception], None] | None = None
@@ -37,7 +50,10 @@ def run_batch(
     features = model.extract_features(audio)  # [batch, hop, conv_dim]
     windows = [r.recognizer.window(f) for r, f in zip(requests, features)]  # each [window, conv_dim]
     live = [i for i, r in enumerate(requests) if not r.gated]
-    logits = model.forward_features(_stack([windows[i] for i in live])) if live else None  # [live, window, vocab]
+    logits = None
+    if live:
+        stacked = _stack([windows[i] for i in live])  # [live, window, conv_dim]
+        logits = model.forward_features(stacked, _frame_mask([requests[i].recognizer.padding for i in live], stacked))
     row = {i: n for n, i in enumerate(live)}
     results = {}
     for i, r in enumerate(requests):

@@ -11,10 +11,15 @@ only on its own 400 samples, so each sample goes through the conv stack once and
 only the transformer runs on the whole window. When a segment ends, the final pass
 decodes the segment once more as offline decoding would: up to 10 s of history and
 every sample heard after it, normalized together and run through the whole model,
-so finals match offline decoding (the windows' own ids give the partials). Windows
-before the stream's start are filled with the features of digital silence, so every
-window has one shape and windows of many streams batch without padding (see
-``streamer.engine``).
+so finals match offline decoding (the windows' own ids give the partials).
+
+A stream's first windows reach back before its start. They are filled with the
+features of digital silence, so every window has one shape and windows of many
+streams batch without padding (see ``streamer.engine``), and those frames are masked
+out of the model (zeroed before the positional conv, left out of attention), so the
+first windows decode exactly as offline decoding of the audio so far. Unmasked, the
+silence in front cost the first letters of nearly every stream: the demo model got
+the first word of 2 in 70 short sentences right, against 46 for offline decoding.
 """
 
 from __future__ import annotations
@@ -199,9 +204,17 @@ class Recognizer:
         return HopRequest(self, torch.from_numpy(self._take_in(block)), self._gate(block))
 
     def window(self, new_features: torch.Tensor) -> torch.Tensor:
-        """Append one hop's conv features ``[hop, conv_dim]``; return the window ``[window, conv_dim]``."""
+        """Append one hop's conv features ``[hop, conv_dim]``; return the window ``[window, conv_dim]``.
+
+        Its first ``padding`` frames stand before the stream's start: the model must mask them out.
+        """
         self._append(new_features)
         return self._recent(self.config.window_frames)
+
+    @property
+    def padding(self) -> int:
+        """Frames of the newest window that stand before the stream's start (0 after the first windows)."""
+        return max(0, self.config.window_frames - self._end)
 
     def consume(self, logits: torch.Tensor | None) -> list[Event]:
         """Take the window's logits ``[window, vocab]`` (None when gated); return events."""
@@ -303,10 +316,10 @@ class Recognizer:
         elif pad_last_frame:
             self._raw = np.zeros(0, dtype=np.float32)
         if self._end > self._committed:
-            # Window: left context before the first uncommitted frame, up to the newest frame,
-            # then silence where the lookahead would be.
-            start = self._committed - c.left_context_frames
-            window = torch.cat([self._recent(self._end - start), self._silence.expand(c.lookahead_frames, -1)])
+            # Window: left context before the first uncommitted frame (none before the stream's
+            # start) up to the newest frame, decoded as offline decoding of that audio would be.
+            start = max(0, self._committed - c.left_context_frames)
+            window = self._recent(self._end - start)
             probs, ids = self._decode(window)
             events += self._take(ids, probs, start, commit_until=self._end, partial=False)
         return events + self.stitcher.flush()
