@@ -65,12 +65,23 @@ class RunningNorm:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if not self.enabled or len(x) == 0:
             return x
+        self.weight, self.mean, self.power = self._updated(x)
+        return self._scale(x, self.mean, self.power - self.mean**2)
+
+    def peek(self, x: np.ndarray) -> np.ndarray:
+        """``x`` normalized as ``__call__`` would, leaving the statistics as they are."""
+        if not self.enabled or len(x) == 0:
+            return x
+        _, mean, power = self._updated(x)
+        return self._scale(x, mean, power - mean**2)
+
+    def _updated(self, x: np.ndarray) -> tuple[float, float, float]:
+        """Weight, mean and mean power after taking in ``x``."""
         decay = math.exp(-len(x) / self.tau)
         total = self.weight * decay + len(x)
-        self.mean = (self.mean * self.weight * decay + float(x.sum(dtype=np.float64))) / total
-        self.power = (self.power * self.weight * decay + float(np.dot(x, x))) / total
-        self.weight = total
-        return self._scale(x, self.mean, self.power - self.mean**2)
+        mean = (self.mean * self.weight * decay + float(x.sum(dtype=np.float64))) / total
+        power = (self.power * self.weight * decay + float(np.dot(x, x))) / total
+        return total, mean, power
 
     def whole(self, x: np.ndarray) -> np.ndarray:
         """``x`` normalized by its own mean and variance (with the same floor), as offline decoding does."""
@@ -160,9 +171,13 @@ class Recognizer:
         return self._drain()
 
     def finalize(self) -> list[Event]:
-        """End the current segment now (commit everything heard so far); the stream goes on."""
+        """End the current segment now, at the last word boundary heard; the stream goes on.
+
+        A word still being spoken is not cut in two: it starts the next segment (see
+        ``_end_at_a_word``), so no audio is lost at the cut.
+        """
         self._check_open()
-        return self._flush(pad_last_frame=False)
+        return self._end_at_a_word()
 
     def close(self) -> list[Event]:
         """End of stream: flush every sample, including a last partial frame, and finish."""
@@ -297,7 +312,7 @@ class Recognizer:
         return quiet_since > self.config.window_frames and not pending
 
     def _flush(self, pad_last_frame: bool) -> list[Event]:
-        """Run one last window over everything buffered, with silence as its lookahead, and end the segment."""
+        """Run one last window over everything buffered and end the segment (end of stream)."""
         c = self.config
         events = self._drain()
         self._gather()
@@ -319,10 +334,42 @@ class Recognizer:
             # Window: left context before the first uncommitted frame (none before the stream's
             # start) up to the newest frame, decoded as offline decoding of that audio would be.
             start = max(0, self._committed - c.left_context_frames)
-            window = self._recent(self._end - start)
-            probs, ids = self._decode(window)
+            probs, ids = self._decode(self._recent(self._end - start))
             events += self._take(ids, probs, start, commit_until=self._end, partial=False)
         return events + self.stitcher.flush()
+
+    def _end_at_a_word(self) -> list[Event]:
+        """End the segment at the last word boundary heard (``finalize``); the stream goes on.
+
+        One window decodes from the left context to the newest sample, and the segment ends where
+        ``Stitcher.word_cut`` says: mostly inside the committed frames, whose ids stay as they are
+        and start the next segment after the cut. A word still being spoken is left out of this
+        final; the next hops decode it with the audio that follows. The samples short of a hop are
+        decoded here but stay buffered, so the hops run where they would have run without the cut
+        and the two segments say together what one would have said.
+        """
+        c = self.config
+        events = self._drain()
+        self._gather()
+        extra = self._peek()  # [frames, conv_dim] of the buffered samples short of a hop, not kept
+        if self._end + extra.shape[0] <= self._committed:
+            return events + self.stitcher.flush()
+        start = max(0, self._committed - c.left_context_frames)
+        probs, ids = self._decode(torch.cat([self._recent(self._end - start), extra]))
+        cut = min(self._end, self.stitcher.start + self.stitcher.word_cut(ids[self._committed - start :].tolist()))
+        # After a pause the cut may lie past the committed frames: this window commits up to it.
+        events += self._take(ids, probs, start, commit_until=cut, partial=False)
+        return events + self.stitcher.end_at(max(0, cut - self.stitcher.start))
+
+    def _peek(self) -> torch.Tensor:
+        """Conv frames ``[frames, conv_dim]`` of the whole frames among the buffered samples,
+        normalized with the running statistics they would bring; nothing is taken in."""
+        have = len(self._tail) + len(self._raw)
+        frames = (have - RECEPTIVE_FIELD) // FRAME_SAMPLES + 1 if have >= RECEPTIVE_FIELD else 0
+        if not frames:
+            return self._silence.new_zeros((0, self._silence.shape[0]))
+        block = self._raw[: frames * FRAME_SAMPLES + OVERLAP - len(self._tail)]
+        return self._conv(np.concatenate([self._tail, self.norm.peek(block)]))
 
     def _gather(self) -> None:
         """Join the blocks pushed since the last hop onto the raw buffer (one copy per hop)."""
