@@ -11,7 +11,10 @@ For each config, on about 60 s of espeak-ng sentences with pauses:
   at real time, compute takes the time it really took), from a word's end in the
   audio (its final's word timing) to the first partial that shows it in place;
 - difference of the streamed finals from the offline transcript (CER), and the CER
-  of each against the spoken text.
+  of each against the spoken text;
+- on 70 short held-out sentences in voices kept out of training, each its own stream
+  (where a stream's start weighs most): how many first words come out right, and the
+  CER, streamed and offline.
 Writes bench/results/streaming.json.
 """
 
@@ -34,8 +37,8 @@ from model import load_model  # noqa: E402
 from streamer import Final, Partial, Recognizer, StreamingConfig  # noqa: E402
 from streamer.core.config import FRAME_SECONDS  # noqa: E402
 from training.corpus import heldout_sentences  # noqa: E402
-from training.metrics import cer  # noqa: E402
-from training.speech import speech_with_pauses  # noqa: E402
+from training.metrics import cer, first_words_right  # noqa: E402
+from training.speech import short_utterances, speech_with_pauses  # noqa: E402
 
 BLOCK = 320  # 20 ms blocks, as a sound card delivers them
 CONFIGS = {
@@ -50,7 +53,7 @@ CONFIGS = {
     "hop 0.3 / look 0.3 / left 2.0": dict(left_context_frames=100),
     "hop 0.3 / look 0.3 / left 0.5, final pass": dict(left_context_frames=25, final_pass=True),
 }
-BASE = dict(hop_frames=15, lookahead_frames=15, left_context_frames=50, final_pass=False)
+BASE = dict(hop_frames=15, lookahead_frames=15, left_context_frames=50, final_pass=False, final_context_frames=500)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -97,6 +100,16 @@ def paced_run(model, audio: np.ndarray, config: StreamingConfig):
     return compute, finals, latencies
 
 
+def short_streams(model, clips: list[np.ndarray], config: StreamingConfig) -> list[str]:
+    """Each clip as its own stream, in one block: the text of its finals."""
+    texts = []
+    for clip in clips:
+        recognizer = Recognizer(model, config)
+        events = recognizer.accept(clip) + recognizer.close()
+        texts.append(" ".join(e.text for e in events if isinstance(e, Final)))
+    return texts
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="demo")
@@ -134,9 +147,20 @@ def main() -> int:
     reference = " ".join(sentences)
     offline_cer = cer([reference], [offline.text])
     results["offline_cer_vs_text"] = round(offline_cer, 4)
+    short_texts, short_clips = short_utterances()
+    short_offline = [t.text for t in model.transcribe(short_clips)]
+    results["short_sentences"] = {
+        "sentences": len(short_texts),
+        "offline_first_words_right": first_words_right(short_texts, short_offline),
+        "offline_cer": round(cer(short_texts, short_offline), 4),
+    }
+    print(
+        f"{len(short_texts)} short sentences, each its own stream; offline: first word right "
+        f"{results['short_sentences']['offline_first_words_right']}, CER {results['short_sentences']['offline_cer']:.2%}"
+    )
     header = (
         f"{'config':62} {'compute/offline':>15} {'algo lat':>9} {'p50':>6} {'p95':>6} {'vs offline':>10} "
-        f"{'CER':>6}  (offline CER {offline_cer:.2%})"
+        f"{'CER':>6} {'1st':>4} {'short CER':>9}  (offline CER {offline_cer:.2%})"
     )
     print(header)
     for name, fields in CONFIGS.items():
@@ -161,11 +185,15 @@ def main() -> int:
             "cer_vs_offline": round(cer([offline.text], [streamed]), 4),
             "cer_vs_text": round(cer([reference], [streamed]), 4),
         }
+        short = short_streams(model, short_clips, config)
+        entry["short_first_words_right"] = first_words_right(short_texts, short)
+        entry["short_cer"] = round(cer(short_texts, short), 4)
         results["configs"][name] = entry
         print(
             f"{name:62} {entry['compute_vs_offline']:>14.2f}x {entry['algorithmic_latency_s']:>8.2f}s "
             f"{entry['partial_latency_p50_s']:>5.2f}s {entry['partial_latency_p95_s']:>5.2f}s "
-            f"{entry['cer_vs_offline']:>9.2%} {entry['cer_vs_text']:>6.2%}",
+            f"{entry['cer_vs_offline']:>9.2%} {entry['cer_vs_text']:>6.2%} {entry['short_first_words_right']:>4} "
+            f"{entry['short_cer']:>9.2%}",
             flush=True,
         )
     results["normalization"] = {}

@@ -174,17 +174,29 @@ def test_a_pause_of_the_endpoint_length_ends_the_segment_wherever_the_hops_fall(
 
 
 def test_finalize_ends_the_segment_now_and_the_stream_goes_on():
-    """finalize() turns everything heard into a final without waiting for the endpoint silence; the
-    next words are the next segment, on the same clock."""
+    """finalize() turns every settled word into a final without waiting for the endpoint silence (a
+    word followed by 0.3 s of silence is settled); the next words are the next segment, same clock."""
     rec, _ = recognizer()
-    first = blanks(2) + letters("hi") + blanks(2)  # far fewer blanks than the endpoint
+    first = blanks(2) + letters("hi") + blanks(16)  # 0.32 s of silence: far less than the endpoint
     events = rec.accept(audio(first))
     assert final_events(events) == []
-    assert rec.finalize() == [final(0, ("HI", 2, 7))]
-    assert rec.finalize() == []  # nothing new: no empty final
+    assert final_events(rec.finalize()) == [final(0, ("HI", 2, 7))]
+    assert final_events(rec.finalize()) == []  # nothing new: no empty final
     events = rec.accept(audio(blanks(3) + letters("yo"))) + rec.close()
     after = len(first) + 3
     assert final_events(events) == [final(1, ("YO", after, after + 5))]
+
+
+def test_finalize_moves_a_word_still_being_spoken_whole_to_the_next_segment():
+    """A finalize just after a word (less than 0.3 s of silence) cuts at the word boundary before it:
+    the word is not cut in two or dropped, it starts the next segment whole."""
+    rec, _ = recognizer()
+    script = blanks(2) + letters("hi there") + blanks(2)
+    rec.accept(audio(script))
+    assert final_events(rec.finalize()) == [final(0, ("HI", 2, 7))]
+    events = rec.accept(audio(blanks(40))) + rec.close()
+    assert [f.text for f in final_events(events)] == ["THERE"]
+    assert final_events(events)[0].segment == 1
 
 
 @pytest.mark.parametrize("last_frame_samples", [OVERLAP + 1, FRAME_SAMPLES // 2, FRAME_SAMPLES - 1, FRAME_SAMPLES])

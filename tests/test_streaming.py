@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from model import load_model
 from streamer import BatchEngine, Final, Partial, Recognizer, StreamingConfig, transcribe_stream
 from streamer.core.recognizer import Newest
-from training.metrics import cer
-from training.speech import SENTENCES, speech_with_pauses
+from training.metrics import cer, first_words_right
+from training.speech import SENTENCES, short_utterances, speech_with_pauses
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -63,24 +63,95 @@ def test_single_samples_give_the_same_finals(demo, long_speech):
     assert finals_of(stream(demo, audio, [1] * len(audio))) == finals_of(stream(demo, audio, [len(audio)]))
 
 
-# With the final pass (each ended segment decoded once more with up to 10 s of history) the finals
-# are within the issue's 1% of offline decoding. Without it the finals are the stitched 1.6 s
-# windows, which the demo model decodes 2-4% differently from the whole recording (3.7% on the
-# bench's minute; bench/ and the README say more); that bound guards against regressions.
-OFFLINE_DIFFERENCE = {"final pass": 0.01, "stitched": 0.05}
+# The issue's bounds: streamed finals as accurate as offline decoding of the same audio (CER
+# against the spoken text within 0.5 points), and as many first words right (less 2 of 70).
+CER_MARGIN = 0.005
+FIRST_WORD_MARGIN = 2
+# Without the final pass the stitched 1.6 s windows miss the CER bound (bench/ and the README
+# say more): 4.76% against offline 3.70% on this recording, 14.6% against 13.1% on the short
+# sentences. The final pass meets it, but a finalize() then changes the joined finals by ~2%,
+# so it stays off by default; these xfails turn into failures once the default meets the bound.
+STITCHED_MISSES_CER = pytest.mark.xfail(strict=True, reason="stitched windows: CER 1-1.5 points over offline")
 
 
-@pytest.mark.parametrize("mode", ["final pass", "stitched"])
-def test_streaming_matches_offline_transcript(demo, long_speech, mode):
-    """The concatenated finals equal offline decoding of the same audio within 1% (final pass) or 5%."""
+@pytest.mark.parametrize("mode", ["final pass", pytest.param("stitched", marks=STITCHED_MISSES_CER)])
+def test_streaming_is_as_accurate_as_offline(demo, long_speech, mode):
+    """The concatenated finals are as close to the spoken text as offline decoding (within 0.5 points)."""
     audio, _ = long_speech
+    text = " ".join(SENTENCES)
     offline = demo.transcribe(audio).text
     config = StreamingConfig(final_pass=mode == "final pass")
     streamed = " ".join(f.text for f in finals_of(transcribe_stream(demo, audio, 16_000, config)))
-    difference = cer([offline], [streamed])
-    print(f"\nstreaming vs offline character difference ({mode}): {difference:.2%} over {len(offline)} characters")
+    print(f"\nCER against the text ({mode}): streamed {cer([text], [streamed]):.2%}, offline {cer([text], [offline]):.2%}")
+    print(f"streaming vs offline character difference: {cer([offline], [streamed]):.2%} over {len(offline)} characters")
     print(f"offline : {offline}\nstreamed: {streamed}")
-    assert difference <= OFFLINE_DIFFERENCE[mode]
+    assert cer([text], [streamed]) <= cer([text], [offline]) + CER_MARGIN
+    if mode == "final pass":
+        assert cer([offline], [streamed]) <= 0.01  # the README's "within 1% of offline"
+
+
+def short_streams(model, clips, config=None) -> list[str]:
+    """Each clip its own fresh stream: the text of its finals."""
+    return [" ".join(f.text for f in finals_of(stream(model, clip, [len(clip)], config))) for clip in clips]
+
+
+@pytest.fixture(scope="module")
+def short_offline(demo):
+    """The short sentences: (texts, clips, offline transcripts)."""
+    texts, clips = short_utterances()
+    return texts, clips, [t.text for t in demo.transcribe(clips)]
+
+
+@pytest.fixture(scope="module")
+def short_streamed(demo, short_offline):
+    """The short sentences streamed in the default configuration, each a fresh stream."""
+    return short_streams(demo, short_offline[1])
+
+
+def test_every_stream_gets_its_first_word_as_offline_does(short_offline, short_streamed):
+    """On 70 short held-out sentences, each a fresh stream, the first word is right as often as offline (less 2)."""
+    texts, _, offline = short_offline
+    streamed = short_streamed
+    right, offline_right = first_words_right(texts, streamed), first_words_right(texts, offline)
+    print(f"\nfirst word right: streamed {right}/{len(texts)}, offline {offline_right}/{len(texts)}")
+    assert len(texts) >= 60
+    assert right >= offline_right - FIRST_WORD_MARGIN
+
+
+@pytest.mark.parametrize("mode", ["final pass", pytest.param("stitched", marks=STITCHED_MISSES_CER)])
+def test_short_streams_are_as_accurate_as_offline(demo, short_offline, short_streamed, mode):
+    """On 70 short held-out sentences, each a fresh stream, the CER is within 0.5 points of offline."""
+    texts, clips, offline = short_offline
+    streamed = short_streams(demo, clips, StreamingConfig(final_pass=True)) if mode == "final pass" else short_streamed
+    print(f"\nCER ({mode}): streamed {cer(texts, streamed):.2%}, offline {cer(texts, offline):.2%}")
+    assert cer(texts, streamed) <= cer(texts, offline) + CER_MARGIN
+
+
+def test_finalize_anywhere_in_speech_loses_nothing(demo, short_offline):
+    """finalize() at 40 random points inside speech: the joined finals are the uncut stream's (<= 1%), no word lost."""
+    from collections import Counter
+
+    _, clips, _ = short_offline
+    rng = np.random.default_rng(0)
+    lead = np.zeros(4_000, np.float32)  # 0.25 s, so a cut can fall on the first word's very start
+    edits = total = cuts = 0
+    for clip in clips[:20]:
+        audio = np.concatenate([lead, clip])
+        loud = np.flatnonzero(np.abs(audio) > 1e-3)
+        points = np.sort(rng.integers(loud[0], loud[-1], 2)).tolist()
+        recognizer, events, position = Recognizer(demo), [], 0
+        for point in points:
+            events += recognizer.accept(audio[position:point]) + recognizer.finalize()
+            position = point
+        events += recognizer.accept(audio[position:]) + recognizer.close()
+        joined = " ".join(f.text for f in finals_of(events))
+        uncut = " ".join(f.text for f in finals_of(stream(demo, audio, [len(audio)])))
+        assert not Counter(uncut.split()) - Counter(joined.split()), f"{uncut!r} cut at {points} gave {joined!r}"
+        edits += cer([uncut], [joined]) * len(uncut)
+        total += len(uncut)
+        cuts += len(points)
+    print(f"\n{cuts} cuts: joined finals differ from the uncut streams' in {edits / total:.2%} of characters")
+    assert cuts >= 40 and edits / total <= 0.01
 
 
 def test_each_spoken_segment_ends_in_exactly_one_final(demo, long_speech):

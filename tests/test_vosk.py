@@ -152,3 +152,26 @@ def test_vosk_shutdown_sends_the_last_result_then_1001(demo, clips, reference):
         replies, code = asyncio.run(scenario())
     assert code == 1001
     assert results_text(replies) == " ".join(reference["hello"]).lower()
+
+
+def test_vosk_reset_mid_speech_loses_no_word(demo, clips, reference):
+    """Resets inside speech end utterances at word boundaries: the results together say what one stream does."""
+    audio = clips["weather"]
+
+    async def scenario() -> list[dict]:
+        replies = []
+        async with connect(url(server, "")) as websocket:
+            await websocket.send('{"config": {"sample_rate": 16000}}')
+            for n, start in enumerate(range(0, len(audio), 3_200)):  # 0.2 s chunks
+                await websocket.send(audio[start : start + 3_200].tobytes())
+                replies.append(json.loads(await websocket.recv()))
+                if n in (4, 8, 13, 21):  # after 1.0, 1.8, 2.8 and 4.4 s
+                    await websocket.send('{"reset": 1}')
+                    replies.append(json.loads(await websocket.recv()))
+            await websocket.send('{"eof" : 1}')
+            replies.append(json.loads(await websocket.recv()))
+        return replies
+
+    with running_server(demo, protocol="vosk") as server:
+        replies = asyncio.run(asyncio.wait_for(scenario(), 60))
+    assert results_text(replies) == " ".join(reference["weather"]).lower()

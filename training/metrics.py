@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["cer", "edit_distance", "wer"]
+__all__ = ["cer", "edit_distance", "first_words_right", "wer"]
 
 
 def edit_distance(ref: Sequence, hyp: Sequence) -> int:
@@ -28,3 +28,8 @@ def wer(refs: Sequence[str], hyps: Sequence[str]) -> float:
     """Word error rate over a corpus: total word edits / total reference words."""
     edits = sum(edit_distance(r.split(), h.split()) for r, h in zip(refs, hyps, strict=True))
     return edits / max(1, sum(len(r.split()) for r in refs))
+
+
+def first_words_right(refs: Sequence[str], hyps: Sequence[str]) -> int:
+    """How many hypotheses begin with their reference's first word (where streams go wrong first)."""
+    return sum(h.split()[:1] == r.split()[:1] for r, h in zip(refs, hyps, strict=True))

@@ -40,3 +40,24 @@ def trim(audio: np.ndarray, threshold: float = 1e-3) -> np.ndarray:
     """Cut the leading and trailing silence espeak-ng adds."""
     loud = np.flatnonzero(np.abs(audio) > threshold)
     return audio[loud[0] : loud[-1] + 1] if len(loud) else audio[:0]
+
+
+SHORT_COUNT = 70  # short sentences, each its own stream: enough that one first word is 1.4 points
+SHORT_SEED = 11
+
+
+@functools.lru_cache(maxsize=2)
+def short_utterances(count: int = SHORT_COUNT, seed: int = SHORT_SEED) -> tuple[list[str], list[np.ndarray]]:
+    """Held-out sentences, each spoken alone in a random voice kept out of training: (texts, clips).
+
+    The clips keep espeak-ng's own edges (about 10 ms of silence before the speech), as a user's
+    stream starts when they start talking.
+    """
+    import random
+
+    from training.corpus import heldout_sentences
+    from training.synth import HELDOUT_VOICES, random_voice
+
+    rng = random.Random(seed)
+    sentences = heldout_sentences(count, seed=seed)
+    return sentences, [synthesize(s, random_voice(rng, HELDOUT_VOICES)) for s in sentences]

@@ -25,7 +25,9 @@ class StreamingConfig:
     norm_seconds: float = 10.0  # time constant of the running statistics
     norm_floor_db: float = -40.0  # variance floor (dBFS RMS): faint noise is not blown up to speech level
     energy_gate_db: float | None = None  # skip the model while the audio stays below this (dBFS RMS)
-    final_pass: bool = False  # decode each ended segment once more, with long history: within 1% of offline, at a cost
+    # Decode each ended segment once more, with long history: as accurate as offline, but 75% more
+    # compute, p50 partial latency 0.33 s and finalize() cuts then move the finals (README).
+    final_pass: bool = False
     final_context_frames: int = 500  # 10 s of history the final pass sees before the segment
 
     def __post_init__(self) -> None:

@@ -11,10 +11,16 @@ only on its own 400 samples, so each sample goes through the conv stack once and
 only the transformer runs on the whole window. When a segment ends, the final pass
 decodes the segment once more as offline decoding would: up to 10 s of history and
 every sample heard after it, normalized together and run through the whole model,
-so finals match offline decoding (the windows' own ids give the partials). Windows
-before the stream's start are filled with the features of digital silence, so every
-window has one shape and windows of many streams batch without padding (see
-``streamer.core.engine``).
+so finals match offline decoding (the windows' own ids give the partials).
+
+A stream's first windows reach back before its start. They are filled with the
+features of digital silence, so every window has one shape and windows of many
+streams batch without padding (``run_batch`` below), and those frames are masked
+out of the model (zeroed before the positional conv, left out of attention), so the
+first windows decode exactly as offline decoding of the audio so far. Unmasked, the
+silence in front cost the first letters of nearly every stream: the demo model got
+the first word of 2 in 70 short held-out sentences right, against 37 for offline
+decoding (36 with the mask).
 """
 
 from __future__ import annotations
@@ -61,12 +67,23 @@ class RunningNorm:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if not self.enabled or len(x) == 0:
             return x
+        self.weight, self.mean, self.power = self._updated(x)
+        return self._scale(x, self.mean, self.power - self.mean**2)
+
+    def peek(self, x: np.ndarray) -> np.ndarray:
+        """``x`` normalized as ``__call__`` would, leaving the statistics as they are."""
+        if not self.enabled or len(x) == 0:
+            return x
+        _, mean, power = self._updated(x)
+        return self._scale(x, mean, power - mean**2)
+
+    def _updated(self, x: np.ndarray) -> tuple[float, float, float]:
+        """Weight, mean and mean power after taking in ``x``."""
         decay = math.exp(-len(x) / self.tau)
         total = self.weight * decay + len(x)
-        self.mean = (self.mean * self.weight * decay + float(x.sum(dtype=np.float64))) / total
-        self.power = (self.power * self.weight * decay + float(np.dot(x, x))) / total
-        self.weight = total
-        return self._scale(x, self.mean, self.power - self.mean**2)
+        mean = (self.mean * self.weight * decay + float(x.sum(dtype=np.float64))) / total
+        power = (self.power * self.weight * decay + float(np.dot(x, x))) / total
+        return total, mean, power
 
     def whole(self, x: np.ndarray) -> np.ndarray:
         """``x`` normalized by its own mean and variance (with the same floor), as offline decoding does."""
@@ -168,9 +185,13 @@ class Recognizer:
         return self._drain()
 
     def finalize(self) -> list[Event]:
-        """End the current segment now (commit everything heard so far); the stream goes on."""
+        """End the current segment now, at the last word boundary heard; the stream goes on.
+
+        A word still being spoken is not cut in two: it starts the next segment (see
+        ``_end_at_a_word``), so no audio is lost at the cut.
+        """
         self._check_open()
-        return self._flush(pad_last_frame=False)
+        return self._end_at_a_word()
 
     def close(self) -> list[Event]:
         """End of stream: flush every sample, including a last partial frame, and finish."""
@@ -219,9 +240,17 @@ class Recognizer:
         return HopRequest(self, torch.from_numpy(self._take_in(block)), self._gate(block))
 
     def window(self, new_features: torch.Tensor) -> torch.Tensor:
-        """Append one hop's conv features ``[hop, conv_dim]``; return the window ``[window, conv_dim]``."""
+        """Append one hop's conv features ``[hop, conv_dim]``; return the window ``[window, conv_dim]``.
+
+        Its first ``padding`` frames stand before the stream's start: the model must mask them out.
+        """
         self._append(new_features)
         return self._recent(self.config.window_frames)
+
+    @property
+    def padding(self) -> int:
+        """Frames of the newest window that stand before the stream's start (0 after the first windows)."""
+        return max(0, self.config.window_frames - self._end)
 
     def consume(self, logits: torch.Tensor | None) -> list[Event]:
         """Take the window's logits ``[window, vocab]`` (None when gated); return events."""
@@ -314,7 +343,7 @@ class Recognizer:
         return quiet_since > self.config.window_frames and not pending
 
     def _flush(self, pad_last_frame: bool) -> list[Event]:
-        """Run one last window over everything buffered, with silence as its lookahead, and end the segment."""
+        """Run one last window over everything buffered and end the segment (end of stream)."""
         c = self.config
         events = self._drain()
         self._gather()
@@ -333,13 +362,45 @@ class Recognizer:
         elif pad_last_frame:
             self._raw = np.zeros(0, dtype=np.float32)
         if self._end > self._committed:
-            # Window: left context before the first uncommitted frame, up to the newest frame,
-            # then silence where the lookahead would be.
-            start = self._committed - c.left_context_frames
-            window = torch.cat([self._recent(self._end - start), self._silence.expand(c.lookahead_frames, -1)])
-            probs, ids = self._decode(window)
+            # Window: left context before the first uncommitted frame (none before the stream's
+            # start) up to the newest frame, decoded as offline decoding of that audio would be.
+            start = max(0, self._committed - c.left_context_frames)
+            probs, ids = self._decode(self._recent(self._end - start))
             events += self._take(ids, probs, start, commit_until=self._end, partial=False)
         return events + self.stitcher.flush()
+
+    def _end_at_a_word(self) -> list[Event]:
+        """End the segment at the last word boundary heard (``finalize``); the stream goes on.
+
+        One window decodes from the left context to the newest sample, and the segment ends where
+        ``Stitcher.word_cut`` says: mostly inside the committed frames, whose ids stay as they are
+        and start the next segment after the cut. A word still being spoken is left out of this
+        final; the next hops decode it with the audio that follows. The samples short of a hop are
+        decoded here but stay buffered, so the hops run where they would have run without the cut
+        and the two segments say together what one would have said.
+        """
+        c = self.config
+        events = self._drain()
+        self._gather()
+        extra = self._peek()  # [frames, conv_dim] of the buffered samples short of a hop, not kept
+        if self._end + extra.shape[0] <= self._committed:
+            return events + self.stitcher.flush()
+        start = max(0, self._committed - c.left_context_frames)
+        probs, ids = self._decode(torch.cat([self._recent(self._end - start), extra]))
+        cut = min(self._end, self.stitcher.start + self.stitcher.word_cut(ids[self._committed - start :].tolist()))
+        # After a pause the cut may lie past the committed frames: this window commits up to it.
+        events += self._take(ids, probs, start, commit_until=cut, partial=False)
+        return events + self.stitcher.end_at(max(0, cut - self.stitcher.start))
+
+    def _peek(self) -> torch.Tensor:
+        """Conv frames ``[frames, conv_dim]`` of the whole frames among the buffered samples,
+        normalized with the running statistics they would bring; nothing is taken in."""
+        have = len(self._tail) + len(self._raw)
+        frames = (have - self._field) // self._frame + 1 if have >= self._field else 0
+        if not frames:
+            return self._silence.new_zeros((0, self._silence.shape[0]))
+        block = self._raw[: frames * self._frame + self._overlap - len(self._tail)]
+        return self._conv(np.concatenate([self._tail, self.norm.peek(block)]))
 
     def _gather(self) -> None:
         """Join the blocks pushed since the last hop onto the raw buffer (one copy per hop)."""
@@ -419,7 +480,11 @@ def run_batch(
     features = model.extract_features(audio)  # [batch, hop, conv_dim]
     windows = [r.recognizer.window(f) for r, f in zip(requests, features)]  # each [window, conv_dim]
     live = [i for i, r in enumerate(requests) if not r.gated]
-    logits = model.forward_features(_stack([windows[i] for i in live])) if live else None  # [live, window, vocab]
+    logits = None
+    if live:
+        stacked = _stack([windows[i] for i in live])  # [live, window, conv_dim]
+        mask = _frame_mask([requests[i].recognizer.padding for i in live], stacked)
+        logits = model.forward_features(stacked, mask)  # [live, window, vocab]
     best = [None] * len(requests)  # per request: (ids, probs) of its window, None when gated
     if live:
         probs, ids = _best(logits)  # each [live, window], once for the batch
@@ -434,6 +499,19 @@ def run_batch(
                 raise
             on_error(r.recognizer, e)
     return results
+
+
+def _frame_mask(padding: list[int], windows: torch.Tensor) -> torch.Tensor | None:
+    """``[batch, window]`` True on real frames, or None when no window starts before its stream.
+
+    A stream's first windows reach back before its start; those frames are masked out (zeroed
+    before the positional conv and left out of attention), so the first windows decode as
+    offline decoding of the audio so far, while every window keeps one shape for batching.
+    """
+    if not any(padding):
+        return None
+    frames = torch.arange(windows.shape[1], device=windows.device)
+    return frames[None, :] >= torch.tensor(padding, device=windows.device)[:, None]
 
 
 def _best(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -19,6 +19,10 @@ from streamer.wire.events import Event, Final, Partial, WordTiming
 
 __all__ = ["Stitcher"]
 
+# Silence after a word's last letter that shows it is over, in 20 ms frames (0.3 s): longer than
+# the blank runs between the letters of one word, so ``finalize`` does not cut a word in two.
+WORD_PAUSE_FRAMES = 15
+
 
 class Stitcher:
     """Committed and tentative frame ids of the current segment, turned into events."""
@@ -81,11 +85,40 @@ class Stitcher:
         return [Partial(self.segment, text, stable, text[len(stable) :])]
 
     def flush(self) -> list[Event]:
-        """Commit the tentative frames and end the segment (finalize / end of stream)."""
+        """Commit the tentative frames and end the segment (end of stream)."""
         self.ids.extend(self.tentative_ids)
         self.probs.extend(self.tentative_probs)
         self.tentative_ids, self.tentative_probs = [], []
         return self._end_segment(len(self.ids))
+
+    def end_at(self, count: int) -> list[Event]:
+        """End the segment after its first ``count`` committed frames (``finalize``). The committed
+        frames after them start the next segment as they are, and the tentative ones stay
+        tentative, so the two segments say together what one would have said."""
+        tentative = self.tentative_ids, self.tentative_probs
+        events = self._end_segment(count)
+        self.set_tentative(*tentative)
+        return events + self.partial()
+
+    def word_cut(self, ids: Sequence[int]) -> int:
+        """Where ``finalize`` may end the segment without cutting a word, as a count of frames of
+        the committed ones followed by ``ids`` (the uncommitted ones, decoded up to the newest audio).
+
+        Just after the last letter when speech has paused (``WORD_PAUSE_FRAMES`` silent frames
+        after it). Else just after the last letter before the last committed word delimiter, so
+        the word still being spoken goes whole to the next segment (0 when there is none). Silence
+        after the cut goes along too: a word that has only just begun may decode as blank without
+        the audio that follows.
+        """
+        frames = [*self.ids, *(int(i) for i in ids)]
+        letters = [n for n, i in enumerate(frames) if i not in self._silent]
+        if not letters:
+            return 0
+        if len(frames) - 1 - letters[-1] >= WORD_PAUSE_FRAMES:
+            return letters[-1] + 1
+        delimiters = [n for n, i in enumerate(self.ids) if i == self.vocab.delimiter_id]
+        before = [n for n in letters if delimiters and n < delimiters[-1]]
+        return before[-1] + 1 if before else 0
 
     def _has_speech(self, ids: Sequence[int] | None = None) -> bool:
         return any(i not in self._silent for i in (self.ids if ids is None else ids))
