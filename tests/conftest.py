@@ -30,6 +30,27 @@ def demo_model():
     return load_model(DEMO, device="cpu")
 
 
+@pytest.fixture(scope="module")
+def demo(demo_model):
+    """The demo model (the name the streaming tests use)."""
+    return demo_model
+
+
+@pytest.fixture(scope="module")
+def long_speech():
+    """Several sentences with pauses: (audio, [(start, end) of each sentence in seconds])."""
+    from training.speech import SENTENCES, speech_with_pauses
+
+    return speech_with_pauses(SENTENCES)
+
+
+def finals_of(events) -> list:
+    """The ``Final`` events among ``events``."""
+    from streamer.wire.events import Final
+
+    return [e for e in events if isinstance(e, Final)]
+
+
 @pytest.fixture
 def cached_model(demo_model, monkeypatch):
     """`--model demo` in the CLI's main() reuses the module's model instead of reading it again."""

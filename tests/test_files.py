@@ -4,28 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import finals_of
 
-from model import load_model
-from streamer import FileRecognizer, Final, Partial, transcribe_file
+from streamer import FileRecognizer, Partial, transcribe_file
 from streamer.core import files
 from training.metrics import cer
-from training.speech import SENTENCES, speech_with_pauses
+from training.speech import SENTENCES
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-@pytest.fixture(scope="module")
-def demo():
-    return load_model("demo", device="cpu")
-
-
-@pytest.fixture(scope="module")
-def long_speech():
-    return speech_with_pauses(SENTENCES)
-
-
-def finals_of(events) -> list[Final]:
-    return [e for e in events if isinstance(e, Final)]
 
 
 @pytest.mark.parametrize("chunk_frames", [files.CHUNK_FRAMES, 300])  # 300: several chunks over the 16 s

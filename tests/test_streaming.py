@@ -5,31 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import finals_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from model import load_model
-from streamer import BatchEngine, Final, Partial, Recognizer, StreamingConfig, transcribe_stream
+from streamer import BatchEngine, Partial, Recognizer, StreamingConfig, transcribe_stream
 from streamer.core.recognizer import Newest
 from training.metrics import cer, first_words_right
 from training.speech import SENTENCES, short_utterances, speech_with_pauses
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-@pytest.fixture(scope="module")
-def demo():
-    return load_model("demo", device="cpu")
-
-
-@pytest.fixture(scope="module")
-def long_speech():
-    """Several sentences with pauses: (audio, [(start, end) of each sentence in seconds])."""
-    return speech_with_pauses(SENTENCES)
-
-
-def finals_of(events) -> list[Final]:
-    return [e for e in events if isinstance(e, Final)]
 
 
 def stream(model, audio, chunks, config=None) -> list:
