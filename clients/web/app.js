@@ -6,6 +6,12 @@
 // partials (stable text + an unstable tail) and finals (text, start, end, word timings).
 // The websocket URL is relative to the page, so http -> ws:, https -> wss: (behind a TLS proxy)
 // and a proxy that serves the page under a path prefix also serves the stream under it.
+//
+// Resume (docs/protocol.md, "Resume"): the config asks for acks with a resume point of {0, 0};
+// the page keeps the audio the server has not acknowledged as final, and when the connection
+// ends abnormally it connects to the same URL again (back-off with jitter, a bounded number of
+// tries), opens a session at the last ack, sends the kept audio again and carries on. Finals and
+// partials of segments already shown are dropped, so the reader sees one caption list.
 
 const PACKET_SECONDS = 0.05; // audio per websocket message; the protocol asks 20-200 ms
 const STREAM_PATH = "v1/stream"; // relative to the page, see above
@@ -20,6 +26,16 @@ const LINE_CHARS = 42; // ...in at most two lines of this many characters (the u
 const CUE_MAX_CHARS = 2 * LINE_CHARS;
 const CUE_MIN_SECONDS = 1; // short cues stay up this long, unless the next one starts sooner
 const SCROLL_SLACK_PX = 48; // "at the bottom" for keeping the newest caption in view
+// Resume. The page keeps at most this much audio the server has not acknowledged (the Python
+// client's limit too): servers ack every final and every second of silence, and end a segment
+// after 20 s of speech, so only a server far behind (or a reconnection that takes this long)
+// reaches it, and then the page stops with an error rather than lose words silently.
+const RESUME_BUFFER_SECONDS = 60;
+const RESUME_ATTEMPTS = 10; // connection tries after an abnormal close before the page gives up
+const BACKOFF_FIRST_MS = 250; // the wait before the second try, doubled each try...
+const BACKOFF_MAX_MS = 4_000; // ...up to this; each wait is jittered to 50-100% of it, so the tries
+// span 12-24 s: a restarted server has time to load its model, and many pages do not come back at once
+const RESUMABLE_CLOSES = new Set([1001, 1006, 1011, 1012, 1013]); // streamer/wire/protocol.py
 
 // Close codes of docs/protocol.md, in words. Not here: 1000 (a normal end) and 1006 (no close
 // frame: the connection was lost, or the handshake was refused before it opened).
@@ -29,6 +45,8 @@ const CLOSE_REASONS = {
   1008: "This server needs a token. Enter it under \u201cServer token\u201d and press Retry.",
   1009: "A message was too large for the server.",
   1011: "The server had an internal error in this session.",
+  1012: "The server is restarting.",
+  1013: "The server is overloaded. Try again in a moment.",
   4001: "The server ended the session because no audio arrived for a while.",
   4002: "The session reached the server's maximum length.",
 };
@@ -164,6 +182,39 @@ const FORMATS = {
   },
 };
 
+// ----- the audio the server has not acknowledged --------------------------------------------
+
+// The stream's audio from the last ack on, as sent: {first (frame), data (Float32Array)} blocks.
+class Unacknowledged {
+  constructor(limitFrames) {
+    this.limitFrames = limitFrames;
+    this.blocks = [];
+    this.start = 0; // first frame not acknowledged
+    this.end = 0; // frames of the stream so far
+  }
+
+  // Keep a block; false (keeping nothing) when that would hold more than the limit.
+  append(data) {
+    if (this.end + data.length - this.start > this.limitFrames) return false;
+    this.blocks.push({ first: this.end, data });
+    this.end += data.length;
+    return true;
+  }
+
+  // Forget the audio before frame `offset`.
+  acknowledge(offset) {
+    this.start = Math.max(this.start, Math.min(offset, this.end));
+    while (this.blocks.length && this.blocks[0].first + this.blocks[0].data.length <= this.start) this.blocks.shift();
+  }
+
+  // The kept audio from frame `offset` on, in blocks to send.
+  after(offset) {
+    return this.blocks
+      .filter((b) => b.first + b.data.length > offset)
+      .map((b) => (b.first >= offset ? b.data : b.data.subarray(offset - b.first)));
+  }
+}
+
 // ----- captions on screen --------------------------------------------------------------------
 
 function atBottom() {
@@ -217,7 +268,7 @@ function updateTranscriptButtons() {
 
 // ----- status, problems, notices -------------------------------------------------------------
 
-const BUSY = new Set(["connecting", "listening", "stopping"]);
+const BUSY = new Set(["connecting", "listening", "reconnecting", "stopping"]);
 let restoreFocus = false; // Start or Stop had keyboard focus and lost it by being disabled
 
 function setState(state, text) {
@@ -225,7 +276,7 @@ function setState(state, text) {
   document.body.dataset.state = state;
   ui.statusText.textContent = text;
   ui.start.disabled = BUSY.has(state);
-  ui.stop.disabled = state !== "connecting" && state !== "listening";
+  ui.stop.disabled = state !== "connecting" && state !== "listening" && state !== "reconnecting";
   const lost = document.activeElement === document.body || document.activeElement?.disabled;
   const target = !ui.stop.disabled ? ui.stop : !ui.start.disabled ? ui.start : null;
   if (restoreFocus && target && (lost || document.activeElement === ui.start || document.activeElement === ui.stop)) {
@@ -329,7 +380,21 @@ async function start() {
     );
     return;
   }
-  const s = { id: ++sessions, stream: null, context: null, node: null, source: null, ws: null, offset: 0 };
+  const s = {
+    id: ++sessions,
+    stream: null,
+    context: null,
+    node: null,
+    source: null,
+    ws: null,
+    offset: 0, // this stream's time 0 on the transcript's clock
+    unacked: null, // Unacknowledged, once the server confirms it sends acks
+    acked: { offset: 0, segment: 0 }, // the server's last ack: where a resumed session starts
+    delivered: 0, // segments whose final is shown (or was empty)
+    resumes: 0, // sessions this stream was resumed in
+    reconnecting: false, // audio is kept, not sent, until a resumed session takes it
+    eof: false, // eof was sent (or is due): a resumed session sends it again after the audio
+  };
   session = s;
   setState("connecting", "Asking for the microphone\u2026");
   try {
@@ -398,24 +463,49 @@ async function connect(s) {
     s.opened = true;
     const token = ui.token.value.trim();
     if (token) ws.send(JSON.stringify({ type: "auth", token }));
-    ws.send(
-      JSON.stringify({ type: "config", sample_rate: s.context.sampleRate, encoding: "pcm_f32le", channels: 1 }),
-    );
+    ws.send(configMessage(s, { offset: 0, segment: 0 })); // a fresh stream; asks for acks
   };
   ws.onmessage = (message) => onEvent(s, JSON.parse(message.data));
   ws.onclose = (event) => onClose(s, event, before);
 }
 
+function configMessage(s, resume) {
+  return JSON.stringify({
+    type: "config",
+    sample_rate: s.context.sampleRate,
+    encoding: "pcm_f32le",
+    channels: 1,
+    resume,
+  });
+}
+
 function onEvent(s, event) {
   switch (event.type) {
     case "ready":
-      // The server confirms each config with a ready at the new rate; audio starts then.
-      if (!s.source && !s.stopping && event.sample_rate === Math.round(s.context.sampleRate)) startAudio(s);
+      if (s.resumes) {
+        // The session's first ready greets; the one that answers the config must echo the resume
+        // point: a server without resume would start the stream's clock and segments again.
+        if (!event.resume && ++s.plainReadies > 1) refuseResume(s);
+        break;
+      }
+      // The server confirms each config with a ready at the new rate; audio starts then. A ready
+      // that echoes the resume point promises acks: keep the audio until they cover it.
+      if (!s.source && !s.stopping && event.sample_rate === Math.round(s.context.sampleRate)) {
+        if (event.resume) s.unacked = new Unacknowledged(Math.round(RESUME_BUFFER_SECONDS * s.context.sampleRate));
+        startAudio(s);
+      }
+      break;
+    case "ack":
+      s.acked = { offset: event.offset, segment: event.segment };
+      s.unacked?.acknowledge(event.offset);
       break;
     case "partial":
+      if (event.segment < s.delivered) break; // a resumed session recognizing a segment already shown
       showPartial(event);
       break;
     case "final":
+      if (event.segment < s.delivered) break; // shown before the connection broke: the same words again
+      s.delivered = event.segment + 1;
       clearPartial();
       addFinal(onTranscriptClock(event, s.offset));
       break;
@@ -443,18 +533,31 @@ function startAudio(s) {
 
 function onWorkletMessage(s, data) {
   if (data instanceof Float32Array) {
-    if (s.ws?.readyState === WebSocket.OPEN && !tooSlow(s, data.length)) s.ws.send(data); // in capture order
+    if (s.released) return;
+    if (s.unacked) {
+      // Every packet is part of the stream, sent now or replayed by a resumed session.
+      if (!s.unacked.append(data)) return tooFarBehind(s);
+      if (!s.reconnecting && s.ws.readyState === WebSocket.OPEN) {
+        tooSlow(s, data.length);
+        s.ws.send(data);
+      }
+    } else if (s.ws?.readyState === WebSocket.OPEN && !tooSlow(s, data.length)) {
+      s.ws.send(data); // in capture order
+    }
   } else if (data.type === "flushed" && data.session === s.id) {
-    if (s.ws?.readyState === WebSocket.OPEN) s.ws.send(JSON.stringify({ type: "eof" }));
+    s.eof = true;
+    if (!s.reconnecting && s.ws?.readyState === WebSocket.OPEN) s.ws.send(JSON.stringify({ type: "eof" }));
     releaseAudio(s);
   }
 }
 
 // The browser queues whatever the connection cannot take yet, without limit. Keep that bounded:
 // say so when audio waits, and drop new audio (saying how much) past MAX_UNSENT_SECONDS.
+// A resumable stream drops nothing here: its unacknowledged audio, which holds the unsent audio,
+// has its own limit (tooFarBehind).
 function tooSlow(s, frames) {
   const unsent = s.ws.bufferedAmount / (BYTES_PER_SAMPLE * s.context.sampleRate);
-  const drop = unsent > MAX_UNSENT_SECONDS;
+  const drop = unsent > MAX_UNSENT_SECONDS && !s.unacked;
   if (drop) s.dropped = (s.dropped || 0) + frames / s.context.sampleRate;
   const now = performance.now();
   if (unsent > SLOW_WARNING_SECONDS && !(now - s.slowNoticeAt < 1000)) {
@@ -472,7 +575,12 @@ function stop() {
   const s = session;
   if (!s || s.stopping) return;
   s.stopping = true;
-  if (s.source && s.ws.readyState === WebSocket.OPEN) {
+  if (s.reconnecting) {
+    // The last words go to the server that takes the stream back, then eof (resumeOn).
+    setState("stopping", "Finishing the last words once the server is back\u2026");
+    s.source.disconnect();
+    s.node.port.postMessage({ type: "flush", session: s.id });
+  } else if (s.source && s.ws.readyState === WebSocket.OPEN) {
     setState("stopping", "Finishing the last words\u2026");
     s.source.disconnect();
     s.node.port.postMessage({ type: "flush", session: s.id }); // the last packet, then eof (onWorkletMessage)
@@ -502,6 +610,7 @@ function releaseAudio(s) {
 
 function finish(s, state, text) {
   clearTimeout(s.stopTimer);
+  s.reconnecting = false;
   releaseAudio(s);
   if (session === s) session = null;
   setState(state, text);
@@ -509,6 +618,11 @@ function finish(s, state, text) {
 
 async function onClose(s, event, before) {
   clearPartial();
+  if (session !== s) return; // ended by the page (tooFarBehind, refuseResume)
+  if (s.unacked && !s.done && RESUMABLE_CLOSES.has(event.code)) {
+    reconnect(s);
+    return;
+  }
   if (s.done && event.code === 1000) {
     finish(s, "stopped", `Stopped (${transcript.length} ${transcript.length === 1 ? "line" : "lines"})`);
     return;
@@ -537,6 +651,93 @@ async function onClose(s, event, before) {
     ui.tokenBox.open = true;
     ui.token.focus(); // type it, press Enter
   }
+}
+
+// ----- resume: the same stream in a new session ---------------------------------------------
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// The wait before try `attempt` (1, 2, ...): doubling from BACKOFF_FIRST_MS up to BACKOFF_MAX_MS,
+// jittered to 50-100% so that the pages of a restarted server do not all come back at once.
+function backoff(attempt) {
+  const ms = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (attempt - 1));
+  return ms * (0.5 + Math.random() / 2);
+}
+
+// A websocket to the stream's URL once it opens, or null when it closes first (refused, nobody there).
+function opened() {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(streamUrl());
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => resolve(ws);
+    ws.onclose = () => resolve(null);
+  });
+}
+
+async function reconnect(s) {
+  s.reconnecting = true; // from now on audio is kept for the replay, not sent
+  clearTimeout(s.stopTimer);
+  setState("reconnecting", "Connection lost. Reconnecting to the server\u2026");
+  const lost = performance.now();
+  for (let attempt = 0; attempt < RESUME_ATTEMPTS; attempt++) {
+    if (attempt) await sleep(backoff(attempt));
+    if (session !== s) return; // ended meanwhile (tooFarBehind)
+    const ws = await opened();
+    if (session !== s) return ws?.close();
+    if (ws) return resumeOn(s, ws);
+  }
+  const seconds = ((performance.now() - lost) / 1000).toFixed(0);
+  finish(s, "error", "Connection lost");
+  showProblem(
+    `The connection to the server was lost, and ${RESUME_ATTEMPTS} tries to reconnect over ${seconds} s ` +
+      "failed. The captions so far were kept; words spoken since were not captioned.",
+  );
+}
+
+// Open a session at the last ack on `ws`, send the kept audio after it (and eof, if Stop was
+// pressed), and carry on: from here new audio goes out as it comes.
+function resumeOn(s, ws) {
+  s.ws = ws;
+  s.resumes += 1;
+  s.plainReadies = 0; // readies without the resume point, in this session
+  ws.onmessage = (message) => onEvent(s, JSON.parse(message.data));
+  ws.onclose = (event) => onClose(s, event, null);
+  const token = ui.token.value.trim();
+  if (token) ws.send(JSON.stringify({ type: "auth", token }));
+  ws.send(configMessage(s, s.acked));
+  for (const block of s.unacked.after(s.acked.offset)) ws.send(block);
+  if (s.eof) ws.send(JSON.stringify({ type: "eof" }));
+  s.reconnecting = false;
+  if (s.stopping) {
+    setState("stopping", "Finishing the last words\u2026");
+    s.stopTimer = setTimeout(() => s.ws.close(), STOP_TIMEOUT_MS);
+  } else {
+    setState("listening", "Listening");
+    notice("Reconnected: the captions go on where they stopped.");
+  }
+}
+
+// The server left more audio unacknowledged than the page keeps: stop rather than lose words.
+function tooFarBehind(s) {
+  const why = s.reconnecting ? "it could not be reached again in time" : "it is too far behind";
+  const ws = s.ws;
+  finish(s, "error", "Stopped");
+  ws.close();
+  showProblem(
+    `The server has not confirmed the last ${RESUME_BUFFER_SECONDS} s of audio (${why}), more than ` +
+      "this page keeps to resume without losing words, so captioning stopped. The captions so far were kept.",
+  );
+}
+
+// The server that took the stream back does not resume streams (an older version).
+function refuseResume(s) {
+  const ws = s.ws;
+  finish(s, "error", "Disconnected");
+  ws.close();
+  showProblem(
+    "The connection was lost, and the server that answered again cannot resume a stream. " +
+      "The captions so far were kept; press Retry to start a new one.",
+  );
 }
 
 // ----- why a handshake was refused -----------------------------------------------------------
