@@ -406,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
             "max_batch": args.max_batch,
         }
     }
+    out = args.out or (None if dry else DEFAULT_OUT)
+    results["setup"]["finished"] = False  # True once every step ran
     low = ["bf16", "fp16"] if device.type == "cuda" else ["bf16"]  # fp16 is CUDA-only (model/device.py)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -413,9 +415,11 @@ def main(argv: list[str] | None = None) -> int:
         write_checkpoint(folder, architecture)
         if "parity" not in skip:
             results["parity"] = check_parity(folder, device, ["fp32", *low], seconds=1.0 if dry else 4.0)
+            save(results, out)
         if "demo" not in skip:
             dtypes = ["float32", "bfloat16"] if dry else [None, "float32"]  # None: the device's default
             results["demo_stream"] = check_demo_stream(device, dtypes, seconds=5.0 if dry else None)
+            save(results, out)
         model = load_model(folder, device=device)  # the device's default precision
         results["setup"]["dtype"] = str(model.dtype).removeprefix("torch.")
         # Capacity before the compiled forward: it is the figure that matters most, and compiling
@@ -432,6 +436,8 @@ def main(argv: list[str] | None = None) -> int:
                 left = budget - window_reserve - (time.perf_counter() - began)
                 share = max(left / (len(modes) - i), DRY_CAPACITY_S if dry else 0.0)  # share what is left
                 log(f"capacity, {name}: up to {share:.0f} s")
+                results["capacity"] = capacity
+                save(results, out)
                 capacity[name] = search_capacity(
                     model,
                     mode_config,
@@ -444,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
                     deadline=time.perf_counter() + share,
                     noise=noise,
                 )
-            results["capacity"] = capacity
+            save(results, out)
         if "window" not in skip:
             results["window_forward"] = check_window_forward(
                 model,
@@ -456,15 +462,20 @@ def main(argv: list[str] | None = None) -> int:
     if device.type == "cuda":
         results["setup"]["max_memory_allocated_gib"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
     results["setup"]["wall_s"] = round(time.perf_counter() - began, 1)
-    out = args.out or (None if dry else DEFAULT_OUT)
-    text = json.dumps(results, indent=2) + "\n"
+    results["setup"]["finished"] = True
+    save(results, out)
+    if out is None:
+        print(json.dumps(results, indent=2))
+    else:
+        log(f"wrote {out}")
+    return 0
+
+
+def save(results: dict, out: Path | None) -> None:
+    """Write what is measured so far: a run stopped by its timeout still leaves its figures."""
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-        log(f"wrote {out}")
-    else:
-        print(text)
-    return 0
+        out.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":
