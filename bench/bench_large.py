@@ -68,12 +68,12 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def timed(fn, device: torch.device) -> float:
+def timed(fn, device: torch.device, clock=time.perf_counter) -> float:
     sync(device)
-    start = time.perf_counter()
+    start = clock()
     fn()
     sync(device)
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def speechlike(seconds: float, seed: int = 0) -> np.ndarray:
@@ -130,10 +130,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--streams", default="8,16,32", help="stream counts for the batched runs")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--kv-cache", action="store_true", help="also time live and batched streams with kv_cache")
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "thread"),
+        default=None,
+        help="thread: this thread's CPU time (a shared CPU's load distorts wall time); default: thread on the CPU",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "large_model.json")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     config = StreamingConfig()
+    cached = StreamingConfig(kv_cache=True)
+    clock_name = args.clock or ("thread" if args.device == "cpu" else "wall")
+    clock = time.thread_time if clock_name == "thread" else time.perf_counter
+    if clock_name == "thread" and args.threads != 1:
+        parser.error("--clock thread counts one thread's CPU time: use it with --threads 1")
     stream_counts = [int(n) for n in args.streams.split(",") if n]
     architecture = dict(LARGE, num_hidden_layers=args.layers, hidden_size=args.hidden)
     architecture["intermediate_size"] = 4 * args.hidden
@@ -153,17 +165,24 @@ def main(argv: list[str] | None = None) -> int:
         # the batched runs' yardstick: offline over the same length as each stream
         "offline_short": (lambda: offline(model, stream_audio[0]), args.stream_seconds),
     }
+    if args.kv_cache:
+        jobs["live_kv"] = (lambda: live(model, audio, cached), args.seconds)
     for n in stream_counts:
         jobs[f"batched_{n}"] = (
             lambda n=n: batched(model, stream_audio[:n], config, max_batch=n),
             n * args.stream_seconds,
         )
+        if args.kv_cache:
+            jobs[f"batched_kv_{n}"] = (
+                lambda n=n: batched(model, stream_audio[:n], cached, max_batch=n),
+                n * args.stream_seconds,
+            )
     times: dict[str, list[float]] = {name: [] for name in jobs}
     for name, (fn, _) in jobs.items():  # warm-up at full size
         fn()
     for run in range(args.runs):  # alternate, so background load hits every job alike
         for name, (fn, _) in jobs.items():
-            times[name].append(timed(fn, device))
+            times[name].append(timed(fn, device, clock))
         print(f"run {run + 1}/{args.runs}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()), flush=True)
 
     per = {name: per for name, (_, per) in jobs.items()}
@@ -178,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
             "audio_seconds": args.seconds,
             "stream_seconds": args.stream_seconds,
             "torch": torch.__version__,
-            "timing": "median of alternating runs after a warm-up; the machine's other load counts too",
+            "timing": f"median of alternating runs after a warm-up; clock: {clock_name} "
+            + ("(this thread's CPU time)" if clock_name == "thread" else "(wall; the machine's other load counts too)"),
         },
         "offline": {"compute_s_per_audio_s": round(statistics.median(times["offline"]) / args.seconds, 4)},
         "live_one_stream": median_ratio(times, "live", "offline", args.seconds, args.seconds),
@@ -188,12 +208,27 @@ def main(argv: list[str] | None = None) -> int:
             str(n): median_ratio(times, f"batched_{n}", "offline_short", per[f"batched_{n}"], args.stream_seconds)
             for n in stream_counts
         },
+        **(
+            {
+                "live_one_stream_kv_cache": median_ratio(times, "live_kv", "offline", args.seconds, args.seconds),
+                "batched_kv_cache": {
+                    str(n): median_ratio(
+                        times, f"batched_kv_{n}", "offline_short", per[f"batched_kv_{n}"], args.stream_seconds
+                    )
+                    for n in stream_counts
+                },
+            }
+            if args.kv_cache
+            else {}
+        ),
         "runs_s": {name: [round(t, 3) for t in ts] for name, ts in times.items()},
     }
-    for key in ("offline", "live_one_stream", "file_path", "file_live_windows"):
-        print(key, results[key])
-    for n, entry in results["batched"].items():
-        print(f"batched {n} streams", entry)
+    for key in ("offline", "live_one_stream", "live_one_stream_kv_cache", "file_path", "file_live_windows"):
+        if key in results:
+            print(key, results[key])
+    for key in ("batched", "batched_kv_cache"):
+        for n, entry in results.get(key, {}).items():
+            print(f"{key} {n} streams", entry)
     write_results(args.out, results)
     return 0
 

@@ -230,6 +230,19 @@ class PositionalConvEmbedding(nn.Module):
             y = y[:, :, :-1]
         return F.gelu(y).transpose(1, 2)
 
+    def tail(self, x: torch.Tensor, new: int) -> torch.Tensor:
+        """What ``forward`` gives for the last ``new`` frames only: ``[batch, frames, hidden]`` -> ``[batch, new, hidden]``."""
+        frames = x.shape[1]
+        if new == frames:
+            return self(x)
+        kernel, pad = self.conv.kernel_size[0], self.conv.padding[0]
+        padded = F.pad(x.transpose(1, 2), (pad, pad))  # [batch, hidden, pad + frames + pad]
+        first = frames - new  # output frame p reads padded[p : p + kernel], for odd and even kernels alike
+        y = F.conv1d(
+            padded[:, :, first : first + new + kernel - 1], self.conv.weight, self.conv.bias, groups=self.conv.groups
+        )  # [batch, hidden, new]
+        return F.gelu(y).transpose(1, 2)
+
 
 class Attention(nn.Module):
     def __init__(self, config: HubertConfig) -> None:
@@ -250,6 +263,21 @@ class Attention(nn.Module):
         v = self.v_proj(x).view(heads).transpose(1, 2)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask)
         return self.out_proj(y.transpose(1, 2).reshape(batch, frames, hidden))
+
+    def step(self, x: torch.Tensor, kv: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
+        """Queries of the new frames only; keys and values of the cached frames and the new ones.
+
+        ``x``: ``[batch, new, hidden]``, the newest frames of the window; ``kv``: this layer's
+        ``[batch, 2, heads, frames, head_dim]``, whose first ``frames - new`` frames hold keys and
+        values from earlier hops and whose last ``new`` frames this writes.
+        """
+        batch, new, hidden = x.shape
+        heads = (batch, new, self.num_heads, hidden // self.num_heads)
+        q = self.q_proj(x).view(heads).transpose(1, 2)  # [batch, heads, new, head_dim]
+        kv[:, 0, :, -new:] = self.k_proj(x).view(heads).transpose(1, 2)
+        kv[:, 1, :, -new:] = self.v_proj(x).view(heads).transpose(1, 2)
+        y = F.scaled_dot_product_attention(q, kv[:, 0], kv[:, 1], attn_mask=key_mask)  # [batch, heads, new, head_dim]
+        return self.out_proj(y.transpose(1, 2).reshape(batch, new, hidden))
 
 
 class FeedForward(nn.Module):
@@ -281,6 +309,14 @@ class EncoderLayer(nn.Module):
         x = self.layer_norm(x + self.attention(x, key_mask))
         return self.final_layer_norm(x + self.feed_forward(x))
 
+    def step(self, x: torch.Tensor, kv: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
+        """``forward`` for the newest frames ``[batch, new, hidden]`` of a window; see ``Attention.step``."""
+        if self.pre_ln:
+            x = x + self.attention.step(self.layer_norm(x), kv, key_mask)
+            return x + self.feed_forward(self.final_layer_norm(x))
+        x = self.layer_norm(x + self.attention.step(x, kv, key_mask))
+        return self.final_layer_norm(x + self.feed_forward(x))
+
 
 class Encoder(nn.Module):
     def __init__(self, config: HubertConfig) -> None:
@@ -304,6 +340,21 @@ class Encoder(nn.Module):
         if self.pre_ln:
             x = self.layer_norm(x)
         return x
+
+    def step(self, x: torch.Tensor, new: int, kv: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
+        """The last ``new`` frames of ``forward``, their attention reading cached keys/values for the rest.
+
+        ``x``: ``[batch, frames, hidden]``, the whole window (masked), which the positional conv
+        reads; ``kv``: ``[batch, layers, 2, heads, frames, head_dim]``. Returns ``[batch, new, hidden]``.
+        """
+        h = x[:, -new:] + self.pos_conv_embed.tail(x, new)
+        if not self.pre_ln:
+            h = self.layer_norm(h)
+        for index, layer in enumerate(self.layers):
+            h = layer.step(h, kv[:, index], key_mask)
+        if self.pre_ln:
+            h = self.layer_norm(h)
+        return h
 
 
 class HubertModel(nn.Module):
@@ -353,6 +404,34 @@ class HubertForCTC(nn.Module):
         x = self.hubert.feature_projection(features)
         x = self.hubert.encoder(x, frame_mask)
         return self.lm_head(x)
+
+    def new_kv_cache(self, batch: int, frames: int) -> torch.Tensor:
+        """Room for keys and values of ``frames`` frames: ``[batch, layers, 2, heads, frames, head_dim]``."""
+        c = self.config
+        shape = (batch, c.num_hidden_layers, 2, c.num_attention_heads, frames, c.hidden_size // c.num_attention_heads)
+        return torch.empty(shape, device=self.device, dtype=self.dtype)
+
+    def forward_step(
+        self, features: torch.Tensor, new: int, kv: torch.Tensor, frame_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """One streaming window with left-context key/value caching: logits of its newest frames only.
+
+        ``features``: the window's conv features ``[batch, frames, conv_dim[-1]]``; ``kv``
+        (``new_kv_cache(batch, frames)``): per layer the keys and values of the window's first
+        ``frames - new`` frames, kept from earlier hops; this writes those of the ``new`` frames,
+        so the caller can keep them for later hops. Only the new frames get queries and run
+        through the layers, so the older frames' keys and values are what an earlier window
+        computed for them (an approximation of the full-context model, like Emformer's memory).
+        When they come from this very window (or ``new == frames``) the logits are ``forward_features``'
+        last ``new`` frames. ``frame_mask``: ``[batch, frames]``, True = real frame. Returns
+        ``[batch, new, vocab]``.
+        """
+        x = self.hubert.feature_projection(features)
+        key_mask = None
+        if frame_mask is not None:
+            x = x * frame_mask[:, :, None].to(x.dtype)
+            key_mask = frame_mask[:, None, None, :]  # [batch, 1, 1, frames]
+        return self.lm_head(self.hubert.encoder.step(x, new, kv, key_mask))
 
     def forward(self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``[batch, frames, vocab]`` for normalized audio ``[batch, samples]``.

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from model.audio import AudioFront
-from model.device import resolve_device, resolve_dtype
+from model.device import compile_model, compile_requested, resolve_device, resolve_dtype
 from model.hubert import HubertConfig, HubertForCTC
 from model.vocab import Vocabulary
 
@@ -238,6 +238,8 @@ def load_model(
     model = model.to(device=device, dtype=dtype).eval().requires_grad_(False)
     model.vocab, model.front, model.name = vocab, front, str(name_or_path)
     log.info("loaded %s from %s on %s as %s", name_or_path, folder, device, dtype)
+    if compile_requested():
+        compile_model(model)
     return model
 
 

@@ -29,6 +29,9 @@ class StreamingConfig:
     # compute, p50 partial latency 0.33 s and finalize() cuts then move the finals (README).
     final_pass: bool = False
     final_context_frames: int = 500  # 10 s of history the final pass sees before the segment
+    # Reuse the left context's keys/values from earlier hops: only hop + lookahead frames run through
+    # the layers (30 of 80 by default; 1.7-1.9x less compute for the large model), approximating full windows.
+    kv_cache: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):

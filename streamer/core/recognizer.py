@@ -21,6 +21,11 @@ first windows decode exactly as offline decoding of the audio so far. Unmasked, 
 silence in front cost the first letters of nearly every stream: the demo model got
 the first word of 2 in 70 short held-out sentences right, against 37 for offline
 decoding (36 with the mask).
+
+With ``StreamingConfig.kv_cache`` a hop runs only its hop + lookahead frames through the
+layers; the left context's keys and values per layer are the ones earlier hops computed
+for those frames, kept per stream (``HubertForCTC.forward_step``). A stream's first hop,
+and the first after a flush or a gated hop, computes its whole window and fills the cache.
 """
 
 from __future__ import annotations
@@ -176,6 +181,9 @@ class Recognizer:
         self._samples = Newest(torch.zeros(2 * samples), samples) if c.final_pass else None
         self._loud_until = -1  # last frame whose hop was above the energy gate
         self._closed = False
+        # With kv_cache: keys/values of the next window's left context, [layers, 2, heads, left, head_dim],
+        # or None when the next hop must compute its whole window.
+        self._kv: torch.Tensor | None = None
 
     # ----- the plain single-stream API ---------------------------------------------------------
 
@@ -347,6 +355,7 @@ class Recognizer:
         c = self.config
         events = self._drain()
         self._gather()
+        self._kv = None  # the flush appends frames outside the hops: the next hop recomputes its window
         raw = self._raw
         if pad_last_frame and len(raw):
             # Complete the last partial frame with zeros so no received sample is dropped.
@@ -480,16 +489,17 @@ def run_batch(
     features = model.extract_features(audio)  # [batch, hop, conv_dim]
     windows = [r.recognizer.window(f) for r, f in zip(requests, features)]  # each [window, conv_dim]
     live = [i for i, r in enumerate(requests) if not r.gated]
-    logits = None
-    if live:
-        stacked = _stack([windows[i] for i in live])  # [live, window, conv_dim]
-        mask = _frame_mask([requests[i].recognizer.padding for i in live], stacked)
-        logits = model.forward_features(stacked, mask)  # [live, window, vocab]
     best = [None] * len(requests)  # per request: (ids, probs) of its window, None when gated
-    if live:
-        probs, ids = _best(logits)  # each [live, window], once for the batch
-        for i, ids_i, probs_i in zip(live, ids.tolist(), probs.tolist()):
-            best[i] = (ids_i, probs_i)
+    for r in requests:
+        if r.gated:
+            r.recognizer._kv = None  # its frames skip the layers, so they leave no keys/values
+    caching = {i for i in live if requests[i].recognizer.config.kv_cache}
+    plain = [i for i in live if i not in caching]  # today's windows
+    cached = [i for i in live if i in caching and requests[i].recognizer._kv is not None]
+    filling = [i for i in live if i in caching and requests[i].recognizer._kv is None]  # first hops: whole windows
+    for group, mode in ((plain, "plain"), (cached, "cached"), (filling, "fill")):
+        if group:
+            _forward(model, requests, windows, group, best, mode)
     results = {}
     for i, r in enumerate(requests):
         try:
@@ -512,6 +522,46 @@ def _frame_mask(padding: list[int], windows: torch.Tensor) -> torch.Tensor | Non
         return None
     frames = torch.arange(windows.shape[1], device=windows.device)
     return frames[None, :] >= torch.tensor(padding, device=windows.device)[:, None]
+
+
+def _forward(
+    model,
+    requests: list[HopRequest],
+    windows: list[torch.Tensor],
+    group: list[int],
+    best: list,
+    mode: str,
+) -> None:
+    """One forward over the windows of ``group`` (indices into ``requests``); sets their ``best``.
+
+    ``mode``: ``"plain"``, whole windows as today; ``"cached"``, the left context's keys/values
+    come from the recognizers' caches and only the hop + lookahead frames run; ``"fill"``, whole
+    windows that also leave the keys/values the next hop's left context needs (kv_cache on).
+    """
+    batch = _stack([windows[i] for i in group])  # [group, window, conv_dim]
+    mask = _frame_mask([requests[i].recognizer.padding for i in group], batch)  # the frames before a stream's start
+    cached = mode == "cached"
+    if mode == "plain":
+        logits = model.forward_features(batch, mask)  # [group, window, vocab]
+        placeholder = 0
+    else:
+        c = requests[group[0]].recognizer.config
+        frames, left = c.window_frames, c.left_context_frames
+        new = c.hop_frames + c.lookahead_frames if cached else frames
+        kv = model.new_kv_cache(len(group), frames)  # [group, layers, 2, heads, window, head_dim]
+        if cached:
+            for row, i in enumerate(group):
+                kv[row, :, :, :, :left] = requests[i].recognizer._kv
+        logits = model.forward_step(batch, new, kv, mask)  # [group, new, vocab]
+        placeholder = frames - new  # frames before `new` are never committed by a hop: blanks stand for them
+        for row, i in enumerate(group):
+            # The next hop's left context: this window's frames [hop, hop + left). A view; the batch's
+            # cache lives until every stream in it has moved on.
+            requests[i].recognizer._kv = kv[row, :, :, :, c.hop_frames : c.hop_frames + left]
+    probs, ids = _best(logits)  # each [group, frames computed], once for the batch
+    blank = model.vocab.blank_id
+    for i, ids_i, probs_i in zip(group, ids.tolist(), probs.tolist()):
+        best[i] = ([blank] * placeholder + ids_i, [1.0] * placeholder + probs_i) if placeholder else (ids_i, probs_i)
 
 
 def _best(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
