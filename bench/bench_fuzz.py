@@ -31,6 +31,18 @@ from fuzz_server import fuzz, summary
 from test_server import final_texts, running_server, stream_clip, url
 
 
+def cpu_name() -> str:
+    """The CPU's model name (lscpu), else what platform says."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return platform.processor() or platform.machine()
+    names = [line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name:")]
+    return names[0] if names else platform.machine()
+
+
 class Tracebacks(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
@@ -74,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
         stats, (events, code) = asyncio.run(scenario())
     results = {
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_name(),
         "seed": args.seed,
         **summary(stats),
         "tracebacks": sum(handler.where.values()),

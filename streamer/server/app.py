@@ -182,6 +182,7 @@ class StreamServer:
         if self.http.stopping:
             session.end_with(SHUTTING_DOWN)
         log.info("session %s opened (%s protocol)", session.id, self.options.protocol)
+        ended: int | None = None  # the code the server closed with, where the handshake cannot report it
         try:
             await (run_vosk(session) if session.vosk else run_native(session))
         except ConnectionClosed:
@@ -189,6 +190,7 @@ class StreamServer:
         except WriteTimeout:
             log.info("session %s: the client read nothing for %g s", session.id, WRITE_TIMEOUT)
             self.metrics.count("errors", "write_timeout")
+            ended = int(CloseCode.WRITE_TIMEOUT)  # the client cannot read it: its close handshake never completes
             await close(ws, CloseCode.WRITE_TIMEOUT, "write_timeout")  # dropped after the close timeout
         except asyncio.CancelledError:
             if not session.forced:
@@ -202,7 +204,7 @@ class StreamServer:
             session.close()
             self._sessions.discard(session)
             self.metrics.add("sessions_active", -1)
-            code = ws.close_code if ws.close_code is not None else "none"
+            code = ended or (ws.close_code if ws.close_code is not None else "none")
             log.info(
                 "session %s closed (%s) after %.1f s with %.1f s of audio",
                 session.id, code, time.monotonic() - session.started, session.feed.audio_seconds,

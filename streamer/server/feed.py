@@ -139,7 +139,7 @@ class Feed:
     ) -> asyncio.Future[float]:
         self.submitted = True
         self.pending_jobs += 1
-        future = self.worker.submit(self.stream, kind, samples)
+        future = self.worker.submit(self.stream, kind, samples, live_at)
         future.add_done_callback(functools.partial(self._done, seconds, live_at))
         return future
 

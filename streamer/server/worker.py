@@ -7,6 +7,15 @@ hop of every stream that has one due as a single batch (``streamer.core.recogniz
 round after round. Results go back to the loop with ``loop.call_soon_threadsafe``:
 the stream's events first, then the futures of the jobs they completed.
 
+Live streams first: audio sent faster than real time (a file, a flood, a replay) is *ahead* while
+a live source would only have it more than ``AHEAD_SECONDS`` from now. While any other stream is
+open, a round runs the next hop of every stream that is not ahead, and of at most ``AHEAD_HOPS``
+streams that are, in turn. Without that, every round carried a hop of each backlogged stream and a
+live stream's hop waited for those whole batches: on a contended core, four flooders took the
+median reply latency of live neighbours from 30 ms to 111 ms (bench/bench_overload.py). Streams
+that are ahead still get a hop every round, so none starves, and with no live stream open they
+batch together as before.
+
 ``streamer.server.feed.Feed`` is the loop's side of one stream.
 """
 
@@ -34,6 +43,9 @@ log = logging.getLogger(__name__)
 
 JobKind = Literal["audio", "finalize", "close"]
 
+AHEAD_SECONDS = 1.0  # audio a live source would only have this much later is "ahead": it yields to live streams
+AHEAD_HOPS = 1  # hops of streams that are ahead per round while a live stream is open (each adds to its wait)
+
 
 @dataclass
 class Job:
@@ -43,6 +55,7 @@ class Job:
     samples: np.ndarray | None
     future: asyncio.Future[float]
     submitted: float = field(default_factory=time.monotonic)
+    live_at: float = 0.0  # for audio: when a live source would have had its last sample (monotonic seconds)
     until: int = 0  # for audio: the stream's sample count once this job's samples are pushed
 
 
@@ -60,6 +73,7 @@ class Stream:
         self.pushed: list[Job] = []  # audio pushed into the recognizer whose hops may still be due
         self.gone = False  # set on the loop by discard(); the worker then drops the stream
         self.samples_final = 0  # on the loop: the recognizer's samples_final as of the last events
+        self.served = 0  # worker thread: the round that last ran a hop of this stream while it was ahead
         self.error: Exception | None = None  # why the worker gave up on this stream
 
 
@@ -97,6 +111,7 @@ class InferenceWorker:
         # recognized once it has more than the server's buffer limit queued (see Session.wait_for_room).
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._streams: list[Stream] = []  # worker thread only
+        self._rounds = 0  # worker thread only: rounds run, for taking streams that are ahead in turn
         self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.loaded: asyncio.Future[None] | None = None  # resolves on the loop once the model is loaded
@@ -113,10 +128,17 @@ class InferenceWorker:
         """A new stream; ``on_events`` runs on the loop."""
         return Stream(on_events)
 
-    def submit(self, stream: Stream, kind: JobKind, samples: np.ndarray | None = None) -> asyncio.Future[float]:
-        """Queue audio (16 kHz float32 mono), a finalize or the close of ``stream``; resolves when done."""
+    def submit(
+        self, stream: Stream, kind: JobKind, samples: np.ndarray | None = None, live_at: float | None = None
+    ) -> asyncio.Future[float]:
+        """Queue audio (16 kHz float32 mono), a finalize or the close of ``stream``; resolves when done.
+
+        ``live_at``: when a live source would have had the audio's last sample (default: now); audio
+        live more than ``AHEAD_SECONDS`` from now yields to live streams.
+        """
         assert self._loop is not None, "start() the worker first"
         job = Job(kind, samples, self._loop.create_future())
+        job.live_at = job.submitted if live_at is None else live_at
         self._queue.put((stream, job))
         return job.future
 
@@ -186,12 +208,22 @@ class InferenceWorker:
         return Recognizer(self.model, self.config)  # runs the model once (silence features)
 
     def _round(self) -> None:
-        """Push waiting audio, then run one due hop of every stream, in batches of ``max_batch``."""
+        """Push waiting audio, then run one due hop of every live stream and of a few streams ahead of
+        real time (all of them when no live stream is open), in batches of ``max_batch``."""
         for stream in list(self._streams):
             self._guard(stream, self._advance, stream)
+        self._rounds += 1
+        soon = time.monotonic() + AHEAD_SECONDS
+        ahead = [s for s in self._streams if s.pushed and s.pushed[0].live_at > soon]
+        waiting: set[Stream] = set()  # streams ahead of real time that yield this round
+        if len(ahead) < len(self._streams):  # a live stream is open: it must not wait behind their batches
+            ahead.sort(key=lambda s: s.served)  # the longest waiting first: they take turns
+            for stream in ahead[:AHEAD_HOPS]:
+                stream.served = self._rounds
+            waiting = set(ahead[AHEAD_HOPS:])
         requests, by_recognizer = [], {}
         for stream in list(self._streams):
-            if not stream.pushed:
+            if not stream.pushed or stream in waiting:
                 continue
             request = self._guard(stream, stream.recognizer.next_hop)
             if request is None:  # all its audio is recognized: its jobs are done
