@@ -54,13 +54,13 @@ def free_port() -> int:
 class Server:
     """``hubert-stream serve`` on a free port, for the duration of a ``with`` block."""
 
-    def __init__(self, model: str, max_batch: int, threads: int) -> None:
+    def __init__(self, model: str, max_batch: int, threads: int, dtype: str | None = None) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads)}
         self.port = free_port()
         command = [
             sys.executable, "-m", "streamer", "serve", "--model", model, "--port", str(self.port), "--protocol", "vosk",
             "--max-batch", str(max_batch), "--max-sessions", "1000", "--max-buffer-seconds", "30",
-            "--log-level", "warning",
+            "--log-level", "warning", *(["--dtype", dtype] if dtype else []),
         ]  # fmt: skip
         self.process = subprocess.Popen(command, cwd=ROOT, env=env)  # its warnings go to the bench's stderr
         deadline = time.monotonic() + START_SECONDS
@@ -138,6 +138,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="audio per stream per measurement")
     parser.add_argument("--streams", default=None, help="comma-separated counts to try instead of the search")
     parser.add_argument("--threads", type=int, default=2, help="torch threads in the server")
+    parser.add_argument("--dtype", default=None, help="the server's --dtype (default: the device's default)")
     parser.add_argument("--modes", default=",".join(MODES), help=f"any of {', '.join(MODES)}")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "server_streams.json")
     args = parser.parse_args()
@@ -147,13 +148,13 @@ def main() -> int:
     report: dict[str, object] = {
         "setup": {
             "model": args.model, "seconds_per_stream": args.seconds, "chunk_seconds": CHUNK_SECONDS,
-            "budget_p95_seconds": BUDGET_SECONDS, "server_threads": args.threads,
+            "budget_p95_seconds": BUDGET_SECONDS, "server_threads": args.threads, "dtype": args.dtype or "default",
             "cpu_count": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
         },
     }  # fmt: skip
     for mode in args.modes.split(","):
         print(f"{mode} (--max-batch {MODES[mode]}):", flush=True)
-        with Server(args.model, MODES[mode], args.threads) as server:
+        with Server(args.model, MODES[mode], args.threads, args.dtype) as server:
             held, results = capacity(server.port, args.seconds, audio, counts)
         report[mode] = {"max_streams": held, "by_streams": {str(n): r for n, r in sorted(results.items())}}
         print(f"  -> {held} real-time streams with p95 < {BUDGET_SECONDS:g} s", flush=True)

@@ -217,6 +217,21 @@ def test_healthz_readyz_and_http_log_lines_name_the_path(demo, caplog, tmp_path)
     assert f"browser page at http://127.0.0.1:{server.port}/" in text
 
 
+def test_readyz_says_full_at_the_session_cap_and_ready_once_a_slot_frees(demo):
+    """At its session cap a replica fails readiness (load balancers send new sessions elsewhere); its
+    sessions go on, and once one ends it is ready again."""
+    with running_server(demo, max_sessions=1) as server:
+
+        async def scenario():
+            async with connect(url(server)) as ws:
+                await ws.recv()  # ready: the one slot is taken
+                status, _, body = await asyncio.get_running_loop().run_in_executor(None, http_get, server, "/readyz")
+                assert (status, body) == (503, b"full: every session slot is taken\n")
+            await wait_until(lambda: http_get(server, "/readyz")[0] == 200, 5)
+
+        asyncio.run(scenario())
+
+
 def test_a_request_path_is_logged_escaped(demo, caplog):
     """A request path with control characters is logged escaped, never as raw lines."""
     caplog.set_level(logging.INFO, logger="streamer.server")

@@ -147,12 +147,14 @@ class HttpFront:
             if self.loaded():
                 return response(HTTPStatus.OK, "ok\n")
             return response(HTTPStatus.SERVICE_UNAVAILABLE, "loading the model\n")
-        if path == "/readyz":  # for load balancers: 503 while loading and once shutting down
+        if path == "/readyz":  # for load balancers: 503 while loading, at the session cap and once shutting down
             if self.stopping:
                 return response(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down\n")
-            if self.loaded():
-                return response(HTTPStatus.OK, "ready\n")
-            return response(HTTPStatus.SERVICE_UNAVAILABLE, "loading the model\n")
+            if not self.loaded():
+                return response(HTTPStatus.SERVICE_UNAVAILABLE, "loading the model\n")
+            if len(self.slots) >= self.options.max_sessions:  # its sessions go on; new ones go elsewhere
+                return response(HTTPStatus.SERVICE_UNAVAILABLE, "full: every session slot is taken\n")
+            return response(HTTPStatus.OK, "ready\n")
         if path == "/metrics":
             return response(HTTPStatus.OK, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
         if path == NATIVE_PATH:
