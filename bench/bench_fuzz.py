@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import platform
 import sys
 import traceback
 from collections import Counter
@@ -26,21 +25,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import soundfile as sf
-from common import write_results
+from common import cpu_name, write_results
 from fuzz_server import fuzz, summary
 from test_server import final_texts, running_server, stream_clip, url
-
-
-def cpu_name() -> str:
-    """The CPU's model name (lscpu), else what platform says."""
-    import subprocess
-
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return platform.processor() or platform.machine()
-    names = [line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name:")]
-    return names[0] if names else platform.machine()
 
 
 class Tracebacks(logging.Handler):

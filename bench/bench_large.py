@@ -22,9 +22,7 @@ Writes bench/results/large_model.json (or ``--out``).
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench_model import LARGE
-from common import write_results
+from common import device_name, sync, write_results
 
 from model import load_model
 from streamer import BatchEngine, Recognizer, StreamingConfig, transcribe_file, transcribe_stream
@@ -47,25 +45,10 @@ SAMPLE_RATE = 16_000
 BLOCK = 320  # 20 ms blocks for the live stream
 
 
-def cpu_name() -> str:
-    """The CPU's model name as lscpu reports it (platform.processor() is often just the arch)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    except OSError:
-        return platform.processor() or platform.machine()
-    for line in out.splitlines():
-        if line.startswith("Model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
-def device_name(device: torch.device) -> str:
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def timed(fn, device: torch.device, clock=time.perf_counter) -> float:

@@ -45,7 +45,7 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import write_results
+from common import cpu_name, write_results
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -73,13 +73,6 @@ def speech(seconds: float) -> np.ndarray:
     return np.tile(loop, int(np.ceil(seconds * RATE / len(loop))))[: int(seconds * RATE)]
 
 
-def cpu_name() -> str:
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def free_port() -> int:
