@@ -51,6 +51,24 @@ def finals_of(events) -> list:
     return [e for e in events if isinstance(e, Final)]
 
 
+def stream_batched(model, clips, config=None, block: int = 4_800) -> list[list]:
+    """Each clip its own stream, all pushed block by block through one ``BatchEngine``, then
+    closed: every stream's events, in the order of ``clips``."""
+    from streamer import BatchEngine, Recognizer
+
+    engine = BatchEngine(model)
+    recognizers = [Recognizer(model, config) for _ in clips]
+    got = {r: [] for r in recognizers}
+    for start in range(0, max(len(c) for c in clips), block):
+        for r, clip in zip(recognizers, clips):
+            if start < len(clip):
+                r.push(clip[start : start + block])
+        for r, events in engine.step(recognizers).items():
+            got[r] += events
+    assert engine.windows > engine.batches, "the streams' hops should have shared forward passes"
+    return [got[r] + r.close() for r in recognizers]
+
+
 @pytest.fixture
 def cached_model(demo_model, monkeypatch):
     """`--model demo` in the CLI's main() reuses the module's model instead of reading it again."""

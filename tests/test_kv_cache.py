@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import stream_batched
 
 from model import load_model
-from streamer import BatchEngine, Final, Recognizer, StreamingConfig
+from streamer import Final, Recognizer, StreamingConfig
 from training.metrics import cer
 from training.speech import SENTENCES, speech_with_pauses
 
@@ -104,19 +105,9 @@ def test_batched_cached_streams_match_single_streams(demo, speech):
     audio, _ = speech
     config = StreamingConfig(kv_cache=True)
     clips = [audio[: 16_000 * s] for s in (5, 7, 9)]
-    engine = BatchEngine(demo)
-    recognizers = [Recognizer(demo, config) for _ in clips]
-    got = {r: [] for r in recognizers}
-    for start in range(0, max(len(c) for c in clips), 4_800):
-        for r, clip in zip(recognizers, clips):
-            if start < len(clip):
-                r.push(clip[start : start + 4_800])
-        for r, events in engine.step(recognizers).items():
-            got[r] += events
-    for r, clip in zip(recognizers, clips):
-        batched = [f.text for f in got[r] + r.close() if isinstance(f, Final)]
+    for events, clip in zip(stream_batched(demo, clips, config), clips):
+        batched = [f.text for f in events if isinstance(f, Final)]
         assert batched == [f.text for f in finals(demo, clip, config, chunk=len(clip))]
-    assert engine.windows > engine.batches
 
 
 def test_whole_window_at_the_start_and_after_a_gate(demo, speech, monkeypatch):
