@@ -28,8 +28,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_large import cpu_name
-from common import write_results
+from common import cpu_name, write_results
 
 from model import load_model
 from model.device import resolve_dtype
