@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from common import cpu_name, write_results
 
-from model import load_model
+from model import HubertConfig, load_model
 from model.device import resolve_dtype
 from streamer import BatchEngine, Recognizer, StreamingConfig
 
@@ -43,6 +43,7 @@ class FreeModel:
 
     def __init__(self, vocab, config: StreamingConfig, conv_dim: int = 512, max_batch: int = 256) -> None:
         self.vocab, self.name, self.streamable = vocab, "free", True
+        self.config = HubertConfig(vocab_size=len(vocab))  # the standard conv stack: 320-sample frames
         self.device = torch.device("cpu")
         self.dtype = resolve_dtype(None, self.device)  # what a real model would run in here
         generator = torch.Generator().manual_seed(0)
@@ -66,7 +67,7 @@ class FreeModel:
             return self._features[:batch]
         return torch.zeros(batch, frames, self._conv_dim, dtype=self.dtype)
 
-    def forward_features(self, windows: torch.Tensor) -> torch.Tensor:
+    def forward_features(self, windows: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
         """``[batch, window, conv_dim]`` -> logits ``[batch, window, vocab]`` (precomputed)."""
         first = self._next
         self._next = (self._next + windows.shape[0]) % POOL

@@ -61,8 +61,13 @@ class Stitcher:
         if not self._has_speech():
             self._drop(len(self.ids))  # nothing said yet: keep no silence around
             return events
-        if self._trailing_silence() >= self.config.endpoint_blank_frames:
-            events += self._end_segment(len(self.ids))
+        first = len(self.ids) - len(ids)  # the frames just committed start here
+        while (cut := self._endpoint(first)) is not None:  # a pause anywhere in them, not only at their end
+            events += self._end_segment(cut)
+            first = 0
+            if not self._has_speech():
+                self._drop(len(self.ids))
+                return events
         while len(self.ids) >= self.config.max_segment_frames and self._has_speech():
             events += self._end_segment(self._best_cut())
         return events
@@ -123,13 +128,25 @@ class Stitcher:
     def _has_speech(self, ids: Sequence[int] | None = None) -> bool:
         return any(i not in self._silent for i in (self.ids if ids is None else ids))
 
-    def _trailing_silence(self) -> int:
-        count = 0
-        for i in reversed(self.ids):
-            if i not in self._silent:
-                break
-            count += 1
-        return count
+    def _endpoint(self, first: int) -> int | None:
+        """Where the first pause of ``endpoint_blank_frames`` after speech that reaches that length
+        at or after committed frame ``first`` ends (the next letter, or the end of the committed
+        frames), or None. Pauses reaching it before ``first`` were found by earlier commits."""
+        need = self.config.endpoint_blank_frames
+        n = max(0, first - need)
+        while n > 0 and self.ids[n - 1] in self._silent:  # from the start of the run under way
+            n -= 1
+        run = 0
+        for n in range(n, len(self.ids)):
+            if self.ids[n] in self._silent:
+                run += 1
+            elif run >= need and self._has_speech(self.ids[: n - run]):
+                return n
+            else:
+                run = 0
+        if run >= need and self._has_speech(self.ids[: len(self.ids) - run]):
+            return len(self.ids)
+        return None
 
     def _best_cut(self) -> int:
         """Where to cut an over-long segment: the middle of its longest silent run after speech."""
