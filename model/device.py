@@ -8,7 +8,9 @@ sometimes 4.5x *slower* than 1. ``OMP_WAIT_POLICY=PASSIVE`` makes idle workers s
 removed that. libgomp reads its environment once, when torch loads it, so this module sets
 the policy before it imports torch, and ``model/__init__.py`` imports this module first (a
 program that imported torch before ``model`` keeps the spinning policy: set the variable
-in the environment yourself). A value already in the environment wins. The number of intra-op threads stays torch's
+in the environment yourself). A value already in the environment wins: ``hubert-stream serve``
+sets ``ACTIVE``, because a server's back-to-back small forwards want spinning workers (see
+``streamer/cli/serve.py``). The number of intra-op threads stays torch's
 default (the physical cores); ``set_threads`` changes it and logs why.
 """
 
