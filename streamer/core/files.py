@@ -13,7 +13,6 @@ stream of the same audio, at the live cost.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -21,7 +20,7 @@ import torch
 
 from model.transcribe import as_audio
 from streamer.core.config import StreamingConfig
-from streamer.core.recognizer import Recognizer, frame_sizes
+from streamer.core.recognizer import Recognizer, frame_sizes, whole_frames, zeros_to_whole_frame
 from streamer.core.stitch import Stitcher
 from streamer.wire.audio import AudioInput
 from streamer.wire.events import Event
@@ -82,16 +81,14 @@ class FileRecognizer:
             return []
         have = len(self._audio)
         if have:  # complete the last partial frame with zeros so no received sample is dropped
-            frames = max(1, math.ceil((have - self._field) / self._frame) + 1)
-            padding = np.zeros(self._field + (frames - 1) * self._frame - have, np.float32)
+            padding = np.zeros(zeros_to_whole_frame(have, self._frame, self._field), np.float32)
             self._audio = np.concatenate([self._audio, padding])
         events = self.finalize()
         self._closed = True
         return events
 
     def _frames_held(self) -> int:
-        have = len(self._audio)
-        return (have - self._field) // self._frame + 1 if have >= self._field else 0
+        return whole_frames(len(self._audio), self._frame, self._field)
 
     @torch.inference_mode()
     def _decode(self, stop: int, last: bool) -> list[Event]:

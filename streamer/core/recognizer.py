@@ -46,7 +46,7 @@ from streamer.core.stitch import Stitcher
 from streamer.wire.events import Event
 from streamer.wire.units import FRAME_SAMPLES, SAMPLE_RATE
 
-__all__ = ["HopRequest", "Recognizer", "frame_sizes", "run_batch"]
+__all__ = ["HopRequest", "Recognizer", "frame_sizes", "run_batch", "whole_frames", "zeros_to_whole_frame"]
 
 
 @dataclass
@@ -359,11 +359,9 @@ class Recognizer:
         raw = self._raw
         if pad_last_frame and len(raw):
             # Complete the last partial frame with zeros so no received sample is dropped.
-            have = len(self._tail) + len(raw)
-            frames = max(1, math.ceil((have - self._field) / self._frame) + 1)
-            raw = np.concatenate([raw, np.zeros(self._field + (frames - 1) * self._frame - have, np.float32)])
-        have = len(self._tail) + len(raw)
-        new_frames = (have - self._field) // self._frame + 1 if have >= self._field else 0
+            zeros = zeros_to_whole_frame(len(self._tail) + len(raw), self._frame, self._field)
+            raw = np.concatenate([raw, np.zeros(zeros, np.float32)])
+        new_frames = whole_frames(len(self._tail) + len(raw), self._frame, self._field)
         if new_frames:
             fresh = new_frames * self._frame + (self._overlap - len(self._tail))
             block, self._raw = raw[:fresh], raw[fresh:]
@@ -404,8 +402,7 @@ class Recognizer:
     def _peek(self) -> torch.Tensor:
         """Conv frames ``[frames, conv_dim]`` of the whole frames among the buffered samples,
         normalized with the running statistics they would bring; nothing is taken in."""
-        have = len(self._tail) + len(self._raw)
-        frames = (have - self._field) // self._frame + 1 if have >= self._field else 0
+        frames = whole_frames(len(self._tail) + len(self._raw), self._frame, self._field)
         if not frames:
             return self._silence.new_zeros((0, self._silence.shape[0]))
         block = self._raw[: frames * self._frame + self._overlap - len(self._tail)]
@@ -450,6 +447,19 @@ def frame_sizes(model) -> tuple[int, int]:
 
 
 _SCRATCH = threading.local()  # per thread: reusable CPU buffers that batches are stacked into
+
+
+def whole_frames(samples: int, frame: int, field: int) -> int:
+    """Conv frames ``samples`` consecutive samples make: each frame needs ``field`` samples (its
+    receptive field), and they start every ``frame`` samples."""
+    return (samples - field) // frame + 1 if samples >= field else 0
+
+
+def zeros_to_whole_frame(samples: int, frame: int, field: int) -> int:
+    """Zeros that complete the last partial frame of ``samples`` samples (at least one frame), so
+    that no received sample is dropped at the end of a stream."""
+    frames = max(1, math.ceil((samples - field) / frame) + 1)
+    return field + (frames - 1) * frame - samples
 
 
 def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
