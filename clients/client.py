@@ -341,7 +341,7 @@ class StreamClient:
                 await ws.send(replace(self.config, resume=self.acked).to_json())
             except InvalidStatus as e:
                 if e.response.status_code not in RETRY_STATUSES:
-                    raise ResumeError(f"could not resume the stream: {e}") from e
+                    raise ResumeError(f"could not resume the stream: {_refusal(self.uri, e)}") from e
                 last = e
             except (OSError, InvalidHandshake, TimeoutError, ConnectionClosed) as e:
                 last = e
