@@ -9,12 +9,20 @@ the stream's events first, then the futures of the jobs they completed.
 
 Live streams first: audio sent faster than real time (a file, a flood, a replay) is *ahead* while
 a live source would only have it more than ``AHEAD_SECONDS`` from now. While any other stream is
-open, a round runs the next hop of every stream that is not ahead, and of at most ``AHEAD_HOPS``
-streams that are, in turn. Without that, every round carried a hop of each backlogged stream and a
-live stream's hop waited for those whole batches: on a contended core, four flooders took the
-median reply latency of live neighbours from 30 ms to 111 ms (bench/bench_overload.py). Streams
-that are ahead still get a hop every round, so none starves, and with no live stream open they
-batch together as before.
+open, hops of streams that are ahead run only in the gaps between live hops:
+
+- a round with a live hop due runs the live hops alone;
+- a round without one runs the next hop of at most ``AHEAD_HOPS`` streams that are ahead, in
+  turn, unless a live hop is expected before that batch would be done: then the worker waits
+  for the live audio instead. A live stream's next hop is expected when its sender's next
+  messages, at the pace and size of the last one, complete it.
+
+Without that, every round carried a hop of each backlogged stream and a live stream's hop waited
+for those whole batches: on a contended core, four flooders took the median reply latency of live
+neighbours from 30 ms to 111 ms (bench/bench_overload.py); with one backlog hop per round beside
+the live ones, the p95 still went from 26 to 42 ms. A stream that is ahead waits at most
+``AHEAD_MAX_WAIT`` for its turn, so none starves behind live streams that are themselves late, and
+with no live stream open they batch together as before.
 
 ``streamer.server.feed.Feed`` is the loop's side of one stream.
 """
@@ -22,7 +30,9 @@ batch together as before.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import queue
 import threading
 import time
@@ -36,6 +46,7 @@ import numpy as np
 from streamer.core.config import StreamingConfig
 from streamer.server.metrics import Metrics
 from streamer.wire.events import Event
+from streamer.wire.units import SAMPLE_RATE
 
 __all__ = ["InferenceWorker", "Job", "Stream"]
 
@@ -45,6 +56,9 @@ JobKind = Literal["audio", "finalize", "close"]
 
 AHEAD_SECONDS = 1.0  # audio a live source would only have this much later is "ahead": it yields to live streams
 AHEAD_HOPS = 1  # hops of streams that are ahead per round while a live stream is open (each adds to its wait)
+AHEAD_MAX_WAIT = 0.5  # seconds streams that are ahead wait at most for a round of their own
+HOLD_MARGIN = 0.003  # seconds: a backlog batch must end this long before a live hop is expected
+HOLD_SLACK = 0.015  # seconds a live stream's audio may come late and still be waited for
 
 
 @dataclass
@@ -74,6 +88,8 @@ class Stream:
         self.gone = False  # set on the loop by discard(); the worker then drops the stream
         self.samples_final = 0  # on the loop: the recognizer's samples_final as of the last events
         self.served = 0  # worker thread: the round that last ran a hop of this stream while it was ahead
+        self.live_at = 0.0  # worker thread: when a live source had the last audio pushed (0: none yet)
+        self.message_samples = 0  # worker thread: samples in the last audio pushed
         self.error: Exception | None = None  # why the worker gave up on this stream
 
 
@@ -112,6 +128,9 @@ class InferenceWorker:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._streams: list[Stream] = []  # worker thread only
         self._rounds = 0  # worker thread only: rounds run, for taking streams that are ahead in turn
+        self._ahead_at = 0.0  # worker thread only: when streams that are ahead last got a hop
+        self._ahead_cost = 0.01  # worker thread only: seconds a batch of their hops takes (running mean)
+        self._hold_until: float | None = None  # worker thread only: waiting for a live hop until then
         self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.loaded: asyncio.Future[None] | None = None  # resolves on the loop once the model is loaded
@@ -165,13 +184,22 @@ class InferenceWorker:
             return
         self.metrics.model_loaded = True
         self._call_soon(_settle, self.loaded, None, None)
-        while self._take(block=not any(s.jobs or s.pushed for s in self._streams)):
+        while True:
+            if not any(s.jobs or s.pushed for s in self._streams):
+                wait = None  # idle
+            elif self._hold_until is not None:
+                wait = max(0.0, self._hold_until - time.monotonic())  # a live hop is expected
+            else:
+                wait = 0.0
+            if not self._take(wait):
+                return
             self._round()
 
-    def _take(self, block: bool) -> bool:
-        """Move queued jobs to their streams; when idle, wait for one and then gather briefly."""
+    def _take(self, wait: float | None) -> bool:
+        """Move queued jobs to their streams. ``wait``: None when idle, to wait for a job and then
+        gather briefly; else the seconds to wait for one (none to gather: work is waiting)."""
         items = []
-        if block:
+        if wait is None:
             items.append(self._queue.get())
             deadline = time.monotonic() + self.gather_seconds
             while (left := deadline - time.monotonic()) > 0:
@@ -179,6 +207,9 @@ class InferenceWorker:
                     items.append(self._queue.get(timeout=left))
                 except queue.Empty:
                     break
+        elif wait > 0:
+            with contextlib.suppress(queue.Empty):
+                items.append(self._queue.get(timeout=wait))
         while True:
             try:
                 items.append(self._queue.get_nowait())
@@ -213,14 +244,17 @@ class InferenceWorker:
         for stream in list(self._streams):
             self._guard(stream, self._advance, stream)
         self._rounds += 1
-        soon = time.monotonic() + AHEAD_SECONDS
-        ahead = [s for s in self._streams if s.pushed and s.pushed[0].live_at > soon]
+        now = time.monotonic()
+        self._hold_until = None
+        ahead = [s for s in self._streams if s.pushed and s.pushed[0].live_at > now + AHEAD_SECONDS]
         waiting: set[Stream] = set()  # streams ahead of real time that yield this round
-        if len(ahead) < len(self._streams):  # a live stream is open: it must not wait behind their batches
-            ahead.sort(key=lambda s: s.served)  # the longest waiting first: they take turns
-            for stream in ahead[:AHEAD_HOPS]:
+        if ahead and len(ahead) < len(self._streams):  # a live stream is open: it must not wait behind them
+            taking = self._ahead_turn(ahead, now)
+            for stream in taking:
                 stream.served = self._rounds
-            waiting = set(ahead[AHEAD_HOPS:])
+            waiting = set(ahead) - set(taking)
+            if taking:
+                self._ahead_at = now
         requests, by_recognizer = [], {}
         for stream in list(self._streams):
             if not stream.pushed or stream in waiting:
@@ -233,8 +267,12 @@ class InferenceWorker:
                 continue
             requests.append(request)
             by_recognizer[request.recognizer] = stream
+        only_ahead = bool(ahead) and all(by_recognizer[r.recognizer] in ahead for r in requests)
+        start = time.monotonic()
         for first in range(0, len(requests), self.max_batch):
             self._run_batch(requests[first : first + self.max_batch], by_recognizer)
+        if requests and only_ahead:
+            self._ahead_cost += 0.2 * (time.monotonic() - start - self._ahead_cost)
         # A job is done once hops have taken all its samples, even while later audio still
         # waits: settling only when a stream has fully caught up made lag reports late and
         # overstated, and started backpressure early.
@@ -246,6 +284,20 @@ class InferenceWorker:
                     stream.pushed = stream.pushed[len(done) :]
                     self._post(stream, [], done)
 
+    def _ahead_turn(self, ahead: list[Stream], now: float) -> list[Stream]:
+        """The streams ahead of real time that get a hop this round (a live stream is open)."""
+        ahead.sort(key=lambda s: s.served)  # the longest waiting first: they take turns
+        if now - self._ahead_at > AHEAD_MAX_WAIT:
+            return ahead[:AHEAD_HOPS]
+        live = [s for s in self._streams if s not in ahead and s.recognizer is not None]
+        if any(s.pushed and s.recognizer.samples_to_next_hop == 0 for s in live):
+            return []  # live hops run alone
+        expected = min((_next_hop_at(s) for s in live), default=math.inf)
+        if now - HOLD_SLACK < expected < now + self._ahead_cost + HOLD_MARGIN:
+            self._hold_until = max(expected, now)  # wait for its audio rather than start a batch
+            return []
+        return ahead[:AHEAD_HOPS]
+
     def _advance(self, stream: Stream) -> None:
         """Push the stream's leading audio jobs; run a finalize/close once the audio before it is done."""
         while stream.jobs:
@@ -253,6 +305,7 @@ class InferenceWorker:
             if job.kind == "audio":
                 stream.recognizer.push(job.samples)
                 job.until = stream.recognizer.samples_received
+                stream.live_at, stream.message_samples = job.live_at, len(job.samples)
                 stream.pushed.append(stream.jobs.popleft())
                 continue
             if stream.pushed:
@@ -325,6 +378,15 @@ class InferenceWorker:
             self._loop.call_soon_threadsafe(callback, *args)
         except RuntimeError:  # the loop is closed: nobody is waiting any more
             pass
+
+
+def _next_hop_at(stream: Stream) -> float:
+    """When a live stream's next hop is expected to be due: when a sender keeping the pace and the
+    message size of its last audio will have sent the samples the hop still needs."""
+    if not stream.message_samples:
+        return math.inf
+    messages = math.ceil(stream.recognizer.samples_to_next_hop / stream.message_samples)
+    return stream.live_at + messages * stream.message_samples / SAMPLE_RATE
 
 
 def _settle(future: asyncio.Future | None, result: Any, error: BaseException | None) -> None:

@@ -1,0 +1,75 @@
+"""How faithful a stream is: short utterances each streamed alone, and ``finalize`` at random points.
+
+Shared by the tests (which assert the bounds) and ``bench/bench_streaming.py`` (which records them).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from streamer import Final, Recognizer, StreamingConfig
+from training.metrics import cer
+
+__all__ = ["CutReport", "finalize_cuts", "finals_text", "short_streams"]
+
+LEAD_SAMPLES = 4_000  # 0.25 s of silence before each clip, so a cut can fall on the first word's very start
+
+
+def finals_text(events) -> str:
+    """The text of the ``Final`` events among ``events``, joined by spaces."""
+    return " ".join(e.text for e in events if isinstance(e, Final))
+
+
+def short_streams(model, clips: list[np.ndarray], config: StreamingConfig | None = None) -> list[str]:
+    """Each clip its own fresh stream, in one block: the text of its finals."""
+    texts = []
+    for clip in clips:
+        recognizer = Recognizer(model, config)
+        texts.append(finals_text(recognizer.accept(clip) + recognizer.close()))
+    return texts
+
+
+@dataclass
+class CutReport:
+    """What ``finalize`` at random points inside speech did to the joined finals."""
+
+    cuts: int = 0
+    edits: float = 0.0  # characters edited, against the uncut streams' finals
+    characters: int = 0  # of the uncut streams' finals
+    lost: list[str] = field(default_factory=list)  # "uncut -> joined" where a word went missing
+
+    @property
+    def difference(self) -> float:
+        """Share of the uncut streams' characters that the cuts changed."""
+        return self.edits / max(1, self.characters)
+
+
+def finalize_cuts(
+    model, clips: list[np.ndarray], config: StreamingConfig | None = None, per_clip: int = 2, seed: int = 0
+) -> CutReport:
+    """Stream each clip (after ``LEAD_SAMPLES`` of silence) with ``finalize()`` at ``per_clip`` random
+    points between its first and last audible sample; compare the joined finals with the same
+    stream uncut."""
+    rng = np.random.default_rng(seed)
+    lead = np.zeros(LEAD_SAMPLES, np.float32)
+    report = CutReport()
+    for clip in clips:
+        audio = np.concatenate([lead, clip])
+        loud = np.flatnonzero(np.abs(audio) > 1e-3)
+        points = np.sort(rng.integers(loud[0], loud[-1], per_clip)).tolist()
+        recognizer, events, position = Recognizer(model, config), [], 0
+        for point in points:
+            events += recognizer.accept(audio[position:point]) + recognizer.finalize()
+            position = point
+        joined = finals_text(events + recognizer.accept(audio[position:]) + recognizer.close())
+        whole = Recognizer(model, config)
+        uncut = finals_text(whole.accept(audio) + whole.close())
+        if Counter(uncut.split()) - Counter(joined.split()):
+            report.lost.append(f"{uncut!r} cut at {points} -> {joined!r}")
+        report.edits += cer([uncut], [joined]) * len(uncut)
+        report.characters += len(uncut)
+        report.cuts += len(points)
+    return report
