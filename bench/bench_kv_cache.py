@@ -27,9 +27,8 @@ from common import cpu_name, write_results
 
 from model import load_model
 from streamer import Final, Recognizer, StreamingConfig
-from training.corpus import heldout_sentences
 from training.metrics import cer
-from training.speech import speech_with_pauses
+from training.speech import heldout_recording
 
 BLOCK = 320  # 20 ms
 CONFIGS = {
@@ -58,12 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "kv_cache.json")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    sentences, audio = [], np.zeros(0, np.float32)
-    for sentence in heldout_sentences(200, seed=7):  # the audio of bench_streaming.py
-        sentences.append(sentence)
-        audio, _ = speech_with_pauses(tuple(sentences))
-        if len(audio) >= args.seconds * 16_000:
-            break
+    sentences, audio = heldout_recording(args.seconds)
     text = " ".join(sentences)
     results = {
         "setup": {

@@ -10,11 +10,14 @@ For each config, on about 60 s of espeak-ng sentences with pauses:
 - partial latency p50/p95: in a paced simulation (audio arrives in 20 ms blocks
   at real time, compute takes the time it really took), from a word's end in the
   audio (its final's word timing) to the first partial that shows it in place;
+- final latency p50/p95: from a segment's last word's end to its final event;
 - difference of the streamed finals from the offline transcript (CER), and the CER
   of each against the spoken text;
 - on 70 short held-out sentences in voices kept out of training, each its own stream
   (where a stream's start weighs most): how many first words come out right, and the
-  CER, streamed and offline.
+  CER, streamed and offline;
+- ``finalize()`` at 40 random points inside the first 20 of them: how much the joined
+  finals differ from the uncut streams'.
 Writes bench/results/streaming.json.
 """
 
@@ -36,24 +39,43 @@ from common import write_results  # noqa: E402
 from model import load_model  # noqa: E402
 from streamer import Final, Partial, Recognizer, StreamingConfig  # noqa: E402
 from streamer.core.config import FRAME_SECONDS  # noqa: E402
-from training.corpus import heldout_sentences  # noqa: E402
 from training.metrics import cer, first_words_right  # noqa: E402
-from training.speech import short_utterances, speech_with_pauses  # noqa: E402
+from training.fidelity import finalize_cuts, short_streams  # noqa: E402
+from training.speech import heldout_recording, short_utterances  # noqa: E402
 
+SHORT_SEED = 11  # training.speech's default set, the one the tests use
+OTHER_SEED = 23  # another 70 sentences and voices
 BLOCK = 320  # 20 ms blocks, as a sound card delivers them
-CONFIGS = {
-    # name: StreamingConfig fields (window sizes in 20 ms frames); the default config is marked
-    "hop 0.3 / look 0.3 / left 1.0": dict(),  # BASE itself
-    "hop 0.3 / look 0.3 / left 1.0, final pass": dict(final_pass=True),
-    "hop 0.3 / look 0.3 / left 1.0, final pass with 1 s history": dict(final_pass=True, final_context_frames=50),
-    "hop 0.16 / look 0.16 / left 1.0": dict(hop_frames=8, lookahead_frames=8),
-    "hop 0.16 / look 0.16 / left 1.0, final pass": dict(hop_frames=8, lookahead_frames=8, final_pass=True),
-    "hop 0.3 / look 0.16 / left 1.0": dict(lookahead_frames=8),
-    "hop 0.5 / look 0.5 / left 1.0": dict(hop_frames=25, lookahead_frames=25),
-    "hop 0.3 / look 0.3 / left 2.0": dict(left_context_frames=100),
-    "hop 0.3 / look 0.3 / left 0.5, final pass": dict(left_context_frames=25, final_pass=True),
-}
-BASE = dict(hop_frames=15, lookahead_frames=15, left_context_frames=50, final_pass=False, final_context_frames=500)
+CONFIGS = [
+    # StreamingConfig fields over BASE (window sizes in 20 ms frames); the default is BASE itself
+    {},
+    {"final_pass": False},  # the windows' own ids as finals
+    {"kv_cache": False},
+    {"final_context_frames": 50},
+    {"final_context_frames": 500},
+    {"kv_cache": False, "final_pass": False},  # round 1's default
+    {"lookahead_frames": 30, "final_pass": False},
+    {"lookahead_frames": 60, "left_context_frames": 40, "final_pass": False},
+    {"lookahead_frames": 60, "left_context_frames": 40},
+    {"hop_frames": 8, "lookahead_frames": 8},
+    {"hop_frames": 25, "lookahead_frames": 25},
+]
+BASE = {
+    "hop_frames": 15, "lookahead_frames": 15, "left_context_frames": 50, "kv_cache": True,
+    "final_pass": True, "final_context_frames": 500,
+}  # fmt: skip
+
+
+def config_name(config: StreamingConfig) -> str:
+    """How the README's table names a config."""
+    name = (
+        f"hop {config.hop_frames * FRAME_SECONDS:g} / look {config.lookahead_frames * FRAME_SECONDS:g} / "
+        f"left {config.left_context_frames * FRAME_SECONDS:g}"
+    )
+    name += ", kv cache" if config.kv_cache else ""
+    if config.final_pass:
+        return name + f", final pass ({config.final_context_frames * FRAME_SECONDS:g} s history)"
+    return name + ", windows' finals"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -61,16 +83,19 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def paced_run(model, audio: np.ndarray, config: StreamingConfig):
-    """Stream in real-time 20 ms blocks; return (compute seconds, finals, latency of each final word).
+    """Stream in real-time 20 ms blocks; return (compute seconds, finals, latency of each final word,
+    latency of each final).
 
     A word's latency runs from its end in the audio (the final's word timing) to the first
-    moment a partial of its segment showed that word in that place, or else its final.
+    moment a partial of its segment showed that word in that place, or else its final; a final's
+    from its last word's end to the final itself.
     """
     recognizer = Recognizer(model, config)
     clock = 0.0  # simulated wall clock: when the recognizer is free again
     compute = 0.0
     finals: list[Final] = []
     latencies: list[float] = []
+    final_latencies: list[float] = []
     seen: list[tuple[float, list[str]]] = []  # (time, words) of the current segment's partials
 
     def take(events, now: float) -> None:
@@ -83,6 +108,7 @@ def paced_run(model, audio: np.ndarray, config: StreamingConfig):
                     latencies.append(shown - word.end)
                 seen.clear()
                 finals.append(event)
+                final_latencies.append(now - event.end)
 
     for start in range(0, len(audio), BLOCK):
         arrival = (start + BLOCK) / 16_000
@@ -97,17 +123,7 @@ def paced_run(model, audio: np.ndarray, config: StreamingConfig):
     events = recognizer.close()
     compute += time.perf_counter() - t
     take(events, max(clock, len(audio) / 16_000) + time.perf_counter() - t)
-    return compute, finals, latencies
-
-
-def short_streams(model, clips: list[np.ndarray], config: StreamingConfig) -> list[str]:
-    """Each clip as its own stream, in one block: the text of its finals."""
-    texts = []
-    for clip in clips:
-        recognizer = Recognizer(model, config)
-        events = recognizer.accept(clip) + recognizer.close()
-        texts.append(" ".join(e.text for e in events if isinstance(e, Final)))
-    return texts
+    return compute, finals, latencies, final_latencies
 
 
 def main() -> int:
@@ -120,12 +136,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     model = load_model(args.model, device="cpu")
 
-    sentences, audio = [], np.zeros(0, np.float32)
-    for sentence in heldout_sentences(200, seed=7):
-        sentences.append(sentence)
-        audio, _ = speech_with_pauses(tuple(sentences))
-        if len(audio) >= args.seconds * 16_000:
-            break
+    sentences, audio = heldout_recording(args.seconds)
     seconds = len(audio) / 16_000
     with torch.inference_mode():
         model.transcribe(audio)  # warm-up at full size: the first call pays for allocation
@@ -147,32 +158,37 @@ def main() -> int:
     reference = " ".join(sentences)
     offline_cer = cer([reference], [offline.text])
     results["offline_cer_vs_text"] = round(offline_cer, 4)
-    short_texts, short_clips = short_utterances()
-    short_offline = [t.text for t in model.transcribe(short_clips)]
-    results["short_sentences"] = {
-        "sentences": len(short_texts),
-        "offline_first_words_right": first_words_right(short_texts, short_offline),
-        "offline_cer": round(cer(short_texts, short_offline), 4),
-    }
-    print(
-        f"{len(short_texts)} short sentences, each its own stream; offline: first word right "
-        f"{results['short_sentences']['offline_first_words_right']}, CER {results['short_sentences']['offline_cer']:.2%}"
-    )
+    short_sets = {}  # name -> (texts, clips): the tests' set, and one more the defaults were not tuned on
+    for key, seed in (("short_sentences", SHORT_SEED), ("short_sentences_other", OTHER_SEED)):
+        texts, clips = short_utterances(seed=seed)
+        short_sets[key] = texts, clips
+        short_offline = [t.text for t in model.transcribe(clips)]
+        results[key] = {
+            "seed": seed,
+            "sentences": len(texts),
+            "offline_first_words_right": first_words_right(texts, short_offline),
+            "offline_cer": round(cer(texts, short_offline), 4),
+        }
+        print(
+            f"{len(texts)} short sentences (seed {seed}), each its own stream; offline: first word right "
+            f"{results[key]['offline_first_words_right']}, CER {results[key]['offline_cer']:.2%}"
+        )
     header = (
-        f"{'config':62} {'compute/offline':>15} {'algo lat':>9} {'p50':>6} {'p95':>6} {'vs offline':>10} "
-        f"{'CER':>6} {'1st':>4} {'short CER':>9}  (offline CER {offline_cer:.2%})"
+        f"{'config':72} {'compute':>8} {'p50':>6} {'p95':>6} {'final':>6} {'vs off':>7} "
+        f"{'CER':>6} {'1st':>4} {'short':>6} {'other':>6} {'cuts':>6}  (offline CER {offline_cer:.2%})"
     )
     print(header)
-    for name, fields in CONFIGS.items():
+    for fields in CONFIGS:
         config = StreamingConfig(**{**BASE, **fields})
-        name += " (default)" if config == StreamingConfig() else ""
-        compute, finals, latencies = paced_run(model, audio, config)
+        name = config_name(config) + (" (default)" if config == StreamingConfig() else "")
+        compute, finals, latencies, final_latencies = paced_run(model, audio, config)
         compute = min(compute, paced_run(model, audio, config)[0])  # best of 2: less noise from other load
         streamed = " ".join(f.text for f in finals)
         entry = {
             "hop_s": round(config.hop_frames * FRAME_SECONDS, 2),
             "lookahead_s": round(config.lookahead_frames * FRAME_SECONDS, 2),
             "left_context_s": round(config.left_context_frames * FRAME_SECONDS, 2),
+            "kv_cache": config.kv_cache,
             "final_pass": config.final_pass,
             "final_context_s": round(config.final_context_frames * FRAME_SECONDS, 2) if config.final_pass else None,
             "compute_seconds": round(compute, 3),
@@ -182,24 +198,32 @@ def main() -> int:
             "partial_latency_p50_s": round(percentile(latencies, 50), 3),
             "partial_latency_p95_s": round(percentile(latencies, 95), 3),
             "words_timed": len(latencies),
+            "final_latency_p50_s": round(percentile(final_latencies, 50), 3),
+            "final_latency_p95_s": round(percentile(final_latencies, 95), 3),
             "cer_vs_offline": round(cer([offline.text], [streamed]), 4),
             "cer_vs_text": round(cer([reference], [streamed]), 4),
         }
-        short = short_streams(model, short_clips, config)
-        entry["short_first_words_right"] = first_words_right(short_texts, short)
-        entry["short_cer"] = round(cer(short_texts, short), 4)
+        for key, prefix in (("short_sentences", "short"), ("short_sentences_other", "other")):
+            texts, clips = short_sets[key]
+            short = short_streams(model, clips, config)
+            entry[f"{prefix}_first_words_right"] = first_words_right(texts, short)
+            entry[f"{prefix}_cer"] = round(cer(texts, short), 4)
+        cuts = finalize_cuts(model, short_sets["short_sentences"][1][:20], config)
+        entry["finalize_cuts"] = cuts.cuts
+        entry["finalize_cut_difference"] = round(cuts.difference, 4)
+        entry["finalize_cut_words_lost"] = len(cuts.lost)
         results["configs"][name] = entry
         print(
-            f"{name:62} {entry['compute_vs_offline']:>14.2f}x {entry['algorithmic_latency_s']:>8.2f}s "
-            f"{entry['partial_latency_p50_s']:>5.2f}s {entry['partial_latency_p95_s']:>5.2f}s "
-            f"{entry['cer_vs_offline']:>9.2%} {entry['cer_vs_text']:>6.2%} {entry['short_first_words_right']:>4} "
-            f"{entry['short_cer']:>9.2%}",
+            f"{name:72} {entry['compute_vs_offline']:>7.2f}x {entry['partial_latency_p50_s']:>5.2f}s "
+            f"{entry['partial_latency_p95_s']:>5.2f}s {entry['final_latency_p50_s']:>5.2f}s {entry['cer_vs_offline']:>7.2%} "
+            f"{entry['cer_vs_text']:>6.2%} {entry['short_first_words_right']:>4} {entry['short_cer']:>6.2%} "
+            f"{entry['other_cer']:>6.2%} {entry['finalize_cut_difference']:>6.2%}",
             flush=True,
         )
     results["normalization"] = {}
     for mode in ("running", "none"):
         config = StreamingConfig(normalize=mode)
-        _, finals, _ = paced_run(model, audio, config)
+        _, finals, _, _ = paced_run(model, audio, config)
         results["normalization"][mode] = round(cer([offline.text], [" ".join(f.text for f in finals)]), 4)
     print(f"normalization, CER vs offline: {results['normalization']}")
     write_results(args.out, results)

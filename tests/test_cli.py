@@ -458,7 +458,7 @@ def test_final_pass_figures_live_in_the_readme_only(capsys):
     """--help, docs/cli.md and the README agree on the final pass: the same history, and the measured figures
     (percentages) only in the README's Measured section, which the help and docs/cli.md point to."""
     history = f"up to {StreamingConfig().final_context_frames * FRAME_SECONDS:g} s of history"
-    option = help_of(capsys, "transcribe").split("--final-pass", 2)[2].split(" --", 1)[0]
+    option = " ".join(help_of(capsys, "transcribe").split("--no-final-pass", 1)[1].split("\n  --", 1)[0].split())
     row = next(
         line for line in (ROOT / "docs" / "cli.md").read_text().splitlines() if line.startswith("| `--final-pass`")
     )

@@ -27,6 +27,7 @@ def config(**changes) -> StreamingConfig:
     knobs = {
         "hop_frames": HOP, "lookahead_frames": LOOKAHEAD, "left_context_frames": LEFT,
         "endpoint_blank_frames": ENDPOINT, "normalize": "none",  # the fake reads ids from sample levels
+        "kv_cache": False, "final_pass": False,  # the windows' own bookkeeping; the fake has no layers
     }  # fmt: skip
     return StreamingConfig(**{**knobs, **changes})
 

@@ -146,6 +146,18 @@ def test_final_pass_decodes_the_segment_again_over_its_stream_frames():
     assert finals[0].start == (4 + 1) * 0.02
 
 
+def test_an_utterance_begins_after_a_pause_and_goes_on_through_a_finalize():
+    """The final pass's history: none for a segment after a pause (its first word is where the silence
+    ends), the utterance so far for one a finalize cut out of speech."""
+    s = Stitcher(VOCAB, StreamingConfig(endpoint_blank_frames=5), lambda first, stop: (ids_of("_" * (stop - first)),) * 2)
+    commit_windows(s, "___HE_LO______", "___")  # a pause ends the first segment; silence follows
+    assert s.start == s.utterance == 17  # the silence after the pause is dropped: no history
+    commit_windows(s, "__HE_L_LO ___B")
+    assert s.utterance == 17
+    s.end_at(10)  # finalize inside speech
+    assert (s.start, s.utterance) == (27, 17)  # the next segment's history reaches back to the utterance
+
+
 def test_final_pass_is_not_run_for_silence():
     """A segment without speech ends without a re-decode (and without a final)."""
     s = Stitcher(VOCAB, StreamingConfig(endpoint_blank_frames=5), lambda first, stop: pytest.fail("re-decoded"))

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from model import load_model
 from streamer import Partial, Recognizer, StreamingConfig, transcribe_stream
 from streamer.core.recognizer import Newest
+from training.fidelity import finalize_cuts, short_streams
 from training.metrics import cer, first_words_right
-from training.speech import SENTENCES, short_utterances, speech_with_pauses
+from training.speech import SENTENCES, heldout_recording, short_utterances, speech_with_pauses
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -53,18 +54,14 @@ def test_single_samples_give_the_same_finals(demo, long_speech):
 # against the spoken text within 0.5 points), and as many first words right (less 2 of 70).
 CER_MARGIN = 0.005
 FIRST_WORD_MARGIN = 2
-# Without the final pass the stitched 1.6 s windows miss the CER bound (bench/ and the README
-# say more): 4.76% against offline 3.70% on this recording, 14.6% against 13.1% on the short
-# sentences. The final pass meets it, but a finalize() then changes the joined finals by ~2%,
-# so it stays off by default; these xfails turn into failures once the default meets the bound.
-STITCHED_MISSES_CER = pytest.mark.xfail(strict=True, reason="stitched windows: CER 1-1.5 points over offline")
 
 
-@pytest.mark.parametrize("mode", ["final pass", pytest.param("stitched", marks=STITCHED_MISSES_CER)])
-def test_streaming_is_as_accurate_as_offline(demo, long_speech, mode):
-    """The concatenated finals are as close to the spoken text as offline decoding (within 0.5 points)."""
-    audio, _ = long_speech
-    text = " ".join(SENTENCES)
+@pytest.mark.parametrize("mode", ["default", "final pass"])
+def test_streaming_is_as_accurate_as_offline(demo, mode):
+    """A minute of held-out sentences with pauses: the concatenated finals are as close to the spoken text
+    as offline decoding (within 0.5 points; a minute has ~900 characters, so one is 0.1 point)."""
+    sentences, audio = heldout_recording(60.0)
+    text = " ".join(sentences)
     offline = demo.transcribe(audio).text
     config = StreamingConfig(final_pass=mode == "final pass")
     streamed = " ".join(f.text for f in finals_of(transcribe_stream(demo, audio, 16_000, config)))
@@ -72,13 +69,6 @@ def test_streaming_is_as_accurate_as_offline(demo, long_speech, mode):
     print(f"streaming vs offline character difference: {cer([offline], [streamed]):.2%} over {len(offline)} characters")
     print(f"offline : {offline}\nstreamed: {streamed}")
     assert cer([text], [streamed]) <= cer([text], [offline]) + CER_MARGIN
-    if mode == "final pass":
-        assert cer([offline], [streamed]) <= 0.01  # the README's "within 1% of offline"
-
-
-def short_streams(model, clips, config=None) -> list[str]:
-    """Each clip its own fresh stream: the text of its finals."""
-    return [" ".join(f.text for f in finals_of(stream(model, clip, [len(clip)], config))) for clip in clips]
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +94,7 @@ def test_every_stream_gets_its_first_word_as_offline_does(short_offline, short_s
     assert right >= offline_right - FIRST_WORD_MARGIN
 
 
-@pytest.mark.parametrize("mode", ["final pass", pytest.param("stitched", marks=STITCHED_MISSES_CER)])
+@pytest.mark.parametrize("mode", ["default", "final pass"])
 def test_short_streams_are_as_accurate_as_offline(demo, short_offline, short_streamed, mode):
     """On 70 short held-out sentences, each a fresh stream, the CER is within 0.5 points of offline."""
     texts, clips, offline = short_offline
@@ -115,29 +105,10 @@ def test_short_streams_are_as_accurate_as_offline(demo, short_offline, short_str
 
 def test_finalize_anywhere_in_speech_loses_nothing(demo, short_offline):
     """finalize() at 40 random points inside speech: the joined finals are the uncut stream's (<= 1%), no word lost."""
-    from collections import Counter
-
-    _, clips, _ = short_offline
-    rng = np.random.default_rng(0)
-    lead = np.zeros(4_000, np.float32)  # 0.25 s, so a cut can fall on the first word's very start
-    edits = total = cuts = 0
-    for clip in clips[:20]:
-        audio = np.concatenate([lead, clip])
-        loud = np.flatnonzero(np.abs(audio) > 1e-3)
-        points = np.sort(rng.integers(loud[0], loud[-1], 2)).tolist()
-        recognizer, events, position = Recognizer(demo), [], 0
-        for point in points:
-            events += recognizer.accept(audio[position:point]) + recognizer.finalize()
-            position = point
-        events += recognizer.accept(audio[position:]) + recognizer.close()
-        joined = " ".join(f.text for f in finals_of(events))
-        uncut = " ".join(f.text for f in finals_of(stream(demo, audio, [len(audio)])))
-        assert not Counter(uncut.split()) - Counter(joined.split()), f"{uncut!r} cut at {points} gave {joined!r}"
-        edits += cer([uncut], [joined]) * len(uncut)
-        total += len(uncut)
-        cuts += len(points)
-    print(f"\n{cuts} cuts: joined finals differ from the uncut streams' in {edits / total:.2%} of characters")
-    assert cuts >= 40 and edits / total <= 0.01
+    report = finalize_cuts(demo, short_offline[1][:20])
+    print(f"\n{report.cuts} cuts: joined finals differ from the uncut streams' in {report.difference:.2%} of characters")
+    assert not report.lost, "\n".join(report.lost)
+    assert report.cuts >= 40 and report.difference <= 0.01
 
 
 def test_each_spoken_segment_ends_in_exactly_one_final(demo, long_speech):

@@ -42,6 +42,20 @@ def trim(audio: np.ndarray, threshold: float = 1e-3) -> np.ndarray:
     return audio[loud[0] : loud[-1] + 1] if len(loud) else audio[:0]
 
 
+@functools.lru_cache(maxsize=2)
+def heldout_recording(seconds: float = 60.0, seed: int = 7) -> tuple[list[str], np.ndarray]:
+    """Held-out sentences with pauses, as many as make ``seconds`` of audio: (sentences, audio)."""
+    from training.corpus import heldout_sentences
+
+    sentences, audio = [], np.zeros(0, np.float32)
+    for sentence in heldout_sentences(200, seed=seed):
+        sentences.append(sentence)
+        audio, _ = speech_with_pauses(tuple(sentences))
+        if len(audio) >= seconds * SAMPLE_RATE:
+            break
+    return sentences, audio
+
+
 SHORT_COUNT = 70  # short sentences, each its own stream: enough that one first word is 1.4 points
 SHORT_SEED = 11
 

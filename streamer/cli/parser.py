@@ -235,10 +235,17 @@ def _add_streaming_options(parser: argparse.ArgumentParser) -> None:
         help=f"silence after speech that ends a sentence and emits a final (default: {shown['endpoint_silence']})",
     )  # fmt: skip
     group.add_argument(
-        "--final-pass", action="store_true",
-        help=f"decode each finished sentence once more, with up to {history:g} s of history, before its final, "
-        "instead of stitching the streamed windows: finals as accurate as offline decoding, for more compute "
-        f"(measured: {FIGURES})",
+        "--kv-cache", action=argparse.BooleanOptionalAction, default=None,
+        help="reuse the left context's keys/values from earlier hops, so only hop + lookahead frames run "
+        f"through the model (default: {'on' if DEFAULTS.kv_cache else 'off'}; --no-kv-cache recomputes "
+        "whole windows)",
+    )  # fmt: skip
+    group.add_argument(
+        "--final-pass", action=argparse.BooleanOptionalAction, default=None,
+        help=f"decode each finished sentence once more, with up to {history:g} s of history and the audio after "
+        "it, for its final, as offline decoding would; partials come from the windows either way (default: "
+        f"{'on' if DEFAULTS.final_pass else 'off'}; --no-final-pass gives the windows' own finals, for less "
+        f"compute; measured: {FIGURES})",
     )  # fmt: skip
 
 

@@ -22,6 +22,12 @@ __all__ = ["Stitcher"]
 # Silence after a word's last letter that shows it is over, in 20 ms frames (0.3 s): longer than
 # the blank runs between the letters of one word, so ``finalize`` does not cut a word in two.
 WORD_PAUSE_FRAMES = 15
+# Frames of the lookahead kept out of an early endpoint (``Stitcher.pause_ahead``), 0.2 s: the newest
+# frames of a window are the ones a word just beginning may still decode as blank.
+PAUSE_MARGIN_FRAMES = 10
+# How much later than the windows' word boundary a finalize may end the segment at the final pass's
+# own word boundary (0.2 s): the cut left the final pass at least 2 s of audio after it.
+BOUNDARY_AHEAD_FRAMES = 10
 
 
 class Stitcher:
@@ -38,6 +44,11 @@ class Stitcher:
         self.redecode = redecode  # (first, stop stream frame) -> ids, probs seen with the whole segment
         self.segment = 0
         self.start = 0  # stream frame of the segment's first committed frame
+        # Stream frame where the current utterance began: the stream's start or the first frame after a
+        # pause that ended a segment. Segments cut inside speech (finalize, the longest segment) continue
+        # it, and the final pass decodes them with the utterance's audio before them as history.
+        self.utterance = 0
+        self._after_pause = True  # the segment under way begins an utterance
         self.ids: list[int] = []
         self.probs: list[float] = []
         self._text = ("", "")  # vocab.extend_text state of self.ids, kept up to date so partials are cheap
@@ -63,7 +74,7 @@ class Stitcher:
             return events
         first = len(self.ids) - len(ids)  # the frames just committed start here
         while (cut := self._endpoint(first)) is not None:  # a pause anywhere in them, not only at their end
-            events += self._end_segment(cut)
+            events += self._end_segment(cut, pause=True)
             first = 0
             if not self._has_speech():
                 self._drop(len(self.ids))
@@ -94,18 +105,64 @@ class Stitcher:
         self.ids.extend(self.tentative_ids)
         self.probs.extend(self.tentative_probs)
         self.tentative_ids, self.tentative_probs = [], []
-        return self._end_segment(len(self.ids))
+        return self._end_segment(len(self.ids), pause=True)
 
     def end_at(self, count: int) -> list[Event]:
         """End the segment after its first ``count`` committed frames (``finalize``). The committed
         frames after them start the next segment as they are, and the tentative ones stay
         tentative, so the two segments say together what one would have said."""
         tentative = self.tentative_ids, self.tentative_probs
-        events = self._end_segment(count)
+        decoded = None
+        if self.redecode is not None and self._has_speech():
+            # The final pass may place letters a frame or two from where the windows did: end the
+            # segment at the word boundary of its own ids nearest the cut, so no word is split or lost.
+            ids, probs = self.redecode(self.start, self.end)
+            count = self._boundary_near(ids, count)
+            decoded = ids[:count], probs[:count]
+        events = self._end_segment(count, decoded)
         self.set_tentative(*tentative)
         return events + self.partial()
 
-    def word_cut(self, ids: Sequence[int]) -> int:
+    def _boundary_near(self, ids: Sequence[int], cut: int) -> int:
+        """The cut nearest ``cut`` (at most ``BOUNDARY_AHEAD_FRAMES`` later) that splits no word of
+        ``ids``: inside a silent run that holds a word delimiter or begins or ends them, else 0."""
+        best, n = 0, 0
+        while n < len(ids):
+            if ids[n] not in self._silent:
+                n += 1
+                continue
+            end = n
+            while end < len(ids) and ids[end] in self._silent:
+                end += 1
+            if n == 0 or end == len(ids) or self.vocab.delimiter_id in ids[n:end]:
+                inside = min(max(cut, n), end)  # the run's cut nearest `cut`
+                if inside <= cut + BOUNDARY_AHEAD_FRAMES and abs(inside - cut) < abs(best - cut):
+                    best = inside
+            n = end
+        return best
+
+    def pause_ahead(self) -> int:
+        """How many of the tentative frames to commit now because they hold the pause that ends the
+        segment: up to the end of ``endpoint_blank_frames`` silent frames after speech, when the
+        window shows at least ``PAUSE_MARGIN_FRAMES`` more silence beyond them; else 0.
+
+        Every frame before such a pause has a pause's worth of audio after it in the window, so its
+        ids need no more lookahead, and the final comes a pause after the speech, not a pause plus
+        the whole lookahead.
+        """
+        need = self.config.endpoint_blank_frames
+        frames = [*self.ids, *self.tentative_ids]
+        run, spoken = 0, False
+        for n, i in enumerate(frames):
+            if i not in self._silent:
+                spoken, run = True, 0
+                continue
+            run += 1
+            if spoken and run >= need + PAUSE_MARGIN_FRAMES:
+                return max(0, n - PAUSE_MARGIN_FRAMES + 1 - len(self.ids))
+        return 0
+
+    def word_cut(self, ids: Sequence[int], latest: int | None = None) -> int:
         """Where ``finalize`` may end the segment without cutting a word, as a count of frames of
         the committed ones followed by ``ids`` (the uncommitted ones, decoded up to the newest audio).
 
@@ -113,7 +170,7 @@ class Stitcher:
         after it). Else just after the last letter before the last committed word delimiter, so
         the word still being spoken goes whole to the next segment (0 when there is none). Silence
         after the cut goes along too: a word that has only just begun may decode as blank without
-        the audio that follows.
+        the audio that follows. ``latest``: in speech, the cut comes at or before that many frames.
         """
         frames = [*self.ids, *(int(i) for i in ids)]
         letters = [n for n, i in enumerate(frames) if i not in self._silent]
@@ -121,7 +178,8 @@ class Stitcher:
             return 0
         if len(frames) - 1 - letters[-1] >= WORD_PAUSE_FRAMES:
             return letters[-1] + 1
-        delimiters = [n for n, i in enumerate(self.ids) if i == self.vocab.delimiter_id]
+        last = len(self.ids) if latest is None else min(len(self.ids), latest)
+        delimiters = [n for n, i in enumerate(self.ids[:last]) if i == self.vocab.delimiter_id]
         before = [n for n in letters if delimiters and n < delimiters[-1]]
         return before[-1] + 1 if before else 0
 
@@ -162,16 +220,22 @@ class Stitcher:
                 run_start = None
         return max(best_cut, 1)
 
-    def _end_segment(self, cut: int) -> list[Event]:
-        """Final for frames ``[0, cut)``; the rest start the next segment."""
+    def _end_segment(
+        self, cut: int, decoded: tuple[Sequence[int], Sequence[float]] | None = None, pause: bool = False
+    ) -> list[Event]:
+        """Final for frames ``[0, cut)`` (their final-pass ids and probabilities when ``decoded``
+        gives them); the rest start the next segment, a new utterance when ``pause`` ended this one."""
         ids, probs = self.ids[:cut], self.probs[:cut]
-        if self.redecode is not None and self._has_speech(ids):
+        if decoded is not None:
+            ids, probs = decoded
+        elif self.redecode is not None and self._has_speech(ids):
             ids, probs = self.redecode(self.start, self.start + cut)
         decoded = self.vocab.decode_frames(ids, probs, offset=self.start)
         events: list[Event] = []
         if decoded.text:
             events.append(final_event(self.segment, decoded))
             self.segment += 1
+        self._after_pause = pause
         self._drop(cut)
         self.tentative_ids, self.tentative_probs = [], []
         self.shown = ""
@@ -179,6 +243,8 @@ class Stitcher:
 
     def _drop(self, count: int) -> None:
         self.start += count
+        if self._after_pause:  # the silence before an utterance's first word is not its history
+            self.utterance = self.start
         del self.ids[:count]
         del self.probs[:count]
         self._text = self.vocab.extend_text(("", ""), collapse(self.ids))
