@@ -12,6 +12,8 @@ the demo model's, in ``bench/bench_streaming.py``). In one process, runs alterna
   compute per audio second (its real-time factor) and the ratio to offline;
 - batched: N streams fed hop by hop through ``BatchEngine`` (one forward per due hop of
   all streams), compute per stream-second and the ratio to offline;
+- with ``--compare``, the same live and batched runs for the KV-cached windows without the final
+  pass and for round 1's default (whole windows, no final pass);
 - the whole-file path (``transcribe_file``: offline in long chunks) and the live windows over
   a file (``transcribe_stream``), per audio second and the ratio to offline.
 
@@ -113,7 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--streams", default="8,16,32", help="stream counts for the batched runs")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--kv-cache", action="store_true", help="also time live and batched streams with kv_cache")
+    parser.add_argument(
+        "--compare", action="store_true",
+        help="also time the windows without the final pass (KV-cached) and round 1's default (whole windows, "
+        "no final pass)",
+    )  # fmt: skip
     parser.add_argument(
         "--clock",
         choices=("wall", "thread"),
@@ -124,7 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     config = StreamingConfig()
-    cached = StreamingConfig(kv_cache=True)
+    others = {  # job suffix -> config, with --compare
+        "windows_kv": StreamingConfig(final_pass=False),
+        "round1": StreamingConfig(kv_cache=False, final_pass=False),
+    }
     clock_name = args.clock or ("thread" if args.device == "cpu" else "wall")
     clock = time.thread_time if clock_name == "thread" else time.perf_counter
     if clock_name == "thread" and args.threads != 1:
@@ -148,16 +157,16 @@ def main(argv: list[str] | None = None) -> int:
         # the batched runs' yardstick: offline over the same length as each stream
         "offline_short": (lambda: offline(model, stream_audio[0]), args.stream_seconds),
     }
-    if args.kv_cache:
-        jobs["live_kv"] = (lambda: live(model, audio, cached), args.seconds)
     for n in stream_counts:
         jobs[f"batched_{n}"] = (
             lambda n=n: batched(model, stream_audio[:n], config, max_batch=n),
             n * args.stream_seconds,
         )
-        if args.kv_cache:
-            jobs[f"batched_kv_{n}"] = (
-                lambda n=n: batched(model, stream_audio[:n], cached, max_batch=n),
+    for suffix, other in others.items() if args.compare else ():
+        jobs[f"live_{suffix}"] = (lambda other=other: live(model, audio, other), args.seconds)
+        for n in stream_counts:
+            jobs[f"batched_{n}_{suffix}"] = (
+                lambda n=n, other=other: batched(model, stream_audio[:n], other, max_batch=n),
                 n * args.stream_seconds,
             )
     times: dict[str, list[float]] = {name: [] for name in jobs}
@@ -172,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "setup": {
             "architecture": f"hidden {args.hidden}, {args.layers} layers, conv 512x7 (layer norm), pre-LN, random",
-            "config": "default StreamingConfig (hop 0.3 s, lookahead 0.3 s, left context 1.0 s)",
+            "config": "default StreamingConfig (hop 0.3 s, lookahead 0.3 s, left context 1.0 s, KV cache, final pass); "
+            "with --compare also the KV-cached windows alone (windows_kv) and round 1's whole windows (round1)",
             "device": device_name(device),
             "dtype": str(model.dtype).removeprefix("torch."),
             "threads": args.threads,
@@ -191,27 +201,27 @@ def main(argv: list[str] | None = None) -> int:
             str(n): median_ratio(times, f"batched_{n}", "offline_short", per[f"batched_{n}"], args.stream_seconds)
             for n in stream_counts
         },
-        **(
-            {
-                "live_one_stream_kv_cache": median_ratio(times, "live_kv", "offline", args.seconds, args.seconds),
-                "batched_kv_cache": {
-                    str(n): median_ratio(
-                        times, f"batched_kv_{n}", "offline_short", per[f"batched_kv_{n}"], args.stream_seconds
-                    )
-                    for n in stream_counts
-                },
+        **{
+            f"live_one_stream_{suffix}": median_ratio(times, f"live_{suffix}", "offline", args.seconds, args.seconds)
+            for suffix in (others if args.compare else ())
+        },
+        **{
+            f"batched_{suffix}": {
+                str(n): median_ratio(
+                    times, f"batched_{n}_{suffix}", "offline_short", per[f"batched_{n}_{suffix}"], args.stream_seconds
+                )
+                for n in stream_counts
             }
-            if args.kv_cache
-            else {}
-        ),
+            for suffix in (others if args.compare else ())
+        },
         "runs_s": {name: [round(t, 3) for t in ts] for name, ts in times.items()},
     }
-    for key in ("offline", "live_one_stream", "live_one_stream_kv_cache", "file_path", "file_live_windows"):
-        if key in results:
-            print(key, results[key])
-    for key in ("batched", "batched_kv_cache"):
-        for n, entry in results.get(key, {}).items():
-            print(f"{key} {n} streams", entry)
+    for key, entry in results.items():
+        if key.startswith(("offline", "live", "file")):
+            print(key, entry)
+        elif key.startswith("batched"):
+            for n, figures in entry.items():
+                print(f"{key} {n} streams", figures)
     write_results(args.out, results)
     return 0
 

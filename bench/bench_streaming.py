@@ -52,7 +52,7 @@ CONFIGS = [
     {"final_pass": False},  # the windows' own ids as finals
     {"kv_cache": False},
     {"final_context_frames": 50},
-    {"final_context_frames": 500},
+    {"final_context_frames": 200},
     {"kv_cache": False, "final_pass": False},  # round 1's default
     {"lookahead_frames": 30, "final_pass": False},
     {"lookahead_frames": 60, "left_context_frames": 40, "final_pass": False},
@@ -74,7 +74,7 @@ def config_name(config: StreamingConfig) -> str:
     )
     name += ", kv cache" if config.kv_cache else ""
     if config.final_pass:
-        return name + f", final pass ({config.final_context_frames * FRAME_SECONDS:g} s history)"
+        return name + f", final pass (history up to {config.final_context_frames * FRAME_SECONDS:g} s)"
     return name + ", windows' finals"
 
 

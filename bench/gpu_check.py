@@ -15,8 +15,8 @@ Steps, each recorded in the JSON (``bench/results/gpu_check.json``; a dry run wr
    eager against ``torch.compile`` (``model.device.compile_model``), per window, when the switch exists.
 4. ``capacity``: how many real-time streams of the large architecture one device holds through
    ``BatchEngine`` (one inference thread, as the server runs it) with the 95th-percentile hop
-   latency (a hop's audio is due -> its events are out) under ``--p95-bound``, without and with
-   left-context KV caching (``StreamingConfig.kv_cache``, when present). Streams start staggered
+   latency (a hop's audio is due -> its events are out) under ``--p95-bound``, in the default
+   config (KV-cached windows, final pass) and with round 1's whole windows and no final pass. Streams start staggered
    over one hop; the count doubles while it holds, then bisects.
 
 A wall-clock budget (``--budget-s``) stops the capacity search early and says so in the JSON.
@@ -99,10 +99,6 @@ def log(message: str) -> None:
 
 
 
-def has_kv_cache() -> bool:
-    return any(f.name == "kv_cache" for f in dataclasses.fields(StreamingConfig))
-
-
 def read_speech() -> tuple[np.ndarray, str]:
     """The committed test speech as float32 16 kHz, and its text."""
     with wave.open(str(SPEECH), "rb") as w:
@@ -178,9 +174,7 @@ def check_demo_stream(device: torch.device, dtypes: list[str | None], seconds: f
     if seconds is not None:  # the dry run: the first sentences only
         audio = audio[: int(seconds * SAMPLE_RATE)]
         text = " ".join(json.loads(SPEECH_TEXT.read_text())["sentences"][:2])
-    configs = {"default": StreamingConfig()}
-    if has_kv_cache():
-        configs["kv_cache"] = StreamingConfig(kv_cache=True)
+    configs = {"default": StreamingConfig(), "whole_windows": StreamingConfig(kv_cache=False, final_pass=False)}
     # Each precision is compared with the CPU in the same precision (fp16, which CPUs do not run
     # natively, with the CPU's fp32): the question is whether the device computes what the CPU does.
     cpu_models: dict[str, torch.nn.Module] = {}
@@ -399,7 +393,6 @@ def main(argv: list[str] | None = None) -> int:
             "cuda": torch.version.cuda,
             "architecture": {k: v for k, v in architecture.items() if k in ("hidden_size", "num_hidden_layers")},
             "streaming_config": "default (hop 0.3 s, lookahead 0.3 s, left context 1.0 s)",
-            "kv_cache_available": has_kv_cache(),
             "p95_bound_s": args.p95_bound,
             "max_batch": args.max_batch,
         }
@@ -425,9 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         window_reserve = 0.0 if dry or "window" in skip else WINDOW_RESERVE_S
         if "capacity" not in skip:
             noise = (np.random.default_rng(0).standard_normal(SAMPLE_RATE * 60) * 0.1).astype(np.float32)
-            modes = {"full_windows": config}
-            if has_kv_cache():
-                modes["kv_cache"] = StreamingConfig(kv_cache=True)
+            modes = {"default": config, "whole_windows": StreamingConfig(kv_cache=False, final_pass=False)}
             seconds, warmup = (0.9, 0.3) if dry else (6.0, 1.5)
             capacity = {"trial_seconds": seconds, "warmup_seconds": warmup}
             for i, (name, mode_config) in enumerate(modes.items()):

@@ -42,6 +42,6 @@ def test_dry_run_covers_every_step(tmp_path):
     assert results["window_forward"]["2"]["max_abs_vs_eager"] < 0.1
     # The capacity search ran trials and found that at least one stream keeps up.
     capacity = results["capacity"]
-    for mode in [m for m in ("full_windows", "kv_cache") if m in capacity]:
+    for mode in [m for m in ("default", "whole_windows") if m in capacity]:
         assert capacity[mode]["streams_held"] >= 1
         assert all(t["hops_counted"] > 0 for t in capacity[mode]["trials"])
