@@ -34,7 +34,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import write_results  # noqa: E402
+from common import cpu_name, write_results  # noqa: E402
 
 from model import load_model  # noqa: E402
 from streamer import Final, Partial, Recognizer, StreamingConfig  # noqa: E402
@@ -148,6 +148,7 @@ def main() -> int:
         offline_time = min(times)
     results = {
         "model": args.model,
+        "cpu": cpu_name(),
         "audio_seconds": round(seconds, 1),
         "sentences": len(sentences),
         "threads": args.threads,

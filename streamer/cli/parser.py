@@ -242,8 +242,9 @@ def _add_streaming_options(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     group.add_argument(
         "--final-pass", action=argparse.BooleanOptionalAction, default=None,
-        help=f"decode each finished sentence once more, with up to {history:g} s of history and the audio after "
-        "it, for its final, as offline decoding would; partials come from the windows either way (default: "
+        help="decode each finished sentence once more, with the audio after it and, when a finalize cut it out of "
+        f"an utterance, the utterance's audio before it (up to {history:g} s of history), for its final, as "
+        "offline decoding would; partials come from the windows either way (default: "
         f"{'on' if DEFAULTS.final_pass else 'off'}; --no-final-pass gives the windows' own finals, for less "
         f"compute; measured: {FIGURES})",
     )  # fmt: skip

@@ -8,10 +8,11 @@ happens to receive, so any chunking of the same audio gives the same events.
 
 Conv features are cached: with a layer-norm feature encoder every frame depends
 only on its own 400 samples, so each sample goes through the conv stack once and
-only the transformer runs on the whole window. When a segment ends, the final pass
-decodes the segment once more as offline decoding would: up to 10 s of history and
-every sample heard after it, normalized together and run through the whole model,
-so finals match offline decoding (the windows' own ids give the partials).
+only the transformer runs on the whole window. When a segment ends, the final pass (on by
+default) decodes the segment once more as offline decoding would: every sample heard after
+it and, when a ``finalize()`` cut it out of an utterance, the utterance before it (up to
+``final_context_frames``), normalized together and run through the whole model, so finals
+match offline decoding (the windows' own ids give the partials).
 
 A stream's first windows reach back before its start. They are filled with the
 features of digital silence, so every window has one shape and windows of many
@@ -22,7 +23,7 @@ silence in front cost the first letters of nearly every stream: the demo model g
 the first word of 2 in 70 short held-out sentences right, against 37 for offline
 decoding (36 with the mask).
 
-With ``StreamingConfig.kv_cache`` a hop runs only its hop + lookahead frames through the
+With ``StreamingConfig.kv_cache`` (on by default) a hop runs only its hop + lookahead frames through the
 layers; the left context's keys and values per layer are the ones earlier hops computed
 for those frames, kept per stream (``HubertForCTC.forward_step``). A stream's first hop,
 and the first after a flush or a gated hop, computes its whole window and fills the cache.
