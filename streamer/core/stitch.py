@@ -113,7 +113,7 @@ class Stitcher:
         tentative, so the two segments say together what one would have said."""
         tentative = self.tentative_ids, self.tentative_probs
         decoded = None
-        if self.redecode is not None and self._has_speech():
+        if self.redecode is not None and count > 0 and self._has_speech():
             # The final pass may place letters a frame or two from where the windows did: end the
             # segment at the word boundary of its own ids nearest the cut, so no word is split or lost.
             ids, probs = self.redecode(self.start, self.end)
