@@ -281,6 +281,14 @@ class Recognizer:
         window_start = self._end - c.window_frames
         return self._take(ids, probs, window_start, commit_until=self._end - c.lookahead_frames)
 
+    def _ends_segment(self, best: tuple[list[int], list[float]] | None) -> bool:
+        """Whether consuming this window's ``best`` ids is likely to end the segment, and so run the
+        final pass (a guess for ordering work; never wrong in what it decodes)."""
+        if best is None or self.stitcher.redecode is None:
+            return False
+        window_start = self._end - self.config.window_frames
+        return self.stitcher.would_end(best[0][max(0, self._committed - window_start) : self._end - window_start])
+
     # ----- internals ---------------------------------------------------------------------------
 
     def _take(
@@ -507,13 +515,18 @@ def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
 
 @torch.inference_mode()
 def run_batch(
-    model, requests: list[HopRequest], on_error: Callable[[Recognizer, Exception], None] | None = None
+    model,
+    requests: list[HopRequest],
+    on_error: Callable[[Recognizer, Exception], None] | None = None,
+    on_events: Callable[[Recognizer, list[Event]], None] | None = None,
 ) -> dict[Recognizer, list[Event]]:
     """Run one hop for each request (one per recognizer) and hand each its events.
 
     A recognizer whose own step after the shared forward fails (its final pass runs the model
     again) goes to ``on_error`` and is left out of the result; the others still get theirs.
-    Without ``on_error`` the exception propagates.
+    Without ``on_error`` the exception propagates. ``on_events`` gets each recognizer's events as
+    soon as they are made: the streams whose segment goes on come first, so their partials need
+    not wait for the final passes of the streams whose segment this hop ends.
     """
     if len({id(r.recognizer) for r in requests}) != len(requests):
         raise ValueError("a batch takes at most one hop per stream: hops of one stream depend on each other")
@@ -533,13 +546,17 @@ def run_batch(
         if group:
             _forward(model, requests, windows, group, best, mode)
     results = {}
-    for i, r in enumerate(requests):
+    for i in sorted(range(len(requests)), key=lambda i: requests[i].recognizer._ends_segment(best[i])):
+        recognizer = requests[i].recognizer
         try:
-            results[r.recognizer] = r.recognizer._consume_best(*(best[i] or (None, None)))
+            results[recognizer] = recognizer._consume_best(*(best[i] or (None, None)))
         except Exception as e:
             if on_error is None:
                 raise
-            on_error(r.recognizer, e)
+            on_error(recognizer, e)
+            continue
+        if on_events is not None:
+            on_events(recognizer, results[recognizer])
     return results
 
 

@@ -186,6 +186,23 @@ class Stitcher:
     def _has_speech(self, ids: Sequence[int] | None = None) -> bool:
         return any(i not in self._silent for i in (self.ids if ids is None else ids))
 
+    def would_end(self, ids: Sequence[int]) -> bool:
+        """Whether the frames after the committed ones (``ids``, tentative ones included) hold what
+        ends the segment: a pause of endpoint length after speech, or the length limit. A guess for
+        ordering work (a segment's end runs the final pass); nothing is decoded from it."""
+        spoken = self._has_speech()
+        if len(self.ids) + len(ids) >= self.config.max_segment_frames:
+            return spoken or self._has_speech(ids)
+        run = 0  # silent frames in a row, from the end of the committed ones
+        while run < len(self.ids) and self.ids[len(self.ids) - 1 - run] in self._silent:
+            run += 1
+        for i in ids:
+            if i not in self._silent:
+                spoken, run = True, 0
+            elif spoken and (run := run + 1) >= self.config.endpoint_blank_frames:
+                return True
+        return False
+
     def _endpoint(self, first: int) -> int | None:
         """Where the first pause of ``endpoint_blank_frames`` after speech that reaches that length
         at or after committed frame ``first`` ends (the next letter, or the end of the committed

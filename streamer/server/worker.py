@@ -324,9 +324,13 @@ class InferenceWorker:
             log.error("stream failed after its batch", exc_info=error)
             self._fail(by_recognizer[recognizer], error)
 
+        def post(recognizer, events: list[Event]) -> None:  # at once: partials need not wait for final passes
+            if events:
+                self._post(by_recognizer[recognizer], events, [])
+
         start = time.monotonic()
         try:
-            results = run_batch(self.model, requests, on_error=fail_one)
+            run_batch(self.model, requests, on_error=fail_one, on_events=post)
         except Exception as e:
             log.exception("a batch of %d windows failed", len(requests))
             for request in requests:
@@ -334,9 +338,6 @@ class InferenceWorker:
             return
         self.metrics.observe("inference_seconds", time.monotonic() - start)
         self.metrics.observe("batch_size", len(requests))
-        for recognizer, events in results.items():
-            if events:
-                self._post(by_recognizer[recognizer], events, [])
 
     def _guard(self, stream: Stream, step: Callable[..., Any], *args: Any) -> Any:
         """Run one stream's step; a failure ends that stream only."""
