@@ -54,13 +54,15 @@ def free_port() -> int:
 class Server:
     """``hubert-stream serve`` on a free port, for the duration of a ``with`` block."""
 
-    def __init__(self, model: str, max_batch: int, threads: int, dtype: str | None = None) -> None:
+    def __init__(
+        self, model: str, max_batch: int, threads: int, dtype: str | None = None, extra: tuple[str, ...] = ()
+    ) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads)}
         self.port = free_port()
         command = [
             sys.executable, "-m", "streamer", "serve", "--model", model, "--port", str(self.port), "--protocol", "vosk",
             "--max-batch", str(max_batch), "--max-sessions", "1000", "--max-buffer-seconds", "30",
-            "--log-level", "warning", *(["--dtype", dtype] if dtype else []),
+            "--log-level", "warning", *(["--dtype", dtype] if dtype else []), *extra,
         ]  # fmt: skip
         self.process = subprocess.Popen(command, cwd=ROOT, env=env)  # its warnings go to the bench's stderr
         deadline = time.monotonic() + START_SECONDS
@@ -82,8 +84,9 @@ class Server:
         self.process.wait(30)
 
 
-async def one_stream(uri: str, audio: np.ndarray, seconds: float, phase: float) -> list[float]:
-    """Send ``seconds`` of audio in real time; return each chunk's latency after the warm-up."""
+async def one_stream(uri: str, audio: np.ndarray, seconds: float, phase: float, offset: int = 0) -> list[float]:
+    """Send ``seconds`` of audio in real time, from chunk ``offset`` of the clip on; return each chunk's
+    latency after the warm-up."""
     chunk = int(16_000 * CHUNK_SECONDS)
     latencies = []
     await asyncio.sleep(phase)
@@ -93,7 +96,7 @@ async def one_stream(uri: str, audio: np.ndarray, seconds: float, phase: float) 
         for i in range(int(seconds / CHUNK_SECONDS)):
             due = start + (i + 1) * CHUNK_SECONDS  # a live source has this chunk now
             await asyncio.sleep(max(0.0, due - time.monotonic()))
-            first = (i * chunk) % (len(audio) - chunk)
+            first = ((i + offset) * chunk) % (len(audio) - chunk)
             await ws.send(audio[first : first + chunk].tobytes())
             await ws.recv()
             if (i + 1) * CHUNK_SECONDS > WARMUP_SECONDS:
@@ -103,20 +106,26 @@ async def one_stream(uri: str, audio: np.ndarray, seconds: float, phase: float) 
     return latencies
 
 
-async def measure(port: int, streams: int, seconds: float, audio: np.ndarray) -> dict[str, float]:
+async def measure(port: int, streams: int, seconds: float, audio: np.ndarray, random_start: bool) -> dict[str, float]:
     rng = random.Random(streams)
     uri = f"ws://127.0.0.1:{port}/"
-    runs = [one_stream(uri, audio, seconds, rng.uniform(0, CHUNK_SECONDS)) for _ in range(streams)]
+    chunks = (len(audio) - int(16_000 * CHUNK_SECONDS)) // int(16_000 * CHUNK_SECONDS)
+    runs = [
+        one_stream(uri, audio, seconds, rng.uniform(0, CHUNK_SECONDS), rng.randrange(chunks) if random_start else 0)
+        for _ in range(streams)
+    ]
     latencies = np.concatenate([np.asarray(r) for r in await asyncio.gather(*runs)])
     return {"p50": round(float(np.percentile(latencies, 50)), 4), "p95": round(float(np.percentile(latencies, 95)), 4)}
 
 
-def capacity(port: int, seconds: float, audio: np.ndarray, counts: list[int] | None) -> tuple[int, dict]:
+def capacity(
+    port: int, seconds: float, audio: np.ndarray, counts: list[int] | None, random_start: bool = False
+) -> tuple[int, dict]:
     """Most streams with p95 under the budget: the given counts, or doubling then bisection."""
     results: dict[int, dict[str, float]] = {}
 
     def ok(n: int) -> bool:
-        results[n] = asyncio.run(measure(port, n, seconds, audio))
+        results[n] = asyncio.run(measure(port, n, seconds, audio, random_start))
         print(f"  {n:4d} streams: p50 {results[n]['p50']:.3f} s  p95 {results[n]['p95']:.3f} s", flush=True)
         return results[n]["p95"] < BUDGET_SECONDS
 
@@ -140,6 +149,12 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch threads in the server")
     parser.add_argument("--dtype", default=None, help="the server's --dtype (default: the device's default)")
     parser.add_argument("--modes", default=",".join(MODES), help=f"any of {', '.join(MODES)}")
+    parser.add_argument(
+        "--random-start", action="store_true",
+        help="each stream starts at a random place of the clip, as independent users would (default: all at its "
+        "start, within one chunk: their sentences, and so their final passes, end together)",
+    )  # fmt: skip
+    parser.add_argument("--serve-args", default="", help="more options for the server, e.g. '--no-final-pass'")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "server_streams.json")
     args = parser.parse_args()
     counts = [int(n) for n in args.streams.split(",")] if args.streams else None
@@ -150,12 +165,13 @@ def main() -> int:
             "model": args.model, "seconds_per_stream": args.seconds, "chunk_seconds": CHUNK_SECONDS,
             "budget_p95_seconds": BUDGET_SECONDS, "server_threads": args.threads, "dtype": args.dtype or "default",
             "cpu_count": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
+            "random_start": args.random_start, "serve_args": args.serve_args,
         },
     }  # fmt: skip
     for mode in args.modes.split(","):
         print(f"{mode} (--max-batch {MODES[mode]}):", flush=True)
-        with Server(args.model, MODES[mode], args.threads, args.dtype) as server:
-            held, results = capacity(server.port, args.seconds, audio, counts)
+        with Server(args.model, MODES[mode], args.threads, args.dtype, tuple(args.serve_args.split())) as server:
+            held, results = capacity(server.port, args.seconds, audio, counts, args.random_start)
         report[mode] = {"max_streams": held, "by_streams": {str(n): r for n, r in sorted(results.items())}}
         print(f"  -> {held} real-time streams with p95 < {BUDGET_SECONDS:g} s", flush=True)
     if "batched" in report and "one_forward_per_stream" in report:
