@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from streamer import Final, Recognizer, StreamingConfig
-from training.metrics import cer
+from training.metrics import cer, edit_distance
 
 __all__ = ["CutReport", "finalize_cuts", "finals_text", "short_streams", "word_deletions"]
 
@@ -47,19 +47,30 @@ class CutReport:
 
 
 def word_deletions(ref: list[str], hyp: list[str]) -> int:
-    """Words of ``ref`` that an alignment with the fewest edits deletes (a word whose letters changed is
-    substituted, not deleted; of equally short alignments, the one with the fewest deletions)."""
+    """Words of ``ref`` that an alignment with the fewest edits deletes (of equally short alignments,
+    the one with the fewest deletions). A word whose letters changed is substituted, not deleted, and
+    two words run together (their letters all there, at most one more: ``WANT ET`` -> ``WANTHET``) are
+    merged, not deleted."""
     # Each cell: (edits, deletions) of aligning ref[:i] with hyp[:j], compared as tuples.
-    previous = [(j, 0) for j in range(len(hyp) + 1)]
+    rows = [[(j, 0) for j in range(len(hyp) + 1)]]
     for i, r in enumerate(ref, 1):
-        current = [(i, i)]
+        previous, current = rows[-1], [(i, i)]
         for j, h in enumerate(hyp, 1):
-            deleted = (previous[j][0] + 1, previous[j][1] + 1)
-            inserted = (current[j - 1][0] + 1, current[j - 1][1])
-            kept = (previous[j - 1][0] + (r != h), previous[j - 1][1])
-            current.append(min(deleted, inserted, kept))
-        previous = current
-    return previous[-1][1]
+            options = [
+                (previous[j][0] + 1, previous[j][1] + 1),  # r deleted
+                (current[j - 1][0] + 1, current[j - 1][1]),  # h inserted
+                (previous[j - 1][0] + (r != h), previous[j - 1][1]),  # kept or substituted
+            ]
+            if i >= 2 and _merged(ref[i - 2] + r, h):
+                options.append((rows[-2][j - 1][0] + 1, rows[-2][j - 1][1]))  # ref[i-2] and r run together
+            current.append(min(options))
+        rows.append(current)
+    return rows[-1][-1][1]
+
+
+def _merged(letters: str, word: str) -> bool:
+    """Whether ``word`` is ``letters`` (two words' letters) with at most one letter more or changed."""
+    return len(word) >= len(letters) and edit_distance(letters, word) <= 1
 
 
 def finalize_cuts(
