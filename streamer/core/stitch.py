@@ -150,17 +150,8 @@ class Stitcher:
         ids need no more lookahead, and the final comes a pause after the speech, not a pause plus
         the whole lookahead.
         """
-        need = self.config.endpoint_blank_frames
-        frames = [*self.ids, *self.tentative_ids]
-        run, spoken = 0, False
-        for n, i in enumerate(frames):
-            if i not in self._silent:
-                spoken, run = True, 0
-                continue
-            run += 1
-            if spoken and run >= need + PAUSE_MARGIN_FRAMES:
-                return max(0, n - PAUSE_MARGIN_FRAMES + 1 - len(self.ids))
-        return 0
+        at = self._pause_reached(self.tentative_ids, self.config.endpoint_blank_frames + PAUSE_MARGIN_FRAMES)
+        return 0 if at is None else max(0, at - PAUSE_MARGIN_FRAMES + 1)
 
     def word_cut(self, ids: Sequence[int], latest: int | None = None) -> int:
         """Where ``finalize`` may end the segment without cutting a word, as a count of frames of
@@ -190,18 +181,25 @@ class Stitcher:
         """Whether the frames after the committed ones (``ids``, tentative ones included) hold what
         ends the segment: a pause of endpoint length after speech, or the length limit. A guess for
         ordering work (a segment's end runs the final pass); nothing is decoded from it."""
-        spoken = self._has_speech()
         if len(self.ids) + len(ids) >= self.config.max_segment_frames:
-            return spoken or self._has_speech(ids)
+            return self._has_speech() or self._has_speech(ids)
+        return self._pause_reached(ids, self.config.endpoint_blank_frames) is not None
+
+    def _pause_reached(self, ids: Sequence[int], length: int) -> int | None:
+        """The index in ``ids`` (frames after the committed ones) of the frame with which a silent run
+        after speech, counted on from the committed frames' trailing silence, reaches ``length``
+        frames; None if none does. (No run of committed frames alone reaches an endpoint's length:
+        it would have ended the segment.)"""
+        spoken = self._has_speech()
         run = 0  # silent frames in a row, from the end of the committed ones
         while run < len(self.ids) and self.ids[len(self.ids) - 1 - run] in self._silent:
             run += 1
-        for i in ids:
+        for n, i in enumerate(ids):
             if i not in self._silent:
                 spoken, run = True, 0
-            elif spoken and (run := run + 1) >= self.config.endpoint_blank_frames:
-                return True
-        return False
+            elif spoken and (run := run + 1) >= length:
+                return n
+        return None
 
     def _endpoint(self, first: int) -> int | None:
         """Where the first pause of ``endpoint_blank_frames`` after speech that reaches that length
