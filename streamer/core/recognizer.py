@@ -232,8 +232,7 @@ class Recognizer:
     @property
     def samples_to_next_hop(self) -> int:
         """Samples still to come before the next hop is due (0: one is due now)."""
-        fresh = self.config.hop_frames * self._frame + (self._overlap - len(self._tail))
-        return max(0, fresh - len(self._raw) - self._pending_samples)
+        return max(0, self._hop_samples() - len(self._raw) - self._pending_samples)
 
     def push(self, samples: np.ndarray) -> None:
         """Buffer samples without running the model."""
@@ -248,7 +247,7 @@ class Recognizer:
         """Take the next due hop's audio, or None while less than a hop is buffered."""
         if self.samples_to_next_hop:
             return None
-        fresh = self.config.hop_frames * self._frame + (self._overlap - len(self._tail))  # samples this hop consumes
+        fresh = self._hop_samples()
         self._gather()
         block, self._raw = self._raw[:fresh], self._raw[fresh:]
         return HopRequest(self, torch.from_numpy(self._take_in(block)), self._gate(block))
@@ -290,6 +289,10 @@ class Recognizer:
         return self.stitcher.would_end(best[0][max(0, self._committed - window_start) : self._end - window_start])
 
     # ----- internals ---------------------------------------------------------------------------
+
+    def _hop_samples(self) -> int:
+        """Received samples the next hop consumes: its frames' new samples, less the overlap kept."""
+        return self.config.hop_frames * self._frame + (self._overlap - len(self._tail))
 
     def _take(
         self,
@@ -546,7 +549,10 @@ def run_batch(
         if group:
             _forward(model, requests, windows, group, best, mode)
     results = {}
-    for i in sorted(range(len(requests)), key=lambda i: requests[i].recognizer._ends_segment(best[i])):
+    order = range(len(requests))
+    if on_events is not None and len(requests) > 1:  # only the order of hand-outs needs the guess
+        order = sorted(order, key=lambda i: requests[i].recognizer._ends_segment(best[i]))
+    for i in order:
         recognizer = requests[i].recognizer
         try:
             results[recognizer] = recognizer._consume_best(*(best[i] or (None, None)))
