@@ -247,12 +247,14 @@ class InferenceWorker:
         now = time.monotonic()
         self._hold_until = None
         ahead = [s for s in self._streams if s.pushed and s.pushed[0].live_at > now + AHEAD_SECONDS]
+        ahead_set = set(ahead)
         waiting: set[Stream] = set()  # streams ahead of real time that yield this round
         if ahead and len(ahead) < len(self._streams):  # a live stream is open: it must not wait behind them
-            taking = self._ahead_turn(ahead, now)
+            live = [s for s in self._streams if s not in ahead_set and s.recognizer is not None]
+            taking = self._ahead_turn(ahead, live, now)
             for stream in taking:
                 stream.served = self._rounds
-            waiting = set(ahead) - set(taking)
+            waiting = ahead_set - set(taking)
             if taking:
                 self._ahead_at = now
         requests, by_recognizer = [], {}
@@ -267,7 +269,7 @@ class InferenceWorker:
                 continue
             requests.append(request)
             by_recognizer[request.recognizer] = stream
-        only_ahead = bool(ahead) and all(by_recognizer[r.recognizer] in ahead for r in requests)
+        only_ahead = bool(ahead) and all(by_recognizer[r.recognizer] in ahead_set for r in requests)
         start = time.monotonic()
         for first in range(0, len(requests), self.max_batch):
             self._run_batch(requests[first : first + self.max_batch], by_recognizer)
@@ -284,19 +286,18 @@ class InferenceWorker:
                     stream.pushed = stream.pushed[len(done) :]
                     self._post(stream, [], done)
 
-    def _ahead_turn(self, ahead: list[Stream], now: float) -> list[Stream]:
-        """The streams ahead of real time that get a hop this round (a live stream is open)."""
-        ahead.sort(key=lambda s: s.served)  # the longest waiting first: they take turns
+    def _ahead_turn(self, ahead: list[Stream], live: list[Stream], now: float) -> list[Stream]:
+        """The streams ahead of real time that get a hop this round, beside the ``live`` ones."""
+        turn = sorted(ahead, key=lambda s: s.served)[:AHEAD_HOPS]  # the longest waiting first: they take turns
         if now - self._ahead_at > AHEAD_MAX_WAIT:
-            return ahead[:AHEAD_HOPS]
-        live = [s for s in self._streams if s not in ahead and s.recognizer is not None]
+            return turn
         if any(s.pushed and s.recognizer.samples_to_next_hop == 0 for s in live):
             return []  # live hops run alone
         expected = min((_next_hop_at(s) for s in live), default=math.inf)
         if now - HOLD_SLACK < expected < now + self._ahead_cost + HOLD_MARGIN:
             self._hold_until = max(expected, now)  # wait for its audio rather than start a batch
             return []
-        return ahead[:AHEAD_HOPS]
+        return turn
 
     def _advance(self, stream: Stream) -> None:
         """Push the stream's leading audio jobs; run a finalize/close once the audio before it is done."""
