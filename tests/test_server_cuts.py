@@ -13,8 +13,7 @@ import test_server as shared
 from websockets.asyncio.client import connect
 
 from streamer.wire.events import Final, parse_event
-from training.fidelity import LEAD_SAMPLES, word_deletions
-from training.metrics import cer
+from training.fidelity import LEAD_SAMPLES, CutReport
 from training.speech import short_utterances
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -77,17 +76,11 @@ async def vosk(server, audio: np.ndarray, cuts: list[int]) -> str:
 def test_cuts_through_the_server_lose_nothing(demo, protocol):
     """40 finalize (native) or reset (Vosk) messages inside speech: joined finals within 1% of the uncut stream's."""
     send = native if protocol == "native" else vosk
-    edits = characters = cuts = 0
-    lost = []
+    report = CutReport()
     with shared.running_server(demo, protocol=protocol) as server:
         for audio, points in streams_with_cuts():
             uncut = asyncio.run(asyncio.wait_for(send(server, audio, []), 60))
-            joined = asyncio.run(asyncio.wait_for(send(server, audio, points), 60))
-            if word_deletions(uncut.split(), joined.split()):
-                lost.append(f"{uncut!r} cut at {points} -> {joined!r}")
-            edits += cer([uncut], [joined]) * len(uncut)
-            characters += len(uncut)
-            cuts += len(points)
-    print(f"\n{protocol}: {cuts} cuts, joined finals {edits / characters:.2%} of characters from the uncut streams'")
-    assert not lost, "\n".join(lost)
-    assert cuts >= 40 and edits / characters <= MAX_DIFFERENCE
+            report.add(uncut, asyncio.run(asyncio.wait_for(send(server, audio, points), 60)), points)
+    print(f"\n{protocol}: {report.cuts} cuts, joined finals {report.difference:.2%} of characters from the uncut streams'")
+    assert not report.lost, "\n".join(report.lost)
+    assert report.cuts >= 40 and report.difference <= MAX_DIFFERENCE

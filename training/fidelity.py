@@ -40,6 +40,14 @@ class CutReport:
     characters: int = 0  # of the uncut streams' finals
     lost: list[str] = field(default_factory=list)  # "uncut -> joined" where a word went missing (deleted)
 
+    def add(self, uncut: str, joined: str, points: list[int]) -> None:
+        """Count one stream: its finals ``uncut`` and, with ``finalize`` at ``points``, ``joined``."""
+        if word_deletions(uncut.split(), joined.split()):
+            self.lost.append(f"{uncut!r} cut at {points} -> {joined!r}")
+        self.edits += cer([uncut], [joined]) * len(uncut)
+        self.characters += len(uncut)
+        self.cuts += len(points)
+
     @property
     def difference(self) -> float:
         """Share of the uncut streams' characters that the cuts changed."""
@@ -92,10 +100,5 @@ def finalize_cuts(
             position = point
         joined = finals_text(events + recognizer.accept(audio[position:]) + recognizer.close())
         whole = Recognizer(model, config)
-        uncut = finals_text(whole.accept(audio) + whole.close())
-        if word_deletions(uncut.split(), joined.split()):
-            report.lost.append(f"{uncut!r} cut at {points} -> {joined!r}")
-        report.edits += cer([uncut], [joined]) * len(uncut)
-        report.characters += len(uncut)
-        report.cuts += len(points)
+        report.add(finals_text(whole.accept(audio) + whole.close()), joined, points)
     return report
