@@ -77,6 +77,8 @@ class FreeModel:
             logits = logits.repeat(1, -(-windows.shape[1] // logits.shape[1]), 1)
         return logits[:, : windows.shape[1]]
 
+    forward_window = forward_features  # the window path without a cache
+
     def new_kv_cache(self, batch: int, frames: int) -> torch.Tensor:
         """A cache of the layout the recognizer keeps, one element per frame (no layers to fill)."""
         return torch.empty(batch, 1, 2, 1, frames, 1, dtype=self.dtype)

@@ -12,7 +12,8 @@ Steps, each recorded in the JSON (``bench/results/gpu_check.json``; a dry run wr
 2. ``demo_stream``: the demo model streamed over ``bench/data/speech.wav`` (espeak-ng sentences
    with pauses) on the device and on the CPU; the finals compared with each other and the text.
 3. ``window_forward``: one window batch (default ``StreamingConfig``) of the large architecture,
-   eager against ``torch.compile`` (``model.device.compile_model``), per window, when the switch exists.
+   eager against ``torch.compile`` (``model.device.compile_model``), per window, for the KV-cached
+   step (the default) and the whole window (``kv_cache=False``), when the switch exists.
 4. ``capacity``: how many real-time streams of the large architecture one device holds through
    ``BatchEngine`` (one inference thread, as the server runs it) with the 95th-percentile hop
    latency (a hop's audio is due -> its events are out) under ``--p95-bound``, in the default
@@ -210,42 +211,50 @@ def check_demo_stream(device: torch.device, dtypes: list[str | None], seconds: f
 
 
 def check_window_forward(model, config: StreamingConfig, batches: list[int], runs: int, deadline: float | None) -> dict:
+    """Per window, eager against compiled, for both forwards ``compile_model`` compiles: the KV-cached
+    step of the default config (``step``) and the whole window of ``kv_cache=False`` (``window``)."""
     try:
-        from model.device import compile_model
+        from model.device import compile_model, uncompile_model
     except ImportError:
         return {"skipped": "model.device has no compile_model switch"}
     device = model.device
+    frames, new = config.window_frames, config.hop_frames + config.lookahead_frames
     results = {}
     for batch in batches:
         if deadline is not None and time.perf_counter() > deadline - COMPILE_ALLOWANCE_S:
             results[str(batch)] = {"skipped": "out of the time budget"}
             continue
-        window = torch.randn(batch, config.window_frames, model.config.conv_dim[-1], device=device, dtype=model.dtype)
+        window = torch.randn(batch, frames, model.config.conv_dim[-1], device=device, dtype=model.dtype)
+        kv = torch.randn_like(model.new_kv_cache(batch, frames))
+        calls = {"step": lambda m: m.forward_step(window, new, kv), "window": lambda m: m.forward_window(window)}
         entry = {}
         for mode in ("eager", "compiled"):
-            forward = type(model).forward_features.__get__(model)
             if mode == "compiled":
-                forward = compile_model(model).forward_features
-            with torch.inference_mode():
-                start = time.perf_counter()
-                forward(window)  # warm-up (and compilation)
-                sync(device)
-                entry[f"{mode}_first_call_s"] = round(time.perf_counter() - start, 3)
-                times = []
-                for _ in range(runs):
+                compile_model(model)
+            for kind, call in calls.items():
+                with torch.inference_mode():
                     start = time.perf_counter()
-                    out = forward(window)
+                    call(model)  # warm-up (and compilation)
                     sync(device)
-                    times.append(time.perf_counter() - start)
-            entry[f"{mode}_ms_per_window"] = round(1000 * sorted(times)[len(times) // 2] / batch, 4)
-            if mode == "eager":
-                eager_out = out.float().clone()
-            else:
-                entry["max_abs_vs_eager"] = round((out.float() - eager_out).abs().max().item(), 6)
-        del model.forward_features  # back to eager for what follows
-        entry["speedup"] = round(entry["eager_ms_per_window"] / entry["compiled_ms_per_window"], 2)
+                    entry[f"{kind}_{mode}_first_call_s"] = round(time.perf_counter() - start, 3)
+                    times = []
+                    for _ in range(runs):
+                        start = time.perf_counter()
+                        out = call(model)
+                        sync(device)
+                        times.append(time.perf_counter() - start)
+                entry[f"{kind}_{mode}_ms_per_window"] = round(1000 * sorted(times)[len(times) // 2] / batch, 4)
+                if mode == "eager":
+                    entry[f"{kind}_eager_out"] = out.float().clone()
+                else:
+                    eager_out = entry.pop(f"{kind}_eager_out")
+                    entry[f"{kind}_max_abs_vs_eager"] = round((out.float() - eager_out).abs().max().item(), 6)
+                    entry[f"{kind}_speedup"] = round(
+                        entry[f"{kind}_eager_ms_per_window"] / entry[f"{kind}_compiled_ms_per_window"], 2
+                    )
+        uncompile_model(model)  # back to eager for what follows
         results[str(batch)] = entry
-        log(f"window forward batch {batch}: {entry}")
+        log(f"window forwards batch {batch}: {entry}")
     return results
 
 

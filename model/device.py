@@ -26,6 +26,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", OPENMP_WAIT_POLICY)  # before torch loa
 import torch
 
 __all__ = [
+    "COMPILED",
     "COMPILE_ENV",
     "DTYPES",
     "compile_model",
@@ -34,11 +35,12 @@ __all__ = [
     "resolve_device",
     "resolve_dtype",
     "set_threads",
+    "uncompile_model",
 ]
 
 log = logging.getLogger(__name__)
 
-COMPILE_ENV = "HUBERT_STREAM_COMPILE"  # "1": load_model compiles the window forward (compile_model)
+COMPILE_ENV = "HUBERT_STREAM_COMPILE"  # "1": load_model compiles the window forwards (compile_model)
 CUDA_COMPILE_MODE = "reduce-overhead"  # CUDA graphs: windows have fixed shapes, so replay pays
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of native bf16 arithmetic
 CPUINFO = Path("/proc/cpuinfo")
@@ -127,32 +129,50 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
 
 
 def compile_requested() -> bool:
-    """True when the environment asks for the compiled window forward (``HUBERT_STREAM_COMPILE=1``)."""
+    """True when the environment asks for the compiled window forwards (``HUBERT_STREAM_COMPILE=1``)."""
     return os.environ.get(COMPILE_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
+COMPILED = ("forward_window", "forward_step")  # the fixed-shape window forwards compile_model compiles
+
+
 def compile_model(model, mode: str | None = None):
-    """Compile the window forward (``model.forward_features``, what the recognizer and engine run) in place.
+    """Compile the window forwards the recognizer and the engine run on every hop, in place.
 
     The one switch for ``torch.compile``: ``load_model`` calls it when ``HUBERT_STREAM_COMPILE=1``.
-    Windows of one ``StreamingConfig`` have one shape, so each batch size compiles once (the first
-    call of a new size takes seconds to a minute); after a few sizes torch marks the batch dynamic.
-    On the CPU, inductor with freezing (weights folded as constants; the model is inference-only),
-    per window at batch 1 on the project's AMD EPYC: the large architecture in bf16 1.18x (171 ->
-    145 ms, after 30 s of compiling), the demo 1.02x in fp32 and 1.14x in bf16
-    (``bench/results/compile.json``); too little for its start-up cost, so it is off by default.
+    It compiles ``forward_step`` (the KV-cached windows, the default) and ``forward_window`` (whole
+    windows, ``kv_cache=False``): every window of one ``StreamingConfig`` has one shape, so each
+    batch size compiles once (the first call of a new size takes seconds to a minute); after a
+    few sizes torch marks the batch dynamic. ``forward_features``, which decodes stretches of any
+    length (the final pass, the flush), stays eager: a new length would mean a new compile.
+    On the CPU, inductor with freezing (weights folded as constants; the model is inference-only).
+    Measured there (``bench/bench_large.py --compile``, large architecture, bf16, one thread, AMD
+    EPYC): a live stream 0.98x of eager's speed, 16 batched streams 0.56x (the compiled KV step at
+    batch 16 is slower than eager's), so on the CPU it is off by default and logs a warning.
     On CUDA, ``mode`` defaults to ``"reduce-overhead"`` (CUDA graphs), which fixed shapes suit;
     ``bench/gpu_check.py`` measures it, not yet run on a GPU.
     bf16 logits differ from eager by rounding (inductor keeps some intermediates in fp32), as
-    eager bf16 differs from fp32. Returns the model; ``del model.forward_features`` undoes it.
+    eager bf16 differs from fp32. Returns the model; ``uncompile_model`` undoes it.
     """
     if model.device.type == "cpu":
         import torch._inductor.config as inductor_config
 
         inductor_config.freezing = True  # process-wide: parameters are constants when compiled
+        log.warning(
+            "compiling the window forwards on the CPU: measured no faster for one stream and slower for "
+            "batched streams than eager here (README, Measured); unset %s to run eager", COMPILE_ENV
+        )
     elif mode is None:
         mode = CUDA_COMPILE_MODE
-    eager = type(model).forward_features.__get__(model)
-    model.forward_features = torch.compile(eager, mode=mode)  # an instance attribute over the method
-    log.info("window forward compiled with torch.compile (mode %s) on %s", mode or "default", model.device)
+    for name in COMPILED:
+        eager = getattr(type(model), name).__get__(model)
+        setattr(model, name, torch.compile(eager, mode=mode))  # an instance attribute over the method
+    log.info("window forwards compiled with torch.compile (mode %s) on %s", mode or "default", model.device)
+    return model
+
+
+def uncompile_model(model):
+    """Undo ``compile_model``: the window forwards run eager again. Returns the model."""
+    for name in COMPILED:
+        vars(model).pop(name, None)
     return model

@@ -405,6 +405,12 @@ class HubertForCTC(nn.Module):
         x = self.hubert.encoder(x, frame_mask)
         return self.lm_head(x)
 
+    def forward_window(self, features: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """One streaming window without a cache: ``forward_features`` under the name ``compile_model``
+        compiles. Every window of one ``StreamingConfig`` has one shape, while the final pass and the
+        flush decode stretches of any length through ``forward_features``, which stays eager."""
+        return self.forward_features(features, frame_mask)
+
     def new_kv_cache(self, batch: int, frames: int) -> torch.Tensor:
         """Room for keys and values of ``frames`` frames: ``[batch, layers, 2, heads, frames, head_dim]``."""
         c = self.config

@@ -60,6 +60,8 @@ class FakeCTC:
         ids = torch.round(features[..., 0] / LEVEL_PER_ID).long().clamp(0, len(self.vocab) - 1)  # [batch, frames]
         return torch.nn.functional.one_hot(ids, len(self.vocab)).float() * LOGIT
 
+    forward_window = forward_features  # a window and a longer stretch decode alike here
+
 
 def audio(ids: list[int], last_frame_samples: int = FRAME_SAMPLES) -> np.ndarray:
     """16 kHz float32 samples that the fake decodes to ``ids``, one id per frame; the last frame

@@ -597,7 +597,7 @@ def _forward(
     mask = _frame_mask([requests[i].recognizer.padding for i in group], batch)  # the frames before a stream's start
     cached = mode == "cached"
     if mode == "plain":
-        logits = model.forward_features(batch, mask)  # [group, window, vocab]
+        logits = model.forward_window(batch, mask)  # [group, window, vocab]
         placeholder = 0
     else:
         c = requests[group[0]].recognizer.config
