@@ -14,6 +14,8 @@ the demo model's, in ``bench/bench_streaming.py``). In one process, runs alterna
   all streams), compute per stream-second and the ratio to offline;
 - with ``--compare``, the same live and batched runs for the KV-cached windows without the final
   pass and for round 1's default (whole windows, no final pass);
+- with ``--compile``, the same live and batched runs with the window forwards compiled
+  (``model.device.compile_model``, what ``HUBERT_STREAM_COMPILE=1`` does), compiling in the warm-up;
 - the whole-file path (``transcribe_file``: offline in long chunks) and the live windows over
   a file (``transcribe_stream``), per audio second and the ratio to offline.
 
@@ -40,17 +42,12 @@ from bench_model import LARGE
 from common import device_name, sync, write_results
 
 from model import load_model
+from model.device import compile_model
 from streamer import BatchEngine, Recognizer, StreamingConfig, transcribe_file, transcribe_stream
 from training.checkpoints import write_checkpoint
 
 SAMPLE_RATE = 16_000
 BLOCK = 320  # 20 ms blocks for the live stream
-
-
-
-
-
-
 
 
 def timed(fn, device: torch.device, clock=time.perf_counter) -> float:
@@ -121,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         "no final pass)",
     )  # fmt: skip
     parser.add_argument(
+        "--compile", action="store_true",
+        help="also time live and batched runs with the window forwards compiled (HUBERT_STREAM_COMPILE=1)",
+    )  # fmt: skip
+    parser.add_argument(
         "--clock",
         choices=("wall", "thread"),
         default=None,
@@ -130,10 +131,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     config = StreamingConfig()
-    others = {  # job suffix -> config, with --compare
-        "windows_kv": StreamingConfig(final_pass=False),
-        "round1": StreamingConfig(kv_cache=False, final_pass=False),
-    }
     clock_name = args.clock or ("thread" if args.device == "cpu" else "wall")
     clock = time.thread_time if clock_name == "thread" else time.perf_counter
     if clock_name == "thread" and args.threads != 1:
@@ -144,6 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         write_checkpoint(Path(tmp), architecture)
         model = load_model(tmp, device=args.device, dtype=args.dtype)
+        others = {}  # job suffix -> (model, config) of the runs beside the default's
+        if args.compare:
+            others["windows_kv"] = model, StreamingConfig(final_pass=False)
+            others["round1"] = model, StreamingConfig(kv_cache=False, final_pass=False)
+        if args.compile:  # a second copy, so eager and compiled runs alternate
+            others["compiled"] = compile_model(load_model(tmp, device=args.device, dtype=args.dtype)), config
     device = model.device
     audio = speechlike(args.seconds)
     stream_audio = [speechlike(args.stream_seconds, seed) for seed in range(max(stream_counts, default=0))]
@@ -162,11 +165,11 @@ def main(argv: list[str] | None = None) -> int:
             lambda n=n: batched(model, stream_audio[:n], config, max_batch=n),
             n * args.stream_seconds,
         )
-    for suffix, other in others.items() if args.compare else ():
-        jobs[f"live_{suffix}"] = (lambda other=other: live(model, audio, other), args.seconds)
+    for suffix, (other_model, other) in others.items():
+        jobs[f"live_{suffix}"] = (lambda m=other_model, other=other: live(m, audio, other), args.seconds)
         for n in stream_counts:
             jobs[f"batched_{n}_{suffix}"] = (
-                lambda n=n, other=other: batched(model, stream_audio[:n], other, max_batch=n),
+                lambda n=n, m=other_model, other=other: batched(m, stream_audio[:n], other, max_batch=n),
                 n * args.stream_seconds,
             )
     times: dict[str, list[float]] = {name: [] for name in jobs}
@@ -182,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         "setup": {
             "architecture": f"hidden {args.hidden}, {args.layers} layers, conv 512x7 (layer norm), pre-LN, random",
             "config": "default StreamingConfig (hop 0.3 s, lookahead 0.3 s, left context 1.0 s, KV cache, final pass); "
-            "with --compare also the KV-cached windows alone (windows_kv) and round 1's whole windows (round1)",
+            "with --compare also the KV-cached windows alone (windows_kv) and round 1's whole windows (round1); "
+            "with --compile also the default with compiled window forwards (compiled)",
+            "jobs": sorted(jobs),
             "device": device_name(device),
             "dtype": str(model.dtype).removeprefix("torch."),
             "threads": args.threads,
@@ -203,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         **{
             f"live_one_stream_{suffix}": median_ratio(times, f"live_{suffix}", "offline", args.seconds, args.seconds)
-            for suffix in (others if args.compare else ())
+            for suffix in others
         },
         **{
             f"batched_{suffix}": {
@@ -212,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 for n in stream_counts
             }
-            for suffix in (others if args.compare else ())
+            for suffix in others
         },
         "runs_s": {name: [round(t, 3) for t in ts] for name, ts in times.items()},
     }
