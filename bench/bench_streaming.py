@@ -3,9 +3,10 @@
     python bench/bench_streaming.py [--model demo] [--seconds 60]
 
 For each config, on about 60 s of espeak-ng sentences with pauses:
-- compute: wall time per audio second streaming, divided by offline (one forward
-  over the whole recording); both timed as the best of repeated runs (3 offline,
-  2 streaming) after a full-size warm-up, so other load on the machine counts less;
+- compute: streaming time per audio second, divided by offline (one forward over the
+  whole recording); this thread's CPU time with ``--threads 1``, else wall time; both the
+  best of repeated runs (3 offline; 3 streaming, the configs taking turns) after a full-size
+  warm-up, so other load on the machine counts less;
 - algorithmic latency: hop + lookahead;
 - partial latency p50/p95: in a paced simulation (audio arrives in 20 ms blocks
   at real time, compute takes the time it really took), from a word's end in the
@@ -46,6 +47,7 @@ from training.speech import heldout_recording, short_utterances  # noqa: E402
 SHORT_SEED = 11  # training.speech's default set, the one the tests use
 OTHER_SEED = 23  # another 70 sentences and voices
 BLOCK = 320  # 20 ms blocks, as a sound card delivers them
+TIMING_ROUNDS = 3  # streaming runs per config for its compute figure, the configs taking turns
 CONFIGS = [
     # StreamingConfig fields over BASE (window sizes in 20 ms frames); the default is BASE itself
     {},
@@ -57,6 +59,9 @@ CONFIGS = [
     {"lookahead_frames": 30, "final_pass": False},
     {"lookahead_frames": 60, "left_context_frames": 40, "final_pass": False},
     {"lookahead_frames": 60, "left_context_frames": 40},
+    {"lookahead_frames": 10},  # cheaper windows: the final pass still decodes the finals
+    {"lookahead_frames": 5},
+    {"lookahead_frames": 0},
     {"hop_frames": 8, "lookahead_frames": 8},
     {"hop_frames": 25, "lookahead_frames": 25},
 ]
@@ -82,16 +87,17 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def paced_run(model, audio: np.ndarray, config: StreamingConfig):
+def paced_run(model, audio: np.ndarray, config: StreamingConfig, clock=time.perf_counter):
     """Stream in real-time 20 ms blocks; return (compute seconds, finals, latency of each final word,
-    latency of each final).
+    latency of each final). ``clock`` times the compute (``time.thread_time`` with one thread: the
+    CPU time this thread spent, which other load on the machine does not inflate).
 
     A word's latency runs from its end in the audio (the final's word timing) to the first
     moment a partial of its segment showed that word in that place, or else its final; a final's
     from its last word's end to the final itself.
     """
     recognizer = Recognizer(model, config)
-    clock = 0.0  # simulated wall clock: when the recognizer is free again
+    free_at = 0.0  # simulated wall clock: when the recognizer is free again
     compute = 0.0
     finals: list[Final] = []
     latencies: list[float] = []
@@ -112,17 +118,18 @@ def paced_run(model, audio: np.ndarray, config: StreamingConfig):
 
     for start in range(0, len(audio), BLOCK):
         arrival = (start + BLOCK) / 16_000
-        began = max(clock, arrival)
-        t = time.perf_counter()
+        began = max(free_at, arrival)
+        t = clock()
         events = recognizer.accept(audio[start : start + BLOCK])
-        spent = time.perf_counter() - t
+        spent = clock() - t
         compute += spent
-        clock = began + spent
-        take(events, clock)
-    t = time.perf_counter()
+        free_at = began + spent
+        take(events, free_at)
+    t = clock()
     events = recognizer.close()
-    compute += time.perf_counter() - t
-    take(events, max(clock, len(audio) / 16_000) + time.perf_counter() - t)
+    spent = clock() - t
+    compute += spent
+    take(events, max(free_at, len(audio) / 16_000) + spent)
     return compute, finals, latencies, final_latencies
 
 
@@ -134,6 +141,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "streaming.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    clock = time.thread_time if args.threads == 1 else time.perf_counter  # see paced_run
     model = load_model(args.model, device="cpu")
 
     sentences, audio = heldout_recording(args.seconds)
@@ -142,9 +150,9 @@ def main() -> int:
         model.transcribe(audio)  # warm-up at full size: the first call pays for allocation
         times = []
         for _ in range(3):
-            t = time.perf_counter()
+            t = clock()
             offline = model.transcribe(audio)
-            times.append(time.perf_counter() - t)
+            times.append(clock() - t)
         offline_time = min(times)
     results = {
         "model": args.model,
@@ -152,6 +160,7 @@ def main() -> int:
         "audio_seconds": round(seconds, 1),
         "sentences": len(sentences),
         "threads": args.threads,
+        "clock": clock.__name__,
         "offline_seconds": round(offline_time, 3),
         "configs": {},
     }
@@ -178,12 +187,20 @@ def main() -> int:
         f"{'config':72} {'compute':>8} {'p50':>6} {'p95':>6} {'final':>6} {'vs off':>7} "
         f"{'CER':>6} {'1st':>4} {'short':>6} {'other':>6} {'cuts':>6}  (offline CER {offline_cer:.2%})"
     )
-    print(header)
+    configs = {}  # name -> config
     for fields in CONFIGS:
         config = StreamingConfig(**{**BASE, **fields})
-        name = config_name(config) + (" (default)" if config == StreamingConfig() else "")
-        compute, finals, latencies, final_latencies = paced_run(model, audio, config)
-        compute = min(compute, paced_run(model, audio, config)[0])  # best of 2: less noise from other load
+        configs[config_name(config) + (" (default)" if config == StreamingConfig() else "")] = config
+    # Compute: the best of TIMING_ROUNDS runs per config, the configs taking turns, so a slow spell of
+    # the machine (or of the allocator after another config's larger tensors) does not land on one.
+    computes = {name: [] for name in configs}
+    for _ in range(TIMING_ROUNDS):
+        for name, config in configs.items():
+            computes[name].append(paced_run(model, audio, config, clock)[0])
+    print(header)
+    for name, config in configs.items():
+        _, finals, latencies, final_latencies = paced_run(model, audio, config, clock)
+        compute = min(computes[name])
         streamed = " ".join(f.text for f in finals)
         entry = {
             "hop_s": round(config.hop_frames * FRAME_SECONDS, 2),
