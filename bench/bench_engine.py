@@ -83,9 +83,9 @@ class FreeModel:
         """A cache of the layout the recognizer keeps, one element per frame (no layers to fill)."""
         return torch.empty(batch, 1, 2, 1, frames, 1, dtype=self.dtype)
 
-    def forward_step(self, windows: torch.Tensor, new: int, kv, frame_mask=None) -> torch.Tensor:
-        """Logits of a window's newest ``new`` frames (the KV-cached path)."""
-        return self.forward_features(windows)[:, -new:]
+    def forward_step(self, windows: torch.Tensor, new: int, past, frame_mask=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits of a window's newest ``new`` frames and their keys/values (the KV-cached path)."""
+        return self.forward_features(windows)[:, -new:], self.new_kv_cache(windows.shape[0], new)
 
 
 def run(model, config: StreamingConfig, streams: int, seconds: float, max_batch: int) -> dict:

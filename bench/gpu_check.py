@@ -225,8 +225,8 @@ def check_window_forward(model, config: StreamingConfig, batches: list[int], run
             results[str(batch)] = {"skipped": "out of the time budget"}
             continue
         window = torch.randn(batch, frames, model.config.conv_dim[-1], device=device, dtype=model.dtype)
-        kv = torch.randn_like(model.new_kv_cache(batch, frames))
-        calls = {"step": lambda m: m.forward_step(window, new, kv), "window": lambda m: m.forward_window(window)}
+        past = torch.randn_like(model.new_kv_cache(batch, frames - new))
+        calls = {"step": lambda m: m.forward_step(window, new, past)[0], "window": lambda m: m.forward_window(window)}
         entry = {}
         for mode in ("eager", "compiled"):
             if mode == "compiled":

@@ -264,20 +264,24 @@ class Attention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask)
         return self.out_proj(y.transpose(1, 2).reshape(batch, frames, hidden))
 
-    def step(self, x: torch.Tensor, kv: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
-        """Queries of the new frames only; keys and values of the cached frames and the new ones.
+    def step(
+        self, x: torch.Tensor, past: torch.Tensor, key_mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Queries of the new frames only; keys and values of the earlier frames and the new ones.
 
-        ``x``: ``[batch, new, hidden]``, the newest frames of the window; ``kv``: this layer's
-        ``[batch, 2, heads, frames, head_dim]``, whose first ``frames - new`` frames hold keys and
-        values from earlier hops and whose last ``new`` frames this writes.
+        ``x``: ``[batch, new, hidden]``, the newest frames of the window; ``past``: this layer's
+        ``[batch, 2, heads, frames - new, head_dim]``, keys and values of the window's earlier frames
+        from earlier hops. Returns the new frames' output ``[batch, new, hidden]`` and their keys and
+        values ``[batch, 2, heads, new, head_dim]``. Nothing passed in is written to, so a compiled
+        step can replay as a CUDA graph.
         """
         batch, new, hidden = x.shape
         heads = (batch, new, self.num_heads, hidden // self.num_heads)
         q = self.q_proj(x).view(heads).transpose(1, 2)  # [batch, heads, new, head_dim]
-        kv[:, 0, :, -new:] = self.k_proj(x).view(heads).transpose(1, 2)
-        kv[:, 1, :, -new:] = self.v_proj(x).view(heads).transpose(1, 2)
+        fresh = torch.stack([self.k_proj(x).view(heads).transpose(1, 2), self.v_proj(x).view(heads).transpose(1, 2)], 1)
+        kv = torch.cat([past, fresh], 3)  # [batch, 2, heads, frames, head_dim]
         y = F.scaled_dot_product_attention(q, kv[:, 0], kv[:, 1], attn_mask=key_mask)  # [batch, heads, new, head_dim]
-        return self.out_proj(y.transpose(1, 2).reshape(batch, new, hidden))
+        return self.out_proj(y.transpose(1, 2).reshape(batch, new, hidden)), fresh
 
 
 class FeedForward(nn.Module):
@@ -309,13 +313,18 @@ class EncoderLayer(nn.Module):
         x = self.layer_norm(x + self.attention(x, key_mask))
         return self.final_layer_norm(x + self.feed_forward(x))
 
-    def step(self, x: torch.Tensor, kv: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
-        """``forward`` for the newest frames ``[batch, new, hidden]`` of a window; see ``Attention.step``."""
+    def step(
+        self, x: torch.Tensor, past: torch.Tensor, key_mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``forward`` for the newest frames ``[batch, new, hidden]`` of a window, and their keys and
+        values; see ``Attention.step``."""
         if self.pre_ln:
-            x = x + self.attention.step(self.layer_norm(x), kv, key_mask)
-            return x + self.feed_forward(self.final_layer_norm(x))
-        x = self.layer_norm(x + self.attention.step(x, kv, key_mask))
-        return self.final_layer_norm(x + self.feed_forward(x))
+            attended, fresh = self.attention.step(self.layer_norm(x), past, key_mask)
+            x = x + attended
+            return x + self.feed_forward(self.final_layer_norm(x)), fresh
+        attended, fresh = self.attention.step(x, past, key_mask)
+        x = self.layer_norm(x + attended)
+        return self.final_layer_norm(x + self.feed_forward(x)), fresh
 
 
 class Encoder(nn.Module):
@@ -341,20 +350,25 @@ class Encoder(nn.Module):
             x = self.layer_norm(x)
         return x
 
-    def step(self, x: torch.Tensor, new: int, kv: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
-        """The last ``new`` frames of ``forward``, their attention reading cached keys/values for the rest.
+    def step(
+        self, x: torch.Tensor, new: int, past: torch.Tensor, key_mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The last ``new`` frames of ``forward``, their attention reading the earlier frames' keys/values.
 
         ``x``: ``[batch, frames, hidden]``, the whole window (masked), which the positional conv
-        reads; ``kv``: ``[batch, layers, 2, heads, frames, head_dim]``. Returns ``[batch, new, hidden]``.
+        reads; ``past``: ``[batch, layers, 2, heads, frames - new, head_dim]``. Returns
+        ``[batch, new, hidden]`` and the new frames' keys/values ``[batch, layers, 2, heads, new, head_dim]``.
         """
         h = x[:, -new:] + self.pos_conv_embed.tail(x, new)
         if not self.pre_ln:
             h = self.layer_norm(h)
+        fresh = []
         for index, layer in enumerate(self.layers):
-            h = layer.step(h, kv[:, index], key_mask)
+            h, layer_fresh = layer.step(h, past[:, index], key_mask)
+            fresh.append(layer_fresh)
         if self.pre_ln:
             h = self.layer_norm(h)
-        return h
+        return h, torch.stack(fresh, 1)
 
 
 class HubertModel(nn.Module):
@@ -412,32 +426,35 @@ class HubertForCTC(nn.Module):
         return self.forward_features(features, frame_mask)
 
     def new_kv_cache(self, batch: int, frames: int) -> torch.Tensor:
-        """Room for keys and values of ``frames`` frames: ``[batch, layers, 2, heads, frames, head_dim]``."""
+        """Room for keys and values of ``frames`` frames: ``[batch, layers, 2, heads, frames, head_dim]``
+        (``frames=0``: the empty past of a window computed whole)."""
         c = self.config
         shape = (batch, c.num_hidden_layers, 2, c.num_attention_heads, frames, c.hidden_size // c.num_attention_heads)
         return torch.empty(shape, device=self.device, dtype=self.dtype)
 
     def forward_step(
-        self, features: torch.Tensor, new: int, kv: torch.Tensor, frame_mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
+        self, features: torch.Tensor, new: int, past: torch.Tensor, frame_mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """One streaming window with left-context key/value caching: logits of its newest frames only.
 
-        ``features``: the window's conv features ``[batch, frames, conv_dim[-1]]``; ``kv``
-        (``new_kv_cache(batch, frames)``): per layer the keys and values of the window's first
-        ``frames - new`` frames, kept from earlier hops; this writes those of the ``new`` frames,
-        so the caller can keep them for later hops. Only the new frames get queries and run
-        through the layers, so the older frames' keys and values are what an earlier window
-        computed for them (an approximation of the full-context model, like Emformer's memory).
-        When they come from this very window (or ``new == frames``) the logits are ``forward_features``'
-        last ``new`` frames. ``frame_mask``: ``[batch, frames]``, True = real frame. Returns
-        ``[batch, new, vocab]``.
+        ``features``: the window's conv features ``[batch, frames, conv_dim[-1]]``; ``past``: per layer
+        the keys and values of the window's first ``frames - new`` frames, kept from earlier hops
+        (``[batch, layers, 2, heads, frames - new, head_dim]``; 0 frames when ``new == frames``).
+        Only the new frames get queries and run through the layers, so the older frames' keys and
+        values are what an earlier window computed for them (an approximation of the full-context
+        model, like Emformer's memory). When they come from this very window (or ``new == frames``)
+        the logits are ``forward_features``' last ``new`` frames. ``frame_mask``: ``[batch, frames]``,
+        True = real frame. Returns the logits ``[batch, new, vocab]`` and the new frames' keys and
+        values ``[batch, layers, 2, heads, new, head_dim]``, for the caller to keep for later hops.
+        Nothing passed in is written to.
         """
         x = self.hubert.feature_projection(features)
         key_mask = None
         if frame_mask is not None:
             x = x * frame_mask[:, :, None].to(x.dtype)
             key_mask = frame_mask[:, None, None, :]  # [batch, 1, 1, frames]
-        return self.lm_head(self.hubert.encoder.step(x, new, kv, key_mask))
+        h, fresh = self.hubert.encoder.step(x, new, past, key_mask)
+        return self.lm_head(h), fresh
 
     def forward(self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``[batch, frames, vocab]`` for normalized audio ``[batch, samples]``.

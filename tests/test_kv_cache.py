@@ -47,8 +47,9 @@ def test_step_over_the_whole_window_is_forward_features(demo, checkpoint_factory
     windows = windows_of(model)
     with torch.inference_mode():
         expected = model.forward_features(windows)
-        got = model.forward_step(windows, windows.shape[1], model.new_kv_cache(*windows.shape[:2]))
+        got, fresh = model.forward_step(windows, windows.shape[1], model.new_kv_cache(windows.shape[0], 0))
     assert torch.equal(got, expected)
+    assert fresh.shape == model.new_kv_cache(*windows.shape[:2]).shape  # every frame's keys/values
 
 
 @pytest.mark.parametrize("kind", ["demo", "large-style"])
@@ -59,9 +60,8 @@ def test_cached_keys_from_the_same_window_give_its_logits(demo, checkpoint_facto
     windows = windows_of(model)
     with torch.inference_mode():
         full = model.forward_features(windows)
-        kv = model.new_kv_cache(*windows.shape[:2])
-        model.forward_step(windows, windows.shape[1], kv)  # fills every frame's keys/values
-        got = model.forward_step(windows, new, kv)
+        _, kv = model.forward_step(windows, windows.shape[1], model.new_kv_cache(windows.shape[0], 0))  # every frame's
+        got, _ = model.forward_step(windows, new, kv[:, :, :, :, :-new])
     assert got.shape == (3, new, model.config.vocab_size)
     assert (got - full[:, -new:]).abs().max().item() <= TOLERANCE
     assert torch.equal(got.argmax(-1), full[:, -new:].argmax(-1))
@@ -74,7 +74,7 @@ def test_frame_mask_hides_frames_as_forward_features_does(demo):
     mask[0, :40] = False
     with torch.inference_mode():
         expected = demo.forward_features(windows, mask)
-        got = demo.forward_step(windows, 80, demo.new_kv_cache(3, 80), mask)
+        got, _ = demo.forward_step(windows, 80, demo.new_kv_cache(3, 0), mask)
     assert torch.equal(got, expected)
 
 
@@ -118,9 +118,9 @@ def test_whole_window_at_the_start_and_after_a_gate(demo, speech, monkeypatch):
     computed = []
     real = demo.forward_step
 
-    def spy(features, new, kv, frame_mask=None):
+    def spy(features, new, past, frame_mask=None):
         computed.append(new)
-        return real(features, new, kv, frame_mask)
+        return real(features, new, past, frame_mask)
 
     monkeypatch.setattr(demo, "forward_step", spy)
     recognizer = Recognizer(demo, config)

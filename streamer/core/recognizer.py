@@ -601,18 +601,21 @@ def _forward(
         placeholder = 0
     else:
         c = requests[group[0]].recognizer.config
-        frames, left = c.window_frames, c.left_context_frames
+        frames, hop, left = c.window_frames, c.hop_frames, c.left_context_frames
         new = c.hop_frames + c.lookahead_frames if cached else frames
-        kv = model.new_kv_cache(len(group), frames)  # [group, layers, 2, heads, window, head_dim]
-        if cached:
-            for row, i in enumerate(group):
-                kv[row, :, :, :, :left] = requests[i].recognizer._kv
-        logits = model.forward_step(batch, new, kv, mask)  # [group, new, vocab]
+        if cached:  # [group, layers, 2, heads, left, head_dim]
+            past = _stack([requests[i].recognizer._kv for i in group])
+        else:
+            past = model.new_kv_cache(len(group), 0)
+        logits, fresh = model.forward_step(batch, new, past, mask)  # [group, new, vocab], [group, ..., new, head_dim]
         placeholder = frames - new  # frames before `new` are never committed by a hop: blanks stand for them
+        # The next hop's left context: this window's frames [hop, hop + left), from the past frames
+        # [0, frames - new) and the fresh ones after them. A copy (the model's outputs may be buffers
+        # a CUDA graph reuses), whose rows the streams keep as views until each has moved on.
+        after_past = fresh[:, :, :, :, max(0, hop - placeholder) : hop + left - placeholder]
+        kept = torch.cat([past[:, :, :, :, hop:], after_past], 4)  # [group, layers, 2, heads, left, head_dim]
         for row, i in enumerate(group):
-            # The next hop's left context: this window's frames [hop, hop + left). A view; the batch's
-            # cache lives until every stream in it has moved on.
-            requests[i].recognizer._kv = kv[row, :, :, :, c.hop_frames : c.hop_frames + left]
+            requests[i].recognizer._kv = kept[row]
     probs, ids = _best(logits)  # each [group, frames computed], once for the batch
     blank = model.vocab.blank_id
     for i, ids_i, probs_i in zip(group, ids.tolist(), probs.tolist()):
