@@ -147,7 +147,7 @@ def compile_model(model, mode: str | None = None):
     length (the final pass, the flush), stays eager: a new length would mean a new compile.
     On the CPU, inductor with freezing (weights folded as constants; the model is inference-only).
     Measured there (``bench/bench_large.py --compile``, large architecture, bf16, one thread, AMD
-    EPYC): a live stream 1.22x faster than eager, 16 batched streams 1.06x; off by default, since
+    EPYC): a live stream 1.11-1.22x faster than eager, batched streams up to 1.06x; off by default, since
     every new window shape (batch size, first hop) compiles on its first call, which a short
     session would wait for.
     On CUDA, ``mode`` defaults to ``"reduce-overhead"`` (CUDA graphs), which fixed shapes suit;
