@@ -193,14 +193,15 @@ def main() -> int:
         configs[config_name(config) + (" (default)" if config == StreamingConfig() else "")] = config
     # Compute: the best of TIMING_ROUNDS runs per config, the configs taking turns, so a slow spell of
     # the machine (or of the allocator after another config's larger tensors) does not land on one.
-    computes = {name: [] for name in configs}
+    # Finals and latencies come from the last round's run.
+    runs = {name: [] for name in configs}
     for _ in range(TIMING_ROUNDS):
         for name, config in configs.items():
-            computes[name].append(paced_run(model, audio, config, clock)[0])
+            runs[name].append(paced_run(model, audio, config, clock))
     print(header)
     for name, config in configs.items():
-        _, finals, latencies, final_latencies = paced_run(model, audio, config, clock)
-        compute = min(computes[name])
+        _, finals, latencies, final_latencies = runs[name][-1]
+        compute = min(run[0] for run in runs[name])
         streamed = " ".join(f.text for f in finals)
         entry = {
             "hop_s": round(config.hop_frames * FRAME_SECONDS, 2),
