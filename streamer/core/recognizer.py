@@ -602,7 +602,7 @@ def _forward(
     else:
         c = requests[group[0]].recognizer.config
         frames, hop, left = c.window_frames, c.hop_frames, c.left_context_frames
-        new = c.hop_frames + c.lookahead_frames if cached else frames
+        new = hop + c.lookahead_frames if cached else frames
         if cached:  # [group, layers, 2, heads, left, head_dim]
             past = _stack([requests[i].recognizer._kv for i in group])
         else:
