@@ -6,6 +6,7 @@ from __future__ import annotations
 import model.device  # isort: skip  # noqa: F401
 
 from model.audio import AudioFront
+from model.decoding import Decoder, GreedyDecoder
 from model.hubert import HubertConfig, HubertForCTC
 from model.loading import ALIASES, DEFAULT_MODEL, load_model, save_pretrained
 from model.transcribe import Transcript, transcribe
@@ -16,6 +17,8 @@ __all__ = [
     "DEFAULT_MODEL",
     "AudioFront",
     "Decoded",
+    "Decoder",
+    "GreedyDecoder",
     "HubertConfig",
     "HubertForCTC",
     "Transcript",

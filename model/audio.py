@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from streamer.wire.units import SAMPLE_RATE
+__all__ = ["NORM_EPS", "SAMPLE_RATE", "AudioFront"]
 
-__all__ = ["NORM_EPS", "AudioFront"]
-
+SAMPLE_RATE = 16_000  # Hz, the rate HuBERT checkpoints take (preprocessor_config.json's sampling_rate)
 NORM_EPS = 1e-7  # Wav2Vec2FeatureExtractor's epsilon for zero-mean unit-variance
 
 

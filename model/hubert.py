@@ -382,8 +382,8 @@ class HubertModel(nn.Module):
 class HubertForCTC(nn.Module):
     """HuBERT + linear CTC head. ``forward`` matches transformers' ``HubertForCTC`` logits.
 
-    ``load_model`` attaches the checkpoint's vocabulary (``.vocab``) and audio front
-    (``.front``) and the ``name`` it was loaded from.
+    ``load_model`` attaches the checkpoint's vocabulary (``.vocab``), audio front (``.front``),
+    decoder (``.decoder``) and the ``name`` it was loaded from.
     """
 
     def __init__(self, config: HubertConfig) -> None:
@@ -393,6 +393,7 @@ class HubertForCTC(nn.Module):
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size)
         self.vocab = None
         self.front = None
+        self.decoder = None  # a model.decoding.Decoder, set by load_model
         self.name = "unnamed"
         self.init_weights()
 

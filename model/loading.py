@@ -14,6 +14,7 @@ import torch
 from model.audio import AudioFront
 from model.device import compile_model, compile_requested, resolve_device, resolve_dtype
 from model.hubert import HubertConfig, HubertForCTC
+from model.decoding import GreedyDecoder
 from model.vocab import Vocabulary
 
 __all__ = ["ALIASES", "DEMO_MODEL_DIR", "convert_state_dict", "load_model", "resolve_model_folder", "save_pretrained"]
@@ -212,7 +213,8 @@ def load_model(
         revision: a hub branch, tag or commit.
 
     Returns:
-        The model in eval mode with ``.vocab``, ``.front`` and ``.name`` attached.
+        The model in eval mode with ``.vocab``, ``.front``, ``.decoder`` (greedy CTC; replace it to
+        decode with another ``model.decoding.Decoder``) and ``.name`` attached.
     """
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device)
@@ -237,6 +239,7 @@ def load_model(
     model.load_state_dict(state, strict=True, assign=True)
     model = model.to(device=device, dtype=dtype).eval().requires_grad_(False)
     model.vocab, model.front, model.name = vocab, front, str(name_or_path)
+    model.decoder = GreedyDecoder(vocab)
     log.info("loaded %s from %s on %s as %s", name_or_path, folder, device, dtype)
     if compile_requested():
         compile_model(model)

@@ -8,11 +8,21 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from model.audio import SAMPLE_RATE
+from model.decoding import Decoder, GreedyDecoder
 from model.vocab import Decoded
-from streamer.wire.events import WordTiming
-from streamer.wire.units import SAMPLE_RATE
 
-__all__ = ["Transcript", "as_audio", "transcribe"]
+__all__ = ["Transcript", "Word", "as_audio", "model_decoder", "transcribe"]
+
+
+@dataclass(frozen=True)
+class Word:
+    """A transcribed word: ``start``/``end`` in seconds of the clip (10 ms steps), ``confidence`` 0-1."""
+
+    word: str
+    start: float
+    end: float
+    confidence: float
 
 
 @dataclass(frozen=True)
@@ -20,11 +30,14 @@ class Transcript:
     """A clip's text and its words (``start``/``end`` in seconds of the clip)."""
 
     text: str
-    words: tuple[WordTiming, ...] = ()
+    words: tuple[Word, ...] = ()
 
     @classmethod
     def from_decoded(cls, decoded: Decoded, frame_seconds: float) -> Transcript:
-        words = tuple(WordTiming.at_frames(w.text, w.start, w.end, w.confidence, frame_seconds) for w in decoded.words)
+        words = tuple(
+            Word(w.text, round(w.start * frame_seconds, 2), round(w.end * frame_seconds, 2), round(w.confidence, 3))
+            for w in decoded.words
+        )
         return cls(decoded.text, words)
 
 
@@ -44,13 +57,16 @@ def as_audio(audio: np.ndarray | torch.Tensor | Sequence[float], what: str = "au
 
 
 @torch.inference_mode()
-def transcribe(model, audio, batch_size: int = 8) -> Transcript | list[Transcript]:
-    """Greedy CTC transcription of whole clips.
+def transcribe(
+    model, audio, batch_size: int = 8, decoder: Decoder | None = None
+) -> Transcript | list[Transcript]:
+    """Transcription of whole clips.
 
     Args:
-        model: a model from ``load_model`` (it carries ``vocab`` and ``front``).
+        model: a model from ``load_model`` (it carries ``vocab``, ``front`` and ``decoder``).
         audio: one clip (1-D float32, 16 kHz, mono) or a list of clips.
         batch_size: clips per forward pass.
+        decoder: turns each clip's logits into text (default: the model's, greedy CTC).
 
     Returns:
         A ``Transcript`` for one clip, or a list in the same order for a list.
@@ -71,12 +87,13 @@ def transcribe(model, audio, batch_size: int = 8) -> Transcript | list[Transcrip
     for group in groups:
         for first in range(0, len(group), batch_size):
             rows = group[first : first + batch_size]
-            results.update(zip(rows, _transcribe_batch(model, [clips[i] for i in rows])))
+            results.update(zip(rows, _transcribe_batch(model, [clips[i] for i in rows], decoder)))
     ordered = [results[i] for i in range(len(clips))]
     return ordered[0] if single else ordered
 
 
-def _transcribe_batch(model, clips: list[np.ndarray]) -> list[Transcript]:
+def _transcribe_batch(model, clips: list[np.ndarray], decoder: Decoder | None) -> list[Transcript]:
+    decoder = decoder or model_decoder(model)
     config = model.config
     frames = [config.num_frames(len(c)) for c in clips]
     if max(frames) == 0:
@@ -92,4 +109,10 @@ def _transcribe_batch(model, clips: list[np.ndarray]) -> list[Transcript]:
         attention_mask = torch.from_numpy(mask).to(model.device)
     logits = model(torch.from_numpy(batch).to(model.device), attention_mask)  # [batch, frames, vocab]
     frame_seconds = config.frame_samples / SAMPLE_RATE  # the checkpoint's conv strides decide it
-    return [Transcript.from_decoded(model.vocab.greedy(logits[row, :n]), frame_seconds) for row, n in enumerate(frames)]
+    return [Transcript.from_decoded(decoder.decode(logits[row, :n]), frame_seconds) for row, n in enumerate(frames)]
+
+
+def model_decoder(model) -> Decoder:
+    """The decoder ``load_model`` attached to ``model`` (greedy CTC over its vocabulary by default)."""
+    decoder = getattr(model, "decoder", None)
+    return decoder if decoder is not None else GreedyDecoder(model.vocab)

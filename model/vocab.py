@@ -1,9 +1,10 @@
-"""CTC vocabulary and greedy decoding with frame spans.
+"""CTC vocabulary: token ids to text, with frame spans.
 
 The pad token is the CTC blank and ``|`` separates words, as in the LibriSpeech
-fine-tunes of HuBERT and wav2vec 2.0. Greedy decoding takes the argmax per
-frame, collapses repeats and drops blanks; it also keeps where each character
-and word sits in frames, which the streaming layer turns into timestamps.
+fine-tunes of HuBERT and wav2vec 2.0. ``decode_frames`` collapses repeats of a
+frame-level id sequence and drops blanks; it also keeps where each character and
+word sits in frames, which the streaming layer turns into timestamps. The decoders
+that choose those ids are in ``model.decoding``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 __all__ = ["LIBRISPEECH_TOKENS", "CharSpan", "Decoded", "Vocabulary", "WordSpan", "collapse"]
 
@@ -160,8 +160,8 @@ class Vocabulary:
         """Collapse a frame-level id sequence into text, characters and words.
 
         Args:
-            frame_ids: the argmax id of each frame.
-            frame_probs: the max probability of each frame, for word confidences
+            frame_ids: the chosen token id of each frame.
+            frame_probs: the probability of each frame's chosen token, for word confidences
                 (1.0 when not given).
             offset: frame number of ``frame_ids[0]``; spans are reported in these numbers.
         """
@@ -221,12 +221,6 @@ class Vocabulary:
         """The text of collapsed ids: ``decode_frames(frames).text`` for ``run_ids == collapse(frames)``,
         without the spans."""
         return self.state_text(self.extend_text(("", ""), run_ids))
-
-    def greedy(self, logits: torch.Tensor, offset: int = 0) -> Decoded:
-        """Greedy decoding of one sequence of logits ``[frames, vocab]``."""
-        probs = torch.softmax(logits.float(), dim=-1)
-        best, ids = probs.max(dim=-1)
-        return self.decode_frames(ids.tolist(), best.tolist(), offset)
 
 
 def _token_text(token: str | dict) -> str:

@@ -107,3 +107,16 @@ def test_no_import_circles():
     # A package __init__ that re-exports its own submodules is not a circle of behaviour.
     real = [c for c in circles if not all(a.startswith(b + ".") or b.startswith(a + ".") for a, b in zip(c, c[1:]))]
     assert not real, real
+
+
+def test_the_model_package_stands_alone():
+    """``model/`` (the plain-PyTorch HuBERT, its loading and decoders) imports nothing from ``streamer``,
+    so it can be lifted out and used on its own."""
+    reaching = [
+        f"{module} imports {target}"
+        for module, targets in graph().items()
+        if module == "model" or module.startswith("model.")
+        for target in targets
+        if target == "streamer" or target.startswith("streamer.")
+    ]
+    assert not reaching, reaching

@@ -392,7 +392,7 @@ def test_a_session_whose_recognition_fails_ends_with_1011_and_the_others_carry_o
     """A fault in one session's own step (after a shared batch, or its close at eof) ends only that session."""
     from streamer.core.recognizer import Recognizer
 
-    method = {"consume": "_consume_best", "close": "close"}[step]  # run_batch hands each stream its ids
+    method = step  # the batch driver hands each stream its window through consume()
     init, original = Recognizer.__init__, getattr(Recognizer, method)
     doomed: list[Recognizer] = []  # recognizers created once the scenario starts
 

@@ -114,13 +114,13 @@ def test_a_live_stream_does_not_wait_behind_streams_ahead_of_real_time(demo, spe
         live = worker.open(lambda events: None)
         await worker.submit(live, "audio", np.zeros(1_600, np.float32))  # open: its recognizer exists
         batches: list[tuple[int, bool]] = []  # (windows, whether one is the live stream's)
-        run_batch = worker._run_batch
+        run_hops = worker._run_hops
 
         def spy(requests, by_recognizer) -> None:
             batches.append((len(requests), any(by_recognizer[r.recognizer] is live for r in requests)))
-            run_batch(requests, by_recognizer)
+            run_hops(requests, by_recognizer)
 
-        worker._run_batch = spy
+        worker._run_hops = spy
         later = time.monotonic() + 100.0  # a live source would have this audio in 100 s
         for _ in range(8):
             backlog = worker.open(lambda events: None)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from model.vocab import Vocabulary, collapse
 from streamer.core.config import StreamingConfig
-from streamer.core.stitch import Stitcher
+from streamer.core.stitch import SegmentEnd, Stitcher, final_event
 from streamer.wire.events import Final, Partial
 
 VOCAB = Vocabulary.librispeech()
@@ -26,11 +26,16 @@ def stitcher(**config) -> Stitcher:
     return Stitcher(VOCAB, StreamingConfig(**{"endpoint_blank_frames": 5, **config}))
 
 
+def settled(events: list) -> list:
+    """``events`` with each ``SegmentEnd`` decoded from the windows' own ids, as with no final pass."""
+    return [final_event(e.segment, VOCAB.decode_frames(e.ids, e.probs, e.start)) if isinstance(e, SegmentEnd) else e for e in events]
+
+
 def commit_windows(s: Stitcher, *windows: str) -> list:
     events = []
     for window in windows:
         frames = ids_of(window)
-        events += s.commit(frames, [0.9] * len(frames))
+        events += settled(s.commit(frames, [0.9] * len(frames)))
     return events
 
 
@@ -73,7 +78,7 @@ def test_words_have_frame_times_and_confidence():
     """Words carry 20 ms start/end times from their frames and a confidence."""
     s = stitcher()
     commit_windows(s, "__AB_ BE__")
-    (final,) = s.flush()
+    (final,) = settled(s.flush())
     assert final.text == "AB BE"
     assert [(w.word, w.start, w.end) for w in final.words] == [("AB", 0.04, 0.08), ("BE", 0.12, 0.16)]
     assert all(w.confidence == pytest.approx(0.9) for w in final.words)
@@ -118,7 +123,7 @@ def test_flush_commits_tentative_frames():
     s = stitcher()
     commit_windows(s, "_HE")
     s.set_tentative(ids_of("LLO"), [0.8] * 3)
-    (final,) = s.flush()
+    (final,) = settled(s.flush())
     assert final.text == "HELO" and final.end == 0.12
 
 
@@ -129,38 +134,51 @@ def test_special_tokens_never_reach_the_text():
     assert decoded.text == "HELLO"
 
 
-def test_final_pass_decodes_the_segment_again_over_its_stream_frames():
-    """With a final pass the final's text comes from re-decoding exactly the segment's frames."""
-    asked = []
+def test_a_segment_that_ends_is_reported_as_work_not_decoded():
+    """The stitcher runs no model: a segment that ends comes back as a SegmentEnd naming its stream
+    frames, the utterance it belongs to and the windows' ids, for the model's owner to decode."""
+    s = stitcher()
+    events = []
+    for window in ("____", "_HE_LO", "_____"):
+        events += s.commit(ids_of(window), [0.9] * len(window))
+    [end] = [e for e in events if isinstance(e, SegmentEnd)]
+    assert (end.segment, end.start, end.stop, end.utterance) == (0, 4, 15, 4)  # leading silence is dropped
+    assert list(end.ids) == ids_of("_HE_LO_____")
+    assert not any(isinstance(e, Final) for e in events)
 
-    def redecode(first: int, stop: int):
-        asked.append((first, stop))
-        frames = ids_of("_HE_L_LO" + "_" * (stop - first - 8))
-        return frames, [0.8] * len(frames)
 
-    s = Stitcher(VOCAB, StreamingConfig(endpoint_blank_frames=5), redecode)
-    events = commit_windows(s, "____", "_HE_LO", "_____")  # streaming heard HELO; full context hears HELLO
-    finals = [e for e in events if isinstance(e, Final)]
-    assert [f.text for f in finals] == ["HELLO"]
-    assert asked == [(4, 15)]  # leading silence is dropped; the segment is stream frames 4 to 15
-    assert finals[0].start == (4 + 1) * 0.02
+def test_the_stitcher_imports_no_model_code_and_takes_no_callback():
+    """The stitcher is pure: it imports nothing that runs a model, and nothing it is built with can run one."""
+    import ast
+    import inspect
+    from pathlib import Path
+
+    import streamer.core.stitch as stitch
+
+    tree = ast.parse(Path(stitch.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not {m for m in imported if m and (m.startswith(("torch", "model.hubert", "model.loading", "model.decoding", "streamer.core.recognizer", "streamer.core.batch")))}
+    assert list(inspect.signature(Stitcher).parameters) == ["vocab", "config"]
+    assert "Callable" not in Path(stitch.__file__).read_text()
 
 
 def test_an_utterance_begins_after_a_pause_and_goes_on_through_a_finalize():
     """The final pass's history: none for a segment after a pause (its first word is where the silence
     ends), the utterance so far for one a finalize cut out of speech."""
-    s = Stitcher(VOCAB, StreamingConfig(endpoint_blank_frames=5), lambda first, stop: (ids_of("_" * (stop - first)),) * 2)
+    s = stitcher()
     commit_windows(s, "___HE_LO______", "___")  # a pause ends the first segment; silence follows
     assert s.start == s.utterance == 17  # the silence after the pause is dropped: no history
     commit_windows(s, "__HE_L_LO ___B")
     assert s.utterance == 17
-    s.end_at(10)  # finalize inside speech
+    [end] = [e for e in s.end_at(10) if isinstance(e, SegmentEnd)]  # finalize inside speech
+    assert (end.start, end.utterance) == (17, 17)
     assert (s.start, s.utterance) == (27, 17)  # the next segment's history reaches back to the utterance
 
 
-def test_final_pass_is_not_run_for_silence():
-    """A segment without speech ends without a re-decode (and without a final)."""
-    s = Stitcher(VOCAB, StreamingConfig(endpoint_blank_frames=5), lambda first, stop: pytest.fail("re-decoded"))
+def test_a_segment_without_speech_ends_with_nothing_to_decode():
+    """Silence ends without a SegmentEnd (no final pass, no final)."""
+    s = stitcher()
     assert s.commit(ids_of("__________"), [0.9] * 10) == []
     assert s.flush() == []
 

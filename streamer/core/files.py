@@ -18,10 +18,11 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from model.transcribe import as_audio
+from model.decoding import Decoder, greedy_frames
+from model.transcribe import as_audio, model_decoder
 from streamer.core.config import StreamingConfig
-from streamer.core.recognizer import Recognizer, frame_sizes, whole_frames, zeros_to_whole_frame
-from streamer.core.stitch import Stitcher
+from streamer.core.recognizer import PendingFinal, Recognizer, frame_sizes, settle, whole_frames, zeros_to_whole_frame
+from streamer.core.stitch import SegmentEnd, Stitcher
 from streamer.wire.audio import AudioInput
 from streamer.wire.events import Event
 
@@ -44,11 +45,13 @@ class FileRecognizer:
         model: a model from ``model.load_model``.
         config: endpointing knobs (``endpoint_blank_frames``, ``max_segment_frames``) and the
             partials' step (``hop_frames``); the window sizes do not apply.
+        decoder: decodes each segment's logits into its final (default: the model's, greedy CTC).
     """
 
-    def __init__(self, model, config: StreamingConfig | None = None) -> None:
+    def __init__(self, model, config: StreamingConfig | None = None, decoder: Decoder | None = None) -> None:
         self.model = model
         self.config = config or StreamingConfig()
+        self.decoder = decoder or model_decoder(model)
         self._frame, self._field = frame_sizes(model)  # samples per frame, receptive field
         self.reset()
 
@@ -58,6 +61,8 @@ class FileRecognizer:
         self._audio = np.zeros(0, dtype=np.float32)  # samples from stream frame self._base on
         self._base = 0  # stream frame of self._audio[0]
         self._start = 0  # first stream frame not yet handed to the stitcher
+        self._rows = torch.zeros(0, self.model.config.vocab_size)  # logits of the stitcher's frames, [frames, vocab]
+        self._rows_start = 0  # stream frame of self._rows[0]
         self._closed = False
 
     def accept(self, samples: np.ndarray) -> list[Event]:
@@ -73,7 +78,7 @@ class FileRecognizer:
 
     def finalize(self) -> list[Event]:
         """Decode everything received and end the current segment; the recording goes on."""
-        return self._decode(self._base + self._frames_held(), last=True) + self.stitcher.flush()
+        return self._decode(self._base + self._frames_held(), last=True) + self._settle(self.stitcher.flush())
 
     def close(self) -> list[Event]:
         """End of recording: decode the rest (a last partial frame padded with zeros) and finish."""
@@ -99,19 +104,35 @@ class FileRecognizer:
         heard_until = end if last else min(end, stop + CONTEXT_FRAMES)  # frames the model hears
         audio = self._audio[: (heard_until - self._base - 1) * self._frame + self._field]
         clip = torch.from_numpy(np.ascontiguousarray(self.model.front(audio)))[None].to(self.model.device)
-        probs, ids = torch.softmax(self.model(clip)[0].float(), dim=-1).max(dim=-1)  # each [frames]
+        logits = self.model(clip)[0].float().cpu()  # [frames, vocab]
+        probs, ids = greedy_frames(logits)  # each [frames]
         ids, probs = ids.tolist(), probs.tolist()
         cut = min(stop, end) if last else self._cut(ids, stop)
         events: list[Event] = []
         hop = self.config.hop_frames
         for first in range(self._start, cut, hop):  # partials step as a live stream's do
             piece = slice(first - self._base, min(first + hop, cut) - self._base)
-            events += self.stitcher.commit(ids[piece], probs[piece])
+            self._rows = torch.cat([self._rows, logits[piece]])
+            events += self._settle(self.stitcher.commit(ids[piece], probs[piece]))
             events += self.stitcher.partial()
         self._start = cut
         keep_from = max(0, cut - CONTEXT_FRAMES)  # the next chunk's left context
         self._audio = self._audio[(keep_from - self._base) * self._frame :]
         self._base = keep_from
+        return events
+
+    def _settle(self, items: list[Event | SegmentEnd]) -> list[Event]:
+        """Events with each segment that ended decoded from its frames' logits; then the logits of
+        frames the stitcher has let go of are dropped."""
+        pending = [
+            PendingFinal(i, None, self._rows[i.start - self._rows_start : i.stop - self._rows_start])
+            if isinstance(i, SegmentEnd)
+            else i
+            for i in items
+        ]
+        events = settle(pending, self.decoder, self.stitcher)
+        if (gone := self.stitcher.start - self._rows_start) > 0:
+            self._rows, self._rows_start = self._rows[gone:], self.stitcher.start
         return events
 
     def _cut(self, ids: list[int], stop: int) -> int:

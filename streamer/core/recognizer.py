@@ -12,11 +12,15 @@ only the transformer runs on the whole window. When a segment ends, the final pa
 default) decodes the segment once more as offline decoding would: every sample heard after
 it and, when a ``finalize()`` cut it out of an utterance, the utterance before it (up to
 ``final_context_frames``), normalized together and run through the whole model, so finals
-match offline decoding (the windows' own ids give the partials).
+match offline decoding (the windows' own ids give the partials). The stitcher only says which
+frames ended a segment (``SegmentEnd``); the recognizer turns that into a ``PendingFinal`` with
+its final pass's audio, and the batch driver runs the final passes of many streams in one
+forward (``streamer.core.engine``) before each stream ``settle``s its finals through its
+``Decoder``. The single-stream API (``accept``, ``finalize``, ``close``) settles at once.
 
 A stream's first windows reach back before its start. They are filled with the
 features of digital silence, so every window has one shape and windows of many
-streams batch without padding (``run_batch`` below), and those frames are masked
+streams batch without padding (``streamer.core.batch``), and those frames are masked
 out of the model (zeroed before the positional conv, left out of attention), so the
 first windows decode exactly as offline decoding of the audio so far. Unmasked, the
 silence in front cost the first letters of nearly every stream: the demo model got
@@ -31,32 +35,44 @@ and the first after a flush or a gated hop, computes its whole window and fills 
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import threading
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from model.audio import NORM_EPS
-from model.transcribe import as_audio
+from model.audio import SAMPLE_RATE as MODEL_SAMPLE_RATE
+from model.decoding import Decoder, greedy_frames
+from model.transcribe import as_audio, model_decoder
+from model.vocab import Decoded
+from streamer.core.batch import FinalPassRequest, HopRequest, WindowBest, forward_final_passes, forward_hops
+from streamer.core.stitch import SegmentEnd, Stitcher, final_event
 from streamer.core.config import StreamingConfig
-from streamer.core.stitch import Stitcher
-from streamer.wire.events import Event
+from streamer.wire.events import Event, Partial
 from streamer.wire.units import FRAME_SAMPLES, SAMPLE_RATE
 
-__all__ = ["HopRequest", "Recognizer", "frame_sizes", "run_batch", "whole_frames", "zeros_to_whole_frame"]
+__all__ = ["PendingFinal", "Recognizer", "frame_sizes", "settle", "whole_frames", "zeros_to_whole_frame"]
 
 
 @dataclass
-class HopRequest:
-    """One due hop of one stream: audio for its new conv frames, then its window."""
+class PendingFinal:
+    """A segment that ended and whose final is not decoded yet: it sits in a stream's events where
+    its ``Final`` will be. ``request`` is its final pass (None without one: the windows' ids are
+    decoded); whoever runs the final pass sets ``logits`` before ``Recognizer.settle``."""
 
-    recognizer: Recognizer
-    audio: torch.Tensor  # [hop * 320 + 80] normalized samples -> exactly hop new frames
-    gated: bool  # quiet enough to skip the transformer
+    end: SegmentEnd
+    request: FinalPassRequest | None
+    logits: torch.Tensor | None = None  # [stop - start, vocab]
+
+    def decode(self, decoder: Decoder, vocab) -> Decoded:
+        if self.logits is not None:
+            return decoder.decode(self.logits, offset=self.end.start)
+        if self.request is not None:
+            raise RuntimeError("settle() before the final pass ran: set the pending final's logits first")
+        return vocab.decode_frames(self.end.ids, self.end.probs, offset=self.end.start)
 
 
 class RunningNorm:
@@ -138,9 +154,11 @@ class Recognizer:
     Args:
         model: a layer-norm HuBERT CTC from ``model.load_model`` (with ``vocab``).
         config: windows, endpointing and normalization knobs.
+        decoder: decodes the finals (default: the model's ``decoder``, greedy CTC). Partials and
+            endpoints read the windows' greedy frame ids: cheap, and incremental per hop.
     """
 
-    def __init__(self, model, config: StreamingConfig | None = None) -> None:
+    def __init__(self, model, config: StreamingConfig | None = None, decoder: Decoder | None = None) -> None:
         if not model.streamable:
             raise ValueError(
                 f"{model.name} has a group-norm feature encoder: each frame depends on the whole clip, "
@@ -156,13 +174,14 @@ class Recognizer:
         self._do_normalize = front is None or front.do_normalize
         self.model = model
         self.config = config or StreamingConfig()
+        self.decoder = decoder or model_decoder(model)
         self._silence = _silence_features(model)  # [conv_dim]
         self.reset()
 
     def reset(self) -> None:
         """Forget everything: the next sample is the start of a new stream at time 0."""
         c = self.config
-        self.stitcher = Stitcher(self.model.vocab, c, self._redecode if c.final_pass else None)
+        self.stitcher = Stitcher(self.model.vocab, c)
         self.norm = RunningNorm(c, self._do_normalize)
         self._raw = np.zeros(0, dtype=np.float32)  # received, not yet normalized
         self._pending: list[np.ndarray] = []  # blocks pushed since the last hop, not yet joined
@@ -265,28 +284,38 @@ class Recognizer:
         """Frames of the newest window that stand before the stream's start (0 after the first windows)."""
         return max(0, self.config.window_frames - self._end)
 
-    def consume(self, logits: torch.Tensor | None) -> list[Event]:
-        """Take the window's logits ``[window, vocab]`` (None when gated); return events."""
-        if logits is None:
-            return self._consume_best(None, None)
-        probs, ids = _best(logits)
-        return self._consume_best(ids.tolist(), probs.tolist())
+    @property
+    def kv(self) -> torch.Tensor | None:
+        """Keys/values of the next window's left context ``[layers, 2, heads, left, head_dim]``, or
+        None when the next hop must compute its whole window (kv_cache)."""
+        return self._kv
 
-    def _consume_best(self, ids: list[int] | None, probs: list[float] | None) -> list[Event]:
-        """``consume`` from the window's greedy ids and probabilities (None when gated)."""
+    def keep_kv(self, kv: torch.Tensor) -> None:
+        """Keep the keys/values the next hop's left context needs (set by the hop's forward)."""
+        self._kv = kv
+
+    def drop_kv(self) -> None:
+        """The next hop computes its whole window (a gated hop left no keys/values)."""
+        self._kv = None
+
+    def consume(self, best: WindowBest | None) -> list[Event | PendingFinal]:
+        """Take the newest window's best frames (None when gated): commit, show, end segments.
+
+        Returns partials and, where segments ended, ``PendingFinal`` values in their place; pass
+        the list to ``settle`` once their final passes ran.
+        """
         c = self.config
-        if ids is None:
-            ids, probs = [self.model.vocab.blank_id] * c.window_frames, [1.0] * c.window_frames
         window_start = self._end - c.window_frames
+        if best is None:
+            ids, probs = [self.model.vocab.blank_id] * c.window_frames, [1.0] * c.window_frames
+        else:
+            ids, probs, window_start = best.ids, best.probs, window_start + best.skipped
         return self._take(ids, probs, window_start, commit_until=self._end - c.lookahead_frames)
 
-    def _ends_segment(self, best: tuple[list[int], list[float]] | None) -> bool:
-        """Whether consuming this window's ``best`` ids is likely to end the segment, and so run the
-        final pass (a guess for ordering work; never wrong in what it decodes)."""
-        if best is None or self.stitcher.redecode is None:
-            return False
-        window_start = self._end - self.config.window_frames
-        return self.stitcher.would_end(best[0][max(0, self._committed - window_start) : self._end - window_start])
+    def settle(self, items: list[Event | PendingFinal]) -> list[Event]:
+        """The events of ``items`` with each ``PendingFinal`` decoded into its ``Final`` (through
+        ``decoder``), or dropped when it decodes to no text (see ``settle``)."""
+        return settle(items, self.decoder, self.stitcher)
 
     # ----- internals ---------------------------------------------------------------------------
 
@@ -301,12 +330,14 @@ class Recognizer:
         window_start: int,
         commit_until: int,
         partial: bool = True,
-    ) -> list[Event]:
-        """Commit ``[committed, commit_until)`` from a window's frame ids; the rest is tentative."""
+    ) -> list[Event | PendingFinal]:
+        """Commit ``[committed, commit_until)`` from a window's frame ids (``ids[0]`` is stream frame
+        ``window_start``); the rest is tentative."""
         first = self._committed
         if isinstance(ids, torch.Tensor):
             ids, probs = ids.tolist(), probs.tolist()
         lo, hi = first - window_start, commit_until - window_start
+        assert lo >= 0 or commit_until <= first, "a window must hold every frame it commits"
         events = self.stitcher.commit(ids[lo:hi], probs[lo:hi]) if commit_until > first else []
         self._committed = max(self._committed, commit_until)
         real_end = self._end - window_start  # frames past _end are padding
@@ -317,7 +348,30 @@ class Recognizer:
             self._committed += early
             tentative += early
             self.stitcher.set_tentative(ids[tentative:real_end], probs[tentative:real_end])
-        return events + (self.stitcher.partial() if partial else [])
+        return self._to_pending(events) + (self.stitcher.partial() if partial else [])
+
+    def _to_pending(self, items: list[Event | SegmentEnd], logits: torch.Tensor | None = None) -> list[Event | PendingFinal]:
+        """``items`` with each ``SegmentEnd`` made a ``PendingFinal``: with its final pass's audio, taken
+        now (later hops move the sample buffer on), or with ``logits`` its final pass already gave."""
+        out: list[Event | PendingFinal] = []
+        for item in items:
+            if not isinstance(item, SegmentEnd):
+                out.append(item)
+            elif logits is not None:
+                out.append(PendingFinal(item, None, logits))
+            elif self.config.final_pass:
+                out.append(PendingFinal(item, self._final_pass_request(item.start, item.stop, item.utterance)))
+            else:
+                out.append(PendingFinal(item, None))
+        return out
+
+    def _settle_now(self, items: list[Event | PendingFinal]) -> list[Event]:
+        """``settle`` after running the final passes ``items`` wait for, as a batch of their own."""
+        waiting = [p for p in items if isinstance(p, PendingFinal) and p.logits is None and p.request is not None]
+        if waiting:
+            for pending, logits in zip(waiting, forward_final_passes(self.model, [p.request for p in waiting])):
+                pending.logits = logits
+        return self.settle(items)
 
     def _append(self, new_features: torch.Tensor) -> None:
         self._features.append(new_features)
@@ -343,21 +397,18 @@ class Recognizer:
     @torch.inference_mode()
     def _decode(self, window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Best probability and id of each frame of one window of conv frames ``[frames, conv_dim]``, alone."""
-        return _best(self.model.forward_features(window[None])[0])
+        return greedy_frames(self.model.forward_features(window[None])[0])
 
-    @torch.inference_mode()
-    def _redecode(self, first: int, stop: int) -> tuple[list[int], list[float]]:
-        """Frame ids and probabilities of stream frames ``[first, stop)``, decoded as offline decoding
-        would (the final pass): the utterance's audio before them (after a finalize, up to
-        ``final_context_frames`` of it) and every sample heard after them, normalized together and
-        run through the whole model. A segment that begins after a pause has no history, so a
-        session resumed at its start decodes it exactly as the uninterrupted stream did."""
-        history = max(self.stitcher.utterance, first - self.config.final_context_frames)
+    def _final_pass_request(self, first: int, stop: int, utterance: int) -> FinalPassRequest:
+        """The final pass of stream frames ``[first, stop)``, to decode as offline decoding would: the
+        utterance's audio before them (from ``utterance``, after a finalize up to
+        ``final_context_frames`` of it) and every sample heard after them, normalized together. A
+        segment that begins after a pause has no history, so a session resumed at its start decodes
+        it exactly as the uninterrupted stream did."""
+        history = max(utterance, first - self.config.final_context_frames)
         start = max(0, min(first, history), self._end - self._sample_frames)
-        audio = self.norm.whole(self._samples.newest((self._end - start) * self._frame + self._overlap).numpy())
-        probs, ids = self._decode(self._conv(audio))
-        lo, hi = first - start, stop - start
-        return ids[lo:hi].tolist(), probs[lo:hi].tolist()
+        samples = self._samples.newest((self._end - start) * self._frame + self._overlap).numpy().copy()
+        return FinalPassRequest(self.norm.whole(samples), first - start, stop - start)
 
     def _gate(self, block: np.ndarray) -> bool:
         """True while this hop and the lookahead behind it are quieter than the energy gate."""
@@ -392,13 +443,14 @@ class Recognizer:
             self._append(self._conv(self._take_in(block)))
         elif pad_last_frame:
             self._raw = np.zeros(0, dtype=np.float32)
+        items: list[Event | PendingFinal] = []
         if self._end > self._committed:
             # Window: left context before the first uncommitted frame (none before the stream's
             # start) up to the newest frame, decoded as offline decoding of that audio would be.
             start = max(0, self._committed - c.left_context_frames)
             probs, ids = self._decode(self._recent(self._end - start))
-            events += self._take(ids, probs, start, commit_until=self._end, partial=False)
-        return events + self.stitcher.flush()
+            items += self._take(ids, probs, start, commit_until=self._end, partial=False)
+        return events + self._settle_now(items + self._to_pending(self.stitcher.flush()))
 
     def _end_at_a_word(self) -> list[Event]:
         """End the segment at the last word boundary heard (``finalize``); the stream goes on.
@@ -415,7 +467,7 @@ class Recognizer:
         self._gather()
         extra = self._peek()  # [frames, conv_dim] of the buffered samples short of a hop, not kept
         if self._end + extra.shape[0] <= self._committed:
-            return events + self.stitcher.flush()
+            return events + self._settle_now(self._to_pending(self.stitcher.flush()))
         start = max(0, self._committed - c.left_context_frames)
         probs, ids = self._decode(torch.cat([self._recent(self._end - start), extra]))
         # The final pass decodes the segment with the audio after the cut: in speech, keep enough of it
@@ -424,8 +476,15 @@ class Recognizer:
         at = self.stitcher.word_cut(ids[self._committed - start :].tolist(), latest)
         cut = min(self._end, self.stitcher.start + at)
         # After a pause the cut may lie past the committed frames: this window commits up to it.
-        events += self._take(ids, probs, start, commit_until=cut, partial=False)
-        return events + self.stitcher.end_at(max(0, cut - self.stitcher.start))
+        items = self._take(ids, probs, start, commit_until=cut, partial=False)
+        count = max(0, cut - self.stitcher.start)
+        s = self.stitcher
+        if not (c.final_pass and count > 0 and s.has_speech()):
+            return events + self._settle_now(items + self._to_pending(s.end_at(count)))
+        # The final pass decodes the segment as a whole; the cut moves to its own nearest word boundary.
+        [logits] = forward_final_passes(self.model, [self._final_pass_request(s.start, s.end, s.utterance)])
+        count = s.boundary_near(greedy_frames(logits)[1].tolist(), count)
+        return events + self._settle_now(items + self._to_pending(s.end_at(count, speech=True), logits[:count]))
 
     def _peek(self) -> torch.Tensor:
         """Conv frames ``[frames, conv_dim]`` of the whole frames among the buffered samples,
@@ -443,15 +502,38 @@ class Recognizer:
             self._pending, self._pending_samples = [], 0
 
     def _drain(self) -> list[Event]:
-        """Run every due hop of this stream alone (a batch of one)."""
+        """Run every due hop of this stream alone (a batch of one), each hop's final passes after it."""
         events: list[Event] = []
         while (request := self.next_hop()) is not None:
-            events += run_batch(self.model, [request])[self]
+            [best] = forward_hops(self.model, [request])
+            events += self._settle_now(self.consume(best))
         return events
 
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("this stream is closed; call reset() to start a new one")
+
+
+def settle(items: list[Event | PendingFinal], decoder: Decoder, stitcher: Stitcher) -> list[Event]:
+    """The events of ``items`` with each ``PendingFinal`` decoded into its ``Final`` through
+    ``decoder``, or dropped when it decodes to no text: the segments after it (``stitcher``'s
+    and the partials among ``items``) take their numbers, so they stay consecutive."""
+    events: list[Event] = []
+    retracted = 0
+    for item in items:
+        if isinstance(item, PendingFinal):
+            decoded = item.decode(decoder, stitcher.vocab)
+            if decoded.text:
+                events.append(final_event(item.end.segment - retracted, decoded))
+            else:
+                retracted += 1
+        elif retracted and isinstance(item, Partial):
+            events.append(dataclasses.replace(item, segment=item.segment - retracted))
+        else:
+            events.append(item)
+    if retracted:
+        stitcher.retract(retracted)
+    return events
 
 
 def frame_sizes(model) -> tuple[int, int]:
@@ -460,6 +542,8 @@ def frame_sizes(model) -> tuple[int, int]:
     (``FRAME_SAMPLES``), and a frame must see at least its own samples."""
     config = model.config
     frame, field = config.frame_samples, config.receptive_field
+    if MODEL_SAMPLE_RATE != SAMPLE_RATE:  # the model's input rate and the stream's are one fact, told twice
+        raise ValueError(f"the model takes {MODEL_SAMPLE_RATE} Hz audio, the streamer carries {SAMPLE_RATE} Hz")
     if frame != FRAME_SAMPLES:
         raise ValueError(
             f"{getattr(model, 'name', 'this model')}: its conv strides {list(config.conv_stride)} make frames of "
@@ -479,9 +563,6 @@ def frame_sizes(model) -> tuple[int, int]:
 # cut with 1.2 s after it changed 1% of the characters, 2 s none, over 40 random cuts).
 FINAL_CUT_CONTEXT_FRAMES = 100
 
-_SCRATCH = threading.local()  # per thread: reusable CPU buffers that batches are stacked into
-
-
 def whole_frames(samples: int, frame: int, field: int) -> int:
     """Conv frames ``samples`` consecutive samples make: each frame needs ``field`` samples (its
     receptive field), and they start every ``frame`` samples."""
@@ -493,138 +574,6 @@ def zeros_to_whole_frame(samples: int, frame: int, field: int) -> int:
     that no received sample is dropped at the end of a stream."""
     frames = max(1, math.ceil((samples - field) / frame) + 1)
     return field + (frames - 1) * frame - samples
-
-
-def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
-    """``tensors`` stacked on a new first axis: a view for one, else a copy into a reused buffer.
-
-    A batch of windows is tens of MB; a fresh CPU tensor of that size is fresh memory from the
-    OS every time, and its page faults cost 5-20x the copy itself. The buffer is per thread and
-    per shape, and only valid until the next ``_stack`` of that shape in the thread, which is
-    all ``run_batch`` needs: the model reads the batch and keeps nothing of it.
-    """
-    if len(tensors) == 1:
-        return tensors[0][None]
-    first = tensors[0]
-    if first.device.type != "cpu":  # the CUDA caching allocator already reuses memory
-        return torch.stack(tensors)
-    buffers = _SCRATCH.__dict__.setdefault("buffers", {})
-    key = (tuple(first.shape), first.dtype)
-    buffer = buffers.get(key)
-    if buffer is None or buffer.shape[0] < len(tensors):
-        buffer = buffers[key] = torch.empty(len(tensors), *first.shape, dtype=first.dtype)
-    return torch.stack(tensors, out=buffer[: len(tensors)])
-
-
-@torch.inference_mode()
-def run_batch(
-    model,
-    requests: list[HopRequest],
-    on_error: Callable[[Recognizer, Exception], None] | None = None,
-    on_events: Callable[[Recognizer, list[Event]], None] | None = None,
-) -> dict[Recognizer, list[Event]]:
-    """Run one hop for each request (one per recognizer) and hand each its events.
-
-    A recognizer whose own step after the shared forward fails (its final pass runs the model
-    again) goes to ``on_error`` and is left out of the result; the others still get theirs.
-    Without ``on_error`` the exception propagates. ``on_events`` gets each recognizer's events as
-    soon as they are made: the streams whose segment goes on come first, so their partials need
-    not wait for the final passes of the streams whose segment this hop ends.
-    """
-    if len({id(r.recognizer) for r in requests}) != len(requests):
-        raise ValueError("a batch takes at most one hop per stream: hops of one stream depend on each other")
-    audio = _stack([r.audio for r in requests]).to(model.device)  # [batch, hop * 320 + 80]
-    features = model.extract_features(audio)  # [batch, hop, conv_dim]
-    windows = [r.recognizer.window(f) for r, f in zip(requests, features)]  # each [window, conv_dim]
-    live = [i for i, r in enumerate(requests) if not r.gated]
-    best = [None] * len(requests)  # per request: (ids, probs) of its window, None when gated
-    for r in requests:
-        if r.gated:
-            r.recognizer._kv = None  # its frames skip the layers, so they leave no keys/values
-    caching = {i for i in live if requests[i].recognizer.config.kv_cache}
-    plain = [i for i in live if i not in caching]  # today's windows
-    cached = [i for i in live if i in caching and requests[i].recognizer._kv is not None]
-    filling = [i for i in live if i in caching and requests[i].recognizer._kv is None]  # first hops: whole windows
-    for group, mode in ((plain, "plain"), (cached, "cached"), (filling, "fill")):
-        if group:
-            _forward(model, requests, windows, group, best, mode)
-    results = {}
-    order = range(len(requests))
-    if on_events is not None and len(requests) > 1:  # only the order of hand-outs needs the guess
-        order = sorted(order, key=lambda i: requests[i].recognizer._ends_segment(best[i]))
-    for i in order:
-        recognizer = requests[i].recognizer
-        try:
-            results[recognizer] = recognizer._consume_best(*(best[i] or (None, None)))
-        except Exception as e:
-            if on_error is None:
-                raise
-            on_error(recognizer, e)
-            continue
-        if on_events is not None:
-            on_events(recognizer, results[recognizer])
-    return results
-
-
-def _frame_mask(padding: list[int], windows: torch.Tensor) -> torch.Tensor | None:
-    """``[batch, window]`` True on real frames, or None when no window starts before its stream.
-
-    A stream's first windows reach back before its start; those frames are masked out (zeroed
-    before the positional conv and left out of attention), so the first windows decode as
-    offline decoding of the audio so far, while every window keeps one shape for batching.
-    """
-    if not any(padding):
-        return None
-    frames = torch.arange(windows.shape[1], device=windows.device)
-    return frames[None, :] >= torch.tensor(padding, device=windows.device)[:, None]
-
-
-def _forward(
-    model,
-    requests: list[HopRequest],
-    windows: list[torch.Tensor],
-    group: list[int],
-    best: list,
-    mode: str,
-) -> None:
-    """One forward over the windows of ``group`` (indices into ``requests``); sets their ``best``.
-
-    ``mode``: ``"plain"``, whole windows as today; ``"cached"``, the left context's keys/values
-    come from the recognizers' caches and only the hop + lookahead frames run; ``"fill"``, whole
-    windows that also leave the keys/values the next hop's left context needs (kv_cache on).
-    """
-    batch = _stack([windows[i] for i in group])  # [group, window, conv_dim]
-    mask = _frame_mask([requests[i].recognizer.padding for i in group], batch)  # the frames before a stream's start
-    cached = mode == "cached"
-    if mode == "plain":
-        logits = model.forward_window(batch, mask)  # [group, window, vocab]
-        placeholder = 0
-    else:
-        c = requests[group[0]].recognizer.config
-        frames, hop, left = c.window_frames, c.hop_frames, c.left_context_frames
-        new = hop + c.lookahead_frames if cached else frames
-        if cached:  # [group, layers, 2, heads, left, head_dim]
-            past = _stack([requests[i].recognizer._kv for i in group])
-        else:
-            past = model.new_kv_cache(len(group), 0)
-        logits, fresh = model.forward_step(batch, new, past, mask)  # [group, new, vocab], [group, ..., new, head_dim]
-        placeholder = frames - new  # frames before `new` are never committed by a hop: blanks stand for them
-        # The next hop's left context: this window's frames [hop, hop + left), from the past frames
-        # [0, frames - new) and the fresh ones after them. A copy (the model's outputs may be buffers
-        # a CUDA graph reuses), whose rows the streams keep as views until each has moved on.
-        after_past = fresh[:, :, :, :, max(0, hop - placeholder) : hop + left - placeholder]
-        kept = torch.cat([past[:, :, :, :, hop:], after_past], 4)  # [group, layers, 2, heads, left, head_dim]
-        for row, i in enumerate(group):
-            requests[i].recognizer._kv = kept[row]
-    probs, ids = _best(logits)  # each [group, frames computed], once for the batch
-    blank = model.vocab.blank_id
-    for i, ids_i, probs_i in zip(group, ids.tolist(), probs.tolist()):
-        best[i] = ([blank] * placeholder + ids_i, [1.0] * placeholder + probs_i) if placeholder else (ids_i, probs_i)
-
-
-def _best(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Greedy CTC per frame: the best token's probability and id, from logits ``[..., frames, vocab]``."""
-    return torch.softmax(logits.float(), dim=-1).max(dim=-1)
 
 
 _SILENCE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (device, dtype, features)

@@ -1,15 +1,18 @@
 """Stitch per-window CTC frame ids into segments; decide where segments end.
 
-Pure and synchronous: it sees only frame ids and their probabilities. The
-recognizer commits the frames that have full lookahead and shows the rest as
-tentative. Decoding always runs over the whole segment's frames, so a letter
-whose run crosses a window boundary collapses once, and a real double letter
-(two runs with a blank between) stays double.
+Pure and synchronous: it sees only frame ids and their probabilities, and runs no model. The
+recognizer commits the frames that have full lookahead and shows the rest as tentative.
+Partials are read from the segment's frame ids as a whole, so a letter whose run crosses a
+window boundary collapses once, and a real double letter (two runs with a blank between)
+stays double. A segment that ends is not decoded here: the stitcher hands back a
+``SegmentEnd`` (which frames, with the windows' ids), and whoever owns the model decodes its
+final (``streamer.core.recognizer``), when and in which batch it chooses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,7 +20,7 @@ from model.vocab import Decoded, Vocabulary, collapse
 from streamer.core.config import StreamingConfig
 from streamer.wire.events import Event, Final, Partial, WordTiming
 
-__all__ = ["Stitcher"]
+__all__ = ["SegmentEnd", "Stitcher", "final_event"]
 
 # Silence after a word's last letter that shows it is over, in 20 ms frames (0.3 s): longer than
 # the blank runs between the letters of one word, so ``finalize`` does not cut a word in two.
@@ -30,18 +33,31 @@ PAUSE_MARGIN_FRAMES = 10
 BOUNDARY_AHEAD_FRAMES = 10
 
 
-class Stitcher:
-    """Committed and tentative frame ids of the current segment, turned into events."""
+@dataclass(frozen=True)
+class SegmentEnd:
+    """A segment with speech that the stitcher ended: its final is still to be decoded.
 
-    def __init__(
-        self,
-        vocab: Vocabulary,
-        config: StreamingConfig,
-        redecode: Callable[[int, int], tuple[list[int], list[float]]] | None = None,
-    ) -> None:
+    Not an event: the one that owns the model turns it into a ``Final`` (see
+    ``Recognizer.settle``), and drops it when the decoded text is empty.
+    """
+
+    segment: int  # the number its final carries
+    start: int  # stream frame of its first frame
+    stop: int  # stream frame just after its last frame
+    utterance: int  # stream frame where its utterance began: the history a final pass may decode with
+    ids: tuple[int, ...]  # the windows' frame ids of [start, stop)
+    probs: tuple[float, ...]  # and their probabilities
+
+
+class Stitcher:
+    """Committed and tentative frame ids of the current segment, turned into events.
+
+    Methods that can end a segment return ``SegmentEnd`` values among the events, in order.
+    """
+
+    def __init__(self, vocab: Vocabulary, config: StreamingConfig) -> None:
         self.vocab = vocab
         self.config = config
-        self.redecode = redecode  # (first, stop stream frame) -> ids, probs seen with the whole segment
         self.segment = 0
         self.start = 0  # stream frame of the segment's first committed frame
         # Stream frame where the current utterance began: the stream's start or the first frame after a
@@ -62,24 +78,24 @@ class Stitcher:
         """Stream frame just after the last committed frame."""
         return self.start + len(self.ids)
 
-    def commit(self, ids: Sequence[int], probs: Sequence[float]) -> list[Event]:
+    def commit(self, ids: Sequence[int], probs: Sequence[float]) -> list[Event | SegmentEnd]:
         """Append frames that will not change; returns finals for segments this ends."""
         previous = self.ids[-1] if self.ids else None
         self.ids.extend(int(i) for i in ids)
         self._text = self.vocab.extend_text(self._text, collapse(self.ids[len(self.ids) - len(ids) :], previous))
         self.probs.extend(float(p) for p in probs)
-        events: list[Event] = []
-        if not self._has_speech():
+        events: list[Event | SegmentEnd] = []
+        if not self.has_speech():
             self._drop(len(self.ids))  # nothing said yet: keep no silence around
             return events
         first = len(self.ids) - len(ids)  # the frames just committed start here
         while (cut := self._endpoint(first)) is not None:  # a pause anywhere in them, not only at their end
             events += self._end_segment(cut, pause=True)
             first = 0
-            if not self._has_speech():
+            if not self.has_speech():
                 self._drop(len(self.ids))
                 return events
-        while len(self.ids) >= self.config.max_segment_frames and self._has_speech():
+        while len(self.ids) >= self.config.max_segment_frames and self.has_speech():
             events += self._end_segment(self._best_cut())
         return events
 
@@ -100,32 +116,32 @@ class Stitcher:
         self.shown = text
         return [Partial(self.segment, text, stable, text[len(stable) :])]
 
-    def flush(self) -> list[Event]:
+    def flush(self) -> list[Event | SegmentEnd]:
         """Commit the tentative frames and end the segment (end of stream)."""
         self.ids.extend(self.tentative_ids)
         self.probs.extend(self.tentative_probs)
         self.tentative_ids, self.tentative_probs = [], []
         return self._end_segment(len(self.ids), pause=True)
 
-    def end_at(self, count: int) -> list[Event]:
+    def end_at(self, count: int, speech: bool | None = None) -> list[Event | SegmentEnd]:
         """End the segment after its first ``count`` committed frames (``finalize``). The committed
         frames after them start the next segment as they are, and the tentative ones stay
-        tentative, so the two segments say together what one would have said."""
+        tentative, so the two segments say together what one would have said.
+
+        ``speech``: whether those frames hold speech, when a final pass already said (its ids may
+        hold a letter where the windows' do not); default: the windows' ids decide."""
         tentative = self.tentative_ids, self.tentative_probs
-        decoded = None
-        if self.redecode is not None and count > 0 and self._has_speech():
-            # The final pass may place letters a frame or two from where the windows did: end the
-            # segment at the word boundary of its own ids nearest the cut, so no word is split or lost.
-            ids, probs = self.redecode(self.start, self.end)
-            count = self._boundary_near(ids, count)
-            decoded = ids[:count], probs[:count]
-        events = self._end_segment(count, decoded)
+        events = self._end_segment(count, speech=speech)
         self.set_tentative(*tentative)
         return events + self.partial()
 
-    def _boundary_near(self, ids: Sequence[int], cut: int) -> int:
+    def boundary_near(self, ids: Sequence[int], cut: int) -> int:
         """The cut nearest ``cut`` (at most ``BOUNDARY_AHEAD_FRAMES`` later) that splits no word of
-        ``ids``: inside a silent run that holds a word delimiter or begins or ends them, else 0."""
+        ``ids``: inside a silent run that holds a word delimiter or begins or ends them, else 0.
+
+        A final pass may place letters a frame or two from where the windows did: ``finalize`` ends
+        the segment at the word boundary of the final pass's own ids nearest its cut, so no word is
+        split or lost."""
         best, n = 0, 0
         while n < len(ids):
             if ids[n] not in self._silent:
@@ -174,23 +190,16 @@ class Stitcher:
         before = [n for n in letters if delimiters and n < delimiters[-1]]
         return before[-1] + 1 if before else 0
 
-    def _has_speech(self, ids: Sequence[int] | None = None) -> bool:
+    def has_speech(self, ids: Sequence[int] | None = None) -> bool:
+        """Whether ``ids`` (default: the committed frames of the segment) hold a letter."""
         return any(i not in self._silent for i in (self.ids if ids is None else ids))
-
-    def would_end(self, ids: Sequence[int]) -> bool:
-        """Whether the frames after the committed ones (``ids``, tentative ones included) hold what
-        ends the segment: a pause of endpoint length after speech, or the length limit. A guess for
-        ordering work (a segment's end runs the final pass); nothing is decoded from it."""
-        if len(self.ids) + len(ids) >= self.config.max_segment_frames:
-            return self._has_speech() or self._has_speech(ids)
-        return self._pause_reached(ids, self.config.endpoint_blank_frames) is not None
 
     def _pause_reached(self, ids: Sequence[int], length: int) -> int | None:
         """The index in ``ids`` (frames after the committed ones) of the frame with which a silent run
         after speech, counted on from the committed frames' trailing silence, reaches ``length``
         frames; None if none does. (No run of committed frames alone reaches an endpoint's length:
         it would have ended the segment.)"""
-        spoken = self._has_speech()
+        spoken = self.has_speech()
         run = 0  # silent frames in a row, from the end of the committed ones
         while run < len(self.ids) and self.ids[len(self.ids) - 1 - run] in self._silent:
             run += 1
@@ -213,11 +222,11 @@ class Stitcher:
         for n in range(n, len(self.ids)):
             if self.ids[n] in self._silent:
                 run += 1
-            elif run >= need and self._has_speech(self.ids[: n - run]):
+            elif run >= need and self.has_speech(self.ids[: n - run]):
                 return n
             else:
                 run = 0
-        if run >= need and self._has_speech(self.ids[: len(self.ids) - run]):
+        if run >= need and self.has_speech(self.ids[: len(self.ids) - run]):
             return len(self.ids)
         return None
 
@@ -235,26 +244,24 @@ class Stitcher:
                 run_start = None
         return max(best_cut, 1)
 
-    def _end_segment(
-        self, cut: int, decoded: tuple[Sequence[int], Sequence[float]] | None = None, pause: bool = False
-    ) -> list[Event]:
-        """Final for frames ``[0, cut)`` (their final-pass ids and probabilities when ``decoded``
-        gives them); the rest start the next segment, a new utterance when ``pause`` ended this one."""
+    def _end_segment(self, cut: int, pause: bool = False, speech: bool | None = None) -> list[SegmentEnd]:
+        """End the segment after frames ``[0, cut)``: a ``SegmentEnd`` when they hold speech (``speech``
+        overrides the windows' ids); the rest start the next segment, a new utterance when ``pause``
+        ended this one."""
         ids, probs = self.ids[:cut], self.probs[:cut]
-        if decoded is not None:
-            ids, probs = decoded
-        elif self.redecode is not None and self._has_speech(ids):
-            ids, probs = self.redecode(self.start, self.start + cut)
-        decoded = self.vocab.decode_frames(ids, probs, offset=self.start)
-        events: list[Event] = []
-        if decoded.text:
-            events.append(final_event(self.segment, decoded))
+        ended: list[SegmentEnd] = []
+        if self.has_speech(ids) if speech is None else speech and cut > 0:
+            ended.append(SegmentEnd(self.segment, self.start, self.start + cut, self.utterance, tuple(ids), tuple(probs)))
             self.segment += 1
         self._after_pause = pause
         self._drop(cut)
         self.tentative_ids, self.tentative_probs = [], []
         self.shown = ""
-        return events
+        return ended
+
+    def retract(self, count: int) -> None:
+        """``count`` of the segments ended last decoded to no text: their numbers go to the next ones."""
+        self.segment -= count
 
     def _drop(self, count: int) -> None:
         self.start += count

@@ -51,6 +51,8 @@ class Metrics:
         self.audio_seconds = 0.0
         self.batch_size = Histogram((1, 2, 4, 8, 16, 32, 64, 128))
         self.inference_seconds = Histogram((0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
+        self.final_pass_batch_size = Histogram((1, 2, 4, 8, 16, 32, 64, 128))
+        self.final_pass_seconds = Histogram((0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
         self.queue_lag_seconds = Histogram((0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
         self.model_loaded = False
 
@@ -92,6 +94,10 @@ class Metrics:
                 f"{p}_audio_seconds_total {self.audio_seconds:.3f}",
                 *self.batch_size.render(f"{p}_batch_size", "Windows per forward pass."),
                 *self.inference_seconds.render(f"{p}_inference_seconds", "Time per batched forward pass."),
+                *self.final_pass_batch_size.render(
+                    f"{p}_final_pass_batch_size", "Final passes (segments that ended) decoded per round."
+                ),
+                *self.final_pass_seconds.render(f"{p}_final_pass_seconds", "Time per round's batched final passes."),
                 *self.queue_lag_seconds.render(
                     f"{p}_queue_lag_seconds", "Time from audio arriving to its hops being recognized."
                 ),

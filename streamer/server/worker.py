@@ -3,9 +3,12 @@
 The event loop never calls the model. It hands each stream's audio and commands to
 the worker through a thread-safe queue (``submit``); the worker gathers what arrived
 within a few milliseconds, pushes it into each stream's ``Recognizer``, and runs one
-hop of every stream that has one due as a single batch (``streamer.core.recognizer.run_batch``),
-round after round. Results go back to the loop with ``loop.call_soon_threadsafe``:
-the stream's events first, then the futures of the jobs they completed.
+hop of every stream that has one due as a single batch through the core's batch driver
+(``streamer.core.engine.BatchEngine``), round after round. The segments those hops end wait
+for their final passes, which run batched across streams after the round's live hops and before
+the hops of streams that are ahead; streams whose segment goes on get their partials before them.
+Results go back to the loop with ``loop.call_soon_threadsafe``: the stream's events first, then
+the futures of the jobs they completed.
 
 Live streams first: audio sent faster than real time (a file, a flood, a replay) is *ahead* while
 a live source would only have it more than ``AHEAD_SECONDS`` from now. While any other stream is
@@ -122,6 +125,7 @@ class InferenceWorker:
         self.gather_seconds = gather_seconds
         self.metrics = metrics or Metrics()
         self.model: Any = None
+        self.engine: Any = None  # the BatchEngine over the model, made on the worker thread
         self._load = load
         # Unbounded by type, bounded in practice: every session waits for its own audio to be
         # recognized once it has more than the server's buffer limit queued (see Session.wait_for_room).
@@ -178,6 +182,9 @@ class InferenceWorker:
         try:
             self.model = self._load()
             self._new_recognizer()  # refuses a model that cannot stream (ValueError), and warms up
+            from streamer.core.engine import BatchEngine
+
+            self.engine = BatchEngine(self.model, self.max_batch)
         except Exception as e:  # reported on the loop; the server decides what to do
             log.error("could not load the model: %s", e)
             self._call_soon(_settle, self.loaded, None, e)
@@ -257,7 +264,7 @@ class InferenceWorker:
             waiting = ahead_set - set(taking)
             if taking:
                 self._ahead_at = now
-        requests, by_recognizer = [], {}
+        requests, later, by_recognizer = [], [], {}
         for stream in list(self._streams):
             if not stream.pushed or stream in waiting:
                 continue
@@ -267,13 +274,13 @@ class InferenceWorker:
                     done, stream.pushed = stream.pushed, []
                     self._post(stream, [], done)
                 continue
-            requests.append(request)
+            (later if stream in ahead_set and len(ahead) < len(self._streams) else requests).append(request)
             by_recognizer[request.recognizer] = stream
-        only_ahead = bool(ahead) and all(by_recognizer[r.recognizer] in ahead_set for r in requests)
-        start = time.monotonic()
-        for first in range(0, len(requests), self.max_batch):
-            self._run_batch(requests[first : first + self.max_batch], by_recognizer)
-        if requests and only_ahead:
+        # Live hops first, then the final passes of the segments they ended, then the streams ahead.
+        self._run_hops(requests, by_recognizer)
+        if later:
+            start = time.monotonic()
+            self._run_hops(later, by_recognizer)
             self._ahead_cost += 0.2 * (time.monotonic() - start - self._ahead_cost)
         # A job is done once hops have taken all its samples, even while later audio still
         # waits: settling only when a stream has fully caught up made lag reports late and
@@ -318,8 +325,10 @@ class InferenceWorker:
                 self._forget(stream)
                 return
 
-    def _run_batch(self, requests: list, by_recognizer: dict) -> None:
-        from streamer.core.recognizer import run_batch
+    def _run_hops(self, requests: list, by_recognizer: dict) -> None:
+        """Run the hops of ``requests`` in batches of ``max_batch``, then the final passes of the
+        segments they ended, batched across streams. A failed forward fails the streams it ran for;
+        a stream whose own step fails fails alone."""
 
         def fail_one(recognizer, error: Exception) -> None:
             log.error("stream failed after its batch", exc_info=error)
@@ -329,16 +338,28 @@ class InferenceWorker:
             if events:
                 self._post(by_recognizer[recognizer], events, [])
 
-        start = time.monotonic()
-        try:
-            run_batch(self.model, requests, on_error=fail_one, on_events=post)
-        except Exception as e:
-            log.exception("a batch of %d windows failed", len(requests))
-            for request in requests:
-                self._fail(by_recognizer[request.recognizer], e)
+        waiting = []
+        for first in range(0, len(requests), self.max_batch):
+            chunk = requests[first : first + self.max_batch]
+            start = time.monotonic()
+            try:
+                waiting += self.engine.run_hops(chunk, post, fail_one)
+            except Exception as e:
+                log.exception("a batch of %d windows failed", len(chunk))
+                for request in chunk:
+                    self._fail(by_recognizer[request.recognizer], e)
+                continue
+            self.metrics.observe("inference_seconds", time.monotonic() - start)
+            self.metrics.observe("batch_size", len(chunk))
+        waiting = [(r, items) for r, items in waiting if by_recognizer[r] in self._streams]
+        if not waiting:
             return
-        self.metrics.observe("inference_seconds", time.monotonic() - start)
-        self.metrics.observe("batch_size", len(requests))
+        start = time.monotonic()
+        passes = self.engine.final_passes
+        self.engine.run_final_passes(waiting, post, fail_one)
+        if self.engine.final_passes > passes:
+            self.metrics.observe("final_pass_seconds", time.monotonic() - start)
+            self.metrics.observe("final_pass_batch_size", self.engine.final_passes - passes)
 
     def _guard(self, stream: Stream, step: Callable[..., Any], *args: Any) -> Any:
         """Run one stream's step; a failure ends that stream only."""
