@@ -1,6 +1,7 @@
-"""How many real-time streams one server holds with p95 partial latency under 1 s, batched and not.
+"""How many real-time streams one server holds with p95 reply latency under 1 s, batched and not,
+with the streams' sentences ending together (synchronized starts) and apart (random starts).
 
-    python bench/bench_server.py                       # the full search (minutes; needs a free CPU)
+    python bench/bench_server.py --modes batched       # the full search, both starts (minutes; needs a free CPU)
     python bench/bench_server.py --streams 1,2 --seconds 3 --out /tmp/check.json   # a quick check
 
 For each mode the server runs as a subprocess (``hubert-stream serve --protocol
@@ -10,7 +11,13 @@ with random phases, and wait for the one reply Vosk's protocol gives each chunk.
 A chunk's latency runs from when a live source would have had it (its scheduled time)
 to its reply, so a client that falls behind real time shows up as growing latency.
 This is processing latency; the algorithmic latency (hop + lookahead) comes on top.
-The stream count doubles until p95 passes the budget, then is bisected. Writes
+Replies that carry a final (Vosk's ``result``) are also reported on their own: their chunk
+completed a segment, whose final pass ran before the reply. The stream count doubles until
+p95 passes the budget, then is bisected.
+
+Starts: ``sync`` sends every stream the clip from its start (within one chunk), so their
+sentences, and the final passes that end them, come at once; ``random`` starts each at a
+random place, as independent users would. The same work, only burstier. Writes
 ``bench/results/server_streams.json``.
 """
 
@@ -18,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
+import json
 import os
 import platform
 import random
@@ -34,13 +43,14 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import write_results  # noqa: E402
+from common import cpu_name, write_results  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
 CHUNK_SECONDS = 0.2  # what Vosk's clients send
 BUDGET_SECONDS = 1.0  # p95 partial latency must stay under this
 WARMUP_SECONDS = 1.0  # latencies of each stream's first second are not counted
 MODES = {"batched": 32, "one_forward_per_stream": 1}
+STARTS = ("sync", "random")
 START_SECONDS = 120.0  # for the server to listen and load its model
 
 
@@ -84,11 +94,13 @@ class Server:
         self.process.wait(30)
 
 
-async def one_stream(uri: str, audio: np.ndarray, seconds: float, phase: float, offset: int = 0) -> list[float]:
+async def one_stream(
+    uri: str, audio: np.ndarray, seconds: float, phase: float, offset: int = 0
+) -> tuple[list[float], list[float]]:
     """Send ``seconds`` of audio in real time, from chunk ``offset`` of the clip on; return each chunk's
-    latency after the warm-up."""
+    latency after the warm-up, and those of the replies that carried a final."""
     chunk = int(16_000 * CHUNK_SECONDS)
-    latencies = []
+    latencies, finals = [], []
     await asyncio.sleep(phase)
     async with connect(uri, compression=None) as ws:
         await ws.send('{"config": {"sample_rate": 16000}}')
@@ -98,12 +110,14 @@ async def one_stream(uri: str, audio: np.ndarray, seconds: float, phase: float, 
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             first = ((i + offset) * chunk) % (len(audio) - chunk)
             await ws.send(audio[first : first + chunk].tobytes())
-            await ws.recv()
+            reply = await ws.recv()
             if (i + 1) * CHUNK_SECONDS > WARMUP_SECONDS:
                 latencies.append(time.monotonic() - due)
+                if "result" in json.loads(reply):
+                    finals.append(latencies[-1])
         await ws.send('{"eof" : 1}')
         await ws.recv()
-    return latencies
+    return latencies, finals
 
 
 async def measure(port: int, streams: int, seconds: float, audio: np.ndarray, random_start: bool) -> dict[str, float]:
@@ -114,8 +128,14 @@ async def measure(port: int, streams: int, seconds: float, audio: np.ndarray, ra
         one_stream(uri, audio, seconds, rng.uniform(0, CHUNK_SECONDS), rng.randrange(chunks) if random_start else 0)
         for _ in range(streams)
     ]
-    latencies = np.concatenate([np.asarray(r) for r in await asyncio.gather(*runs)])
-    return {"p50": round(float(np.percentile(latencies, 50)), 4), "p95": round(float(np.percentile(latencies, 95)), 4)}
+    done = await asyncio.gather(*runs)
+    latencies = np.concatenate([np.asarray(all_, dtype=float) for all_, _ in done])
+    finals = np.concatenate([np.asarray(f, dtype=float) for _, f in done])
+    out = {"p50": round(float(np.percentile(latencies, 50)), 4), "p95": round(float(np.percentile(latencies, 95)), 4)}
+    if len(finals):
+        out["final_p50"] = round(float(np.percentile(finals, 50)), 4)
+        out["final_p95"] = round(float(np.percentile(finals, 95)), 4)
+    return out
 
 
 def capacity(
@@ -125,8 +145,9 @@ def capacity(
     results: dict[int, dict[str, float]] = {}
 
     def ok(n: int) -> bool:
-        results[n] = asyncio.run(measure(port, n, seconds, audio, random_start))
-        print(f"  {n:4d} streams: p50 {results[n]['p50']:.3f} s  p95 {results[n]['p95']:.3f} s", flush=True)
+        results[n] = r = asyncio.run(measure(port, n, seconds, audio, random_start))
+        finals = f"  finals p50 {r['final_p50']:.3f} s  p95 {r['final_p95']:.3f} s" if "final_p50" in r else ""
+        print(f"  {n:4d} streams: p50 {r['p50']:.3f} s  p95 {r['p95']:.3f} s{finals}", flush=True)
         return results[n]["p95"] < BUDGET_SECONDS
 
     if counts:
@@ -150,9 +171,9 @@ def main() -> int:
     parser.add_argument("--dtype", default=None, help="the server's --dtype (default: the device's default)")
     parser.add_argument("--modes", default=",".join(MODES), help=f"any of {', '.join(MODES)}")
     parser.add_argument(
-        "--random-start", action="store_true",
-        help="each stream starts at a random place of the clip, as independent users would (default: all at its "
-        "start, within one chunk: their sentences, and so their final passes, end together)",
+        "--starts", default=",".join(STARTS),
+        help="any of sync (every stream at the clip's start, within one chunk: their sentences, and so their final "
+        "passes, end together) and random (each at a random place, as independent users would); default: both",
     )  # fmt: skip
     parser.add_argument("--serve-args", default="", help="more options for the server, e.g. '--no-final-pass'")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "server_streams.json")
@@ -164,21 +185,31 @@ def main() -> int:
         "setup": {
             "model": args.model, "seconds_per_stream": args.seconds, "chunk_seconds": CHUNK_SECONDS,
             "budget_p95_seconds": BUDGET_SECONDS, "server_threads": args.threads, "dtype": args.dtype or "default",
-            "cpu_count": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
-            "random_start": args.random_start, "serve_args": args.serve_args,
+            "cpu": cpu_name(), "cpu_count": os.cpu_count(), "machine": platform.machine(),
+            "python": platform.python_version(), "date": datetime.date.today().isoformat(),
+            "serve_args": args.serve_args,
+            "command": " ".join(["python", "bench/bench_server.py", *sys.argv[1:]]),
         },
     }  # fmt: skip
+    starts = args.starts.split(",")
     for mode in args.modes.split(","):
-        print(f"{mode} (--max-batch {MODES[mode]}):", flush=True)
-        with Server(args.model, MODES[mode], args.threads, args.dtype, tuple(args.serve_args.split())) as server:
-            held, results = capacity(server.port, args.seconds, audio, counts, args.random_start)
-        report[mode] = {"max_streams": held, "by_streams": {str(n): r for n, r in sorted(results.items())}}
-        print(f"  -> {held} real-time streams with p95 < {BUDGET_SECONDS:g} s", flush=True)
+        report[mode] = {}
+        for start in starts:
+            print(f"{mode} (--max-batch {MODES[mode]}), {start} starts:", flush=True)
+            with Server(args.model, MODES[mode], args.threads, args.dtype, tuple(args.serve_args.split())) as server:
+                held, results = capacity(server.port, args.seconds, audio, counts, start == "random")
+            report[mode][start] = {"max_streams": held, "by_streams": {str(n): r for n, r in sorted(results.items())}}
+            print(f"  -> {held} real-time streams with p95 < {BUDGET_SECONDS:g} s", flush=True)
+        if set(STARTS) <= set(starts) and report[mode]["random"]["max_streams"]:
+            ratio = report[mode]["sync"]["max_streams"] / report[mode]["random"]["max_streams"]
+            report[mode]["sync_over_random"] = round(ratio, 2)
+            print(f"  {mode}: synchronized / random starts: {ratio:.2f}x", flush=True)
     if "batched" in report and "one_forward_per_stream" in report:
-        unbatched = report["one_forward_per_stream"]["max_streams"]  # type: ignore[index]
-        batched = report["batched"]["max_streams"]  # type: ignore[index]
-        report["ratio"] = round(batched / unbatched, 2) if unbatched else None
-        print(f"batched / one forward per stream: {report['ratio']}x")
+        for start in starts:
+            unbatched = report["one_forward_per_stream"][start]["max_streams"]  # type: ignore[index]
+            batched = report["batched"][start]["max_streams"]  # type: ignore[index]
+            report[f"ratio_{start}"] = round(batched / unbatched, 2) if unbatched else None
+            print(f"{start} starts, batched / one forward per stream: {report[f'ratio_{start}']}x")
     write_results(args.out, report)
     return 0
 
