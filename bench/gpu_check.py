@@ -1,4 +1,4 @@
-"""GPU readiness check of issue 18: one prepared run, under 8 minutes on one H100.
+"""GPU readiness check: one prepared run, under 8 minutes on one H100.
 
     bash bench/gpu_check.sh              # on the GPU machine (installs carried wheels, then this)
     python bench/gpu_check.py --dry-run  # anywhere: the same steps on the CPU at tiny sizes, seconds
@@ -17,8 +17,11 @@ Steps, each recorded in the JSON (``bench/results/gpu_check.json``; a dry run wr
 4. ``capacity``: how many real-time streams of the large architecture one device holds through
    ``BatchEngine`` (one inference thread, as the server runs it) with the 95th-percentile hop
    latency (a hop's audio is due -> its events are out) under ``--p95-bound``, in the default
-   config (KV-cached windows, final pass) and with round 1's whole windows and no final pass. Streams start staggered
-   over one hop; the count doubles while it holds, then bisects.
+   config (KV-cached windows, final pass) and with whole windows and no final pass (``kv_cache=False,
+   final_pass=False``). Streams start staggered over one hop; the count doubles while it holds, then bisects.
+5. ``final_passes``: the final passes of streams that end sentences together, batched in one padded,
+   masked forward (``streamer.core.batch.forward_final_passes``, what ``BatchEngine`` runs) against
+   one by one: time per pass and the largest logit difference.
 
 A wall-clock budget (``--budget-s``) stops the capacity search early and says so in the JSON.
 """
@@ -363,6 +366,42 @@ def search_capacity(
     }
 
 
+def check_final_passes(model, count: int, runs: int) -> dict:
+    """``count`` final passes of 2-6 s (as many streams ending sentences in one round), batched against
+    one by one on the model's device: seconds per pass and the largest logit difference."""
+    from streamer.core.batch import FinalPassRequest, forward_final_passes
+
+    rng = np.random.default_rng(1)
+    audio, _ = read_speech()
+    requests = []
+    for _ in range(count):
+        length = int(rng.uniform(2.0, 6.0) * SAMPLE_RATE)
+        first = int(rng.integers(0, max(1, len(audio) - length)))
+        clip = audio[first : first + length].astype(np.float32)
+        clip = (clip - clip.mean()) / (clip.std() + 1e-7)
+        requests.append(FinalPassRequest(clip, 0, model.config.num_frames(len(clip))))
+    timings: dict[str, list[float]] = {"one_by_one": [], "batched": []}
+    for _ in range(runs):  # taking turns, so both see the same device state
+        for name in timings:
+            sync(model.device)
+            start = time.perf_counter()
+            if name == "batched":
+                together = forward_final_passes(model, requests, max_batch=count)
+            else:
+                alone = [forward_final_passes(model, [r])[0] for r in requests]
+            sync(model.device)
+            timings[name].append((time.perf_counter() - start) / count)
+    difference = max(float((a - b).abs().max()) for a, b in zip(together, alone))
+    best = {name: min(times) for name, times in timings.items()}
+    return {
+        "passes": count,
+        "dtype": str(model.dtype).removeprefix("torch."),
+        "seconds_per_pass": {name: round(t, 5) for name, t in best.items()},
+        "speedup": round(best["one_by_one"] / best["batched"], 2),
+        "max_logit_difference": round(difference, 6),
+    }
+
+
 def device_is_cuda(model) -> bool:
     return model.device.type == "cuda"
 
@@ -378,7 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget-s", type=float, default=None, help="wall-clock budget (default 420; dry run 30)")
     parser.add_argument("--p95-bound", type=float, default=0.5, help="p95 hop latency a held stream may have, s")
     parser.add_argument("--max-batch", type=int, default=128, help="the engine's most windows per forward")
-    parser.add_argument("--skip", default="", help="comma-separated steps to skip: parity,demo,window,capacity")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated steps to skip: parity,demo,window,capacity,final"
+    )
     args = parser.parse_args(argv)
     began = time.perf_counter()
     dry = args.dry_run
@@ -447,6 +488,10 @@ def main(argv: list[str] | None = None) -> int:
                     deadline=time.perf_counter() + share,
                     noise=noise,
                 )
+            save(results, out)
+        if "final" not in skip:
+            log("final passes, batched against one by one")
+            results["final_passes"] = check_final_passes(model, 4 if dry else 32, 2 if dry else 3)
             save(results, out)
         if "window" not in skip:
             results["window_forward"] = check_window_forward(

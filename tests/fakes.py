@@ -27,7 +27,7 @@ LOGIT = 20.0  # the scripted id's logit (the others are 0): probability 1 - 6e-8
 
 
 class FakeCTC:
-    """The interface ``Recognizer`` and ``run_batch`` use, with no network behind it.
+    """The interface ``Recognizer`` and the batch driver use, with no network behind it.
 
     Counts what a real model would spend time on: ``forward_calls`` (transformer passes),
     ``forward_windows`` (windows in them) and ``conv_frames`` (frames through the conv stack).
