@@ -11,9 +11,10 @@ with random phases, and wait for the one reply Vosk's protocol gives each chunk.
 A chunk's latency runs from when a live source would have had it (its scheduled time)
 to its reply, so a client that falls behind real time shows up as growing latency.
 This is processing latency; the algorithmic latency (hop + lookahead) comes on top.
-Replies that carry a final (Vosk's ``result``) are also reported on their own: their chunk
-completed a segment, whose final pass ran before the reply. The stream count doubles until
-p95 passes the budget, then is bisected.
+Final latency is reported beside it: from when a live source had the end of a segment's last
+word (the ``end`` of the result's last word, on the stream's real-time clock) to the reply that
+carries that result. It holds the endpoint's pause and the lookahead as well as processing. The
+stream count doubles until p95 reply latency passes the budget, then is bisected.
 
 Starts: ``sync`` sends every stream the clip from its start (within one chunk), so their
 sentences, and the final passes that end them, come at once; ``random`` starts each at a
@@ -98,7 +99,7 @@ async def one_stream(
     uri: str, audio: np.ndarray, seconds: float, phase: float, offset: int = 0
 ) -> tuple[list[float], list[float]]:
     """Send ``seconds`` of audio in real time, from chunk ``offset`` of the clip on; return each chunk's
-    latency after the warm-up, and those of the replies that carried a final."""
+    latency after the warm-up, and each final's latency after the end of its last word."""
     chunk = int(16_000 * CHUNK_SECONDS)
     latencies, finals = [], []
     await asyncio.sleep(phase)
@@ -110,11 +111,12 @@ async def one_stream(
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             first = ((i + offset) * chunk) % (len(audio) - chunk)
             await ws.send(audio[first : first + chunk].tobytes())
-            reply = await ws.recv()
+            reply = json.loads(await ws.recv())
+            now = time.monotonic()
             if (i + 1) * CHUNK_SECONDS > WARMUP_SECONDS:
-                latencies.append(time.monotonic() - due)
-                if "result" in json.loads(reply):
-                    finals.append(latencies[-1])
+                latencies.append(now - due)
+            if reply.get("result") and reply["result"][-1]["end"] > WARMUP_SECONDS:
+                finals.append(now - (start + reply["result"][-1]["end"]))
         await ws.send('{"eof" : 1}')
         await ws.recv()
     return latencies, finals

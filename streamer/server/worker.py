@@ -4,11 +4,16 @@ The event loop never calls the model. It hands each stream's audio and commands 
 the worker through a thread-safe queue (``submit``); the worker gathers what arrived
 within a few milliseconds, pushes it into each stream's ``Recognizer``, and runs one
 hop of every stream that has one due as a single batch through the core's batch driver
-(``streamer.core.engine.BatchEngine``), round after round. The segments those hops end wait
-for their final passes, which run batched across streams after the round's live hops and before
-the hops of streams that are ahead; streams whose segment goes on get their partials before them.
-Results go back to the loop with ``loop.call_soon_threadsafe``: the stream's events first, then
-the futures of the jobs they completed.
+(``streamer.core.engine.BatchEngine``), round after round. Results go back to the loop with
+``loop.call_soon_threadsafe``: the stream's events first, then the futures of the jobs they completed.
+
+Final passes are queued work. A hop that ends a segment leaves its stream's events waiting for the
+segment's final pass (the stream's later events wait behind them, in order; its hops go on). Each
+round, after its live hops and before the hops of streams that are ahead, the queue's oldest
+streams get their final passes as one batch: as many as fit in ``FINAL_ROUND_SECONDS`` of
+estimated work, and always the oldest one. When many streams end a sentence at once, their final
+passes spread over the next rounds instead of stalling every live stream for one long round: the
+burst costs final latency (measured by bench/bench_server.py) rather than every stream's partials.
 
 Live streams first: audio sent faster than real time (a file, a flood, a replay) is *ahead* while
 a live source would only have it more than ``AHEAD_SECONDS`` from now. While any other stream is
@@ -47,9 +52,10 @@ from typing import Any, Literal
 import numpy as np
 
 from streamer.core.config import StreamingConfig
+from streamer.core.recognizer import PendingFinal
 from streamer.server.metrics import Metrics
 from streamer.wire.events import Event
-from streamer.wire.units import SAMPLE_RATE
+from streamer.wire.units import FRAME_SAMPLES, SAMPLE_RATE
 
 __all__ = ["InferenceWorker", "Job", "Stream"]
 
@@ -62,6 +68,7 @@ AHEAD_HOPS = 1  # hops of streams that are ahead per round while a live stream i
 AHEAD_MAX_WAIT = 0.5  # seconds streams that are ahead wait at most for a round of their own
 HOLD_MARGIN = 0.003  # seconds: a backlog batch must end this long before a live hop is expected
 HOLD_SLACK = 0.015  # seconds a live stream's audio may come late and still be waited for
+FINAL_ROUND_SECONDS = 0.02  # estimated final-pass work per round beyond the oldest stream's (live hops wait for it)
 
 
 @dataclass
@@ -92,6 +99,8 @@ class Stream:
         self.samples_final = 0  # on the loop: the recognizer's samples_final as of the last events
         self.served = 0  # worker thread: the round that last ran a hop of this stream while it was ahead
         self.live_at = 0.0  # worker thread: when a live source had the last audio pushed (0: none yet)
+        self.held: list = []  # worker thread: events waiting for final passes (PendingFinal among them), in order
+        self.held_since = 0.0  # worker thread: when the oldest of them was queued
         self.message_samples = 0  # worker thread: samples in the last audio pushed
         self.error: Exception | None = None  # why the worker gave up on this stream
 
@@ -135,6 +144,8 @@ class InferenceWorker:
         self._ahead_at = 0.0  # worker thread only: when streams that are ahead last got a hop
         self._ahead_cost = 0.01  # worker thread only: seconds a batch of their hops takes (running mean)
         self._hold_until: float | None = None  # worker thread only: waiting for a live hop until then
+        self._finals: deque[Stream] = deque()  # worker thread only: streams whose events wait for final passes
+        self._final_cost = 0.01  # worker thread only: seconds one final pass takes (running mean)
         self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.loaded: asyncio.Future[None] | None = None  # resolves on the loop once the model is loaded
@@ -192,7 +203,7 @@ class InferenceWorker:
         self.metrics.model_loaded = True
         self._call_soon(_settle, self.loaded, None, None)
         while True:
-            if not any(s.jobs or s.pushed for s in self._streams):
+            if not self._finals and not any(s.jobs or s.pushed for s in self._streams):
                 wait = None  # idle
             elif self._hold_until is not None:
                 wait = max(0.0, self._hold_until - time.monotonic())  # a live hop is expected
@@ -276,8 +287,9 @@ class InferenceWorker:
                 continue
             (later if stream in ahead_set and len(ahead) < len(self._streams) else requests).append(request)
             by_recognizer[request.recognizer] = stream
-        # Live hops first, then the final passes of the segments they ended, then the streams ahead.
+        # Live hops first, then queued final passes, then the streams ahead.
         self._run_hops(requests, by_recognizer)
+        self._run_final_passes()
         if later:
             start = time.monotonic()
             self._run_hops(later, by_recognizer)
@@ -316,8 +328,8 @@ class InferenceWorker:
                 stream.live_at, stream.message_samples = job.live_at, len(job.samples)
                 stream.pushed.append(stream.jobs.popleft())
                 continue
-            if stream.pushed:
-                return  # a control job waits until every hop of the audio before it has run
+            if stream.pushed or stream.held:
+                return  # a control job waits until every hop of the audio before it has run, and its finals
             events = stream.recognizer.finalize() if job.kind == "finalize" else stream.recognizer.close()
             stream.jobs.popleft()  # only now: if that raised, the failure settles the job with the others
             self._post(stream, events, [job])
@@ -326,24 +338,26 @@ class InferenceWorker:
                 return
 
     def _run_hops(self, requests: list, by_recognizer: dict) -> None:
-        """Run the hops of ``requests`` in batches of ``max_batch``, then the final passes of the
-        segments they ended, batched across streams. A failed forward fails the streams it ran for;
-        a stream whose own step fails fails alone."""
+        """Run the hops of ``requests`` in batches of ``max_batch``. A stream whose hop ended a segment
+        joins the final-pass queue; events of a stream already in it wait behind its finals. A failed
+        forward fails the streams it ran for; a stream whose own step fails fails alone."""
 
         def fail_one(recognizer, error: Exception) -> None:
             log.error("stream failed after its batch", exc_info=error)
             self._fail(by_recognizer[recognizer], error)
 
         def post(recognizer, events: list[Event]) -> None:  # at once: partials need not wait for final passes
-            if events:
-                self._post(by_recognizer[recognizer], events, [])
+            stream = by_recognizer[recognizer]
+            if stream.held:
+                stream.held += events
+            elif events:
+                self._post(stream, events, [])
 
-        waiting = []
         for first in range(0, len(requests), self.max_batch):
             chunk = requests[first : first + self.max_batch]
             start = time.monotonic()
             try:
-                waiting += self.engine.run_hops(chunk, post, fail_one)
+                waiting = self.engine.run_hops(chunk, post, fail_one)
             except Exception as e:
                 log.exception("a batch of %d windows failed", len(chunk))
                 for request in chunk:
@@ -351,15 +365,49 @@ class InferenceWorker:
                 continue
             self.metrics.observe("inference_seconds", time.monotonic() - start)
             self.metrics.observe("batch_size", len(chunk))
-        waiting = [(r, items) for r, items in waiting if by_recognizer[r] in self._streams]
-        if not waiting:
+            for recognizer, items in waiting:
+                stream = by_recognizer[recognizer]
+                if stream not in self._streams:
+                    continue
+                if not stream.held:
+                    stream.held_since = time.monotonic()
+                    self._finals.append(stream)
+                stream.held += items
+
+    def _run_final_passes(self) -> None:
+        """The final passes of the queue's oldest streams, as one batch: the oldest stream's, and more
+        while their estimated cost stays within ``FINAL_ROUND_SECONDS``. Each stream then gets the
+        events that waited for them."""
+        chosen, passes, cost = [], 0, 0.0
+        while self._finals:
+            stream = self._finals[0]
+            count = sum(1 for item in stream.held if isinstance(item, PendingFinal) and item.request is not None)
+            if chosen and cost + count * self._final_cost > FINAL_ROUND_SECONDS:
+                break
+            chosen.append(self._finals.popleft())
+            passes, cost = passes + count, cost + count * self._final_cost
+        if not chosen:
             return
+        by_recognizer = {stream.recognizer: stream for stream in chosen}
+        waiting = [(stream.recognizer, stream.held) for stream in chosen]
+        for stream in chosen:
+            stream.held = []
+
+        def fail_one(recognizer, error: Exception) -> None:
+            log.error("stream failed in its final pass", exc_info=error)
+            self._fail(by_recognizer[recognizer], error)
+
+        def post(recognizer, events: list[Event]) -> None:
+            if events and by_recognizer[recognizer] in self._streams:
+                self._post(by_recognizer[recognizer], events, [])
+
         start = time.monotonic()
-        passes = self.engine.final_passes
         self.engine.run_final_passes(waiting, post, fail_one)
-        if self.engine.final_passes > passes:
-            self.metrics.observe("final_pass_seconds", time.monotonic() - start)
-            self.metrics.observe("final_pass_batch_size", self.engine.final_passes - passes)
+        if passes:
+            seconds = time.monotonic() - start
+            self._final_cost += 0.2 * (seconds / passes - self._final_cost)
+            self.metrics.observe("final_pass_seconds", seconds)
+            self.metrics.observe("final_pass_batch_size", passes)
 
     def _guard(self, stream: Stream, step: Callable[..., Any], *args: Any) -> Any:
         """Run one stream's step; a failure ends that stream only."""
@@ -380,8 +428,11 @@ class InferenceWorker:
     def _forget(self, stream: Stream) -> None:
         if stream in self._streams:
             self._streams.remove(stream)
+        if stream.held:
+            self._finals.remove(stream)
         stream.jobs.clear()
         stream.pushed = []
+        stream.held = []
 
     def _post(self, stream: Stream, events: list[Event], done: list[Job]) -> None:
         """Hand events and finished jobs to the loop, in order."""
@@ -391,8 +442,12 @@ class InferenceWorker:
             if job.kind == "audio":
                 self.metrics.observe("queue_lag_seconds", lag)
         if events or done:
-            # Read with the events, on this thread: the ack a session derives is consistent with them.
+            # Read with the events, on this thread: the ack a session derives is consistent with them,
+            # and covers no segment whose final still waits for its final pass.
             final = stream.recognizer.samples_final if stream.recognizer is not None else 0
+            pending = [item.end.start for item in stream.held if isinstance(item, PendingFinal)]
+            if pending:
+                final = min(final, pending[0] * FRAME_SAMPLES)
             self._call_soon(_deliver, stream, events, done, lags, final)
 
     def _call_soon(self, callback: Callable[..., None], *args: Any) -> None:
