@@ -8,7 +8,7 @@ greedy CTC, stitching, partial text. The fake's frames are mostly blank with
 letters in runs, as speech gives, so partials change and segments end. Streams
 get one hop of audio each, then one ``BatchEngine.step`` runs every due hop;
 ``push`` (the server's feed) is timed apart. One thread. Wall time and this process's
-CPU time are both reported: on a shared machine the CPU time is the steadier figure. Target (issue 18):
+CPU time are both reported: on a shared machine the CPU time is the steadier figure. Target:
 >= 10,000 hops/s, i.e. one inference thread keeps 3,000 streams at 0.3 s hops.
 Writes bench/results/engine.json.
 """

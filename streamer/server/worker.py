@@ -68,7 +68,7 @@ AHEAD_HOPS = 1  # hops of streams that are ahead per round while a live stream i
 AHEAD_MAX_WAIT = 0.5  # seconds streams that are ahead wait at most for a round of their own
 HOLD_MARGIN = 0.003  # seconds: a backlog batch must end this long before a live hop is expected
 HOLD_SLACK = 0.015  # seconds a live stream's audio may come late and still be waited for
-FINAL_ROUND_SECONDS = 0.02  # estimated final-pass work per round beyond the oldest stream's (live hops wait for it)
+FINAL_ROUND_SECONDS = 0.05  # estimated final-pass work per round beyond the oldest stream's (live hops wait for it)
 
 
 @dataclass
@@ -266,7 +266,7 @@ class InferenceWorker:
         self._hold_until = None
         ahead = [s for s in self._streams if s.pushed and s.pushed[0].live_at > now + AHEAD_SECONDS]
         ahead_set = set(ahead)
-        waiting: set[Stream] = set()  # streams ahead of real time that yield this round
+        waiting: set[Stream] = set()  # streams ahead of real time that yield in the current round
         if ahead and len(ahead) < len(self._streams):  # a live stream is open: it must not wait behind them
             live = [s for s in self._streams if s not in ahead_set and s.recognizer is not None]
             taking = self._ahead_turn(ahead, live, now)
@@ -306,7 +306,7 @@ class InferenceWorker:
                     self._post(stream, [], done)
 
     def _ahead_turn(self, ahead: list[Stream], live: list[Stream], now: float) -> list[Stream]:
-        """The streams ahead of real time that get a hop this round, beside the ``live`` ones."""
+        """The streams ahead of real time that get a hop in the current round, beside the ``live`` ones."""
         turn = sorted(ahead, key=lambda s: s.served)[:AHEAD_HOPS]  # the longest waiting first: they take turns
         if now - self._ahead_at > AHEAD_MAX_WAIT:
             return turn
