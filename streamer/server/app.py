@@ -27,6 +27,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from streamer.core.config import StreamingConfig
+from streamer.server.ending import SHUTTING_DOWN
 from streamer.server.http import HttpFront
 from streamer.server.metrics import Metrics
 from streamer.server.native import run_native
@@ -35,7 +36,6 @@ from streamer.server.resume import RESTARTING
 from streamer.server.session import CLOSE_TIMEOUT, WRITE_TIMEOUT, Session, WriteTimeout, close
 from streamer.server.vosk import run_vosk
 from streamer.server.worker import InferenceWorker
-from streamer.wire.events import Ending
 from streamer.wire.protocol import NATIVE_PATH, CloseCode
 
 __all__ = ["ServerOptions", "StreamServer"]
@@ -53,8 +53,6 @@ PING_INTERVAL = 20.0  # seconds
 # Frames websockets may queue unread per session (above this it stops reading the socket): with
 # 1 MiB messages, 4 MiB; the documented per-session memory bound counts them.
 MAX_QUEUE = 4
-# On shutdown a session gets the finals of everything it sent, then done, then 1001.
-SHUTTING_DOWN = Ending(CloseCode.GOING_AWAY, "server shutting down", done=True)
 SHUTDOWN_POLL = 0.02  # seconds between two checks whether every session has finished
 
 

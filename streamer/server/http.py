@@ -25,7 +25,7 @@ from websockets.http11 import Request, Response
 
 from streamer.server.metrics import Metrics
 from streamer.server.options import ServerOptions
-from streamer.wire.protocol import NATIVE_PATH, bearer_token
+from streamer.wire.protocol import NATIVE_PATH
 
 __all__ = ["HttpFront", "response"]
 
@@ -106,7 +106,7 @@ class HttpFront:
         if not self._origin_ok(headers):
             return "origin", HTTPStatus.FORBIDDEN, "origin not allowed; see --allowed-origin\n"
         authorization = headers.get_all("Authorization")
-        if authorization and not (len(authorization) == 1 and self.token_ok(bearer_token(authorization[0]))):
+        if authorization and not (len(authorization) == 1 and self.token_ok(_bearer_token(authorization[0]))):
             return "token", HTTPStatus.UNAUTHORIZED, "wrong token\n"
         if self.stopping:
             return "shutting_down", HTTPStatus.SERVICE_UNAVAILABLE, "the server is shutting down\n"
@@ -198,3 +198,9 @@ def response(status: HTTPStatus, body: str | bytes, content_type: str = "text/pl
 def _printable(path: str) -> str:
     """A request path for the log: at most 200 characters, control characters escaped."""
     return path[:200].encode("unicode_escape").decode("ascii")
+
+
+def _bearer_token(header: str) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header."""
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None

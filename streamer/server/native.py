@@ -11,7 +11,8 @@ import asyncio
 
 from streamer.server.resume import resume_clock
 from streamer.server.session import AUTH_SECONDS, Session, close
-from streamer.wire.events import Config, Done, Ending, Eof, ErrorEvent, Finalize, Ready, error_ending, parse_native
+from streamer.server.ending import RECOGNITION_FAILED, Ending, error_ending
+from streamer.wire.events import Config, Done, Eof, ErrorEvent, Finalize, Ready, parse_native
 from streamer.wire.protocol import CloseCode, ProtocolError, token_of
 
 __all__ = ["run_native"]
@@ -31,7 +32,7 @@ async def run_native(s: Session) -> None:
             try:
                 await s.feed.close()
             except Exception:
-                ending = error_ending("internal", "recognition failed for this session", CloseCode.INTERNAL)
+                ending = RECOGNITION_FAILED
         if ending.error is not None:
             s.send(ending.error)
         if ending.done:

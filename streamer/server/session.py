@@ -22,7 +22,8 @@ from streamer.server.metrics import Metrics
 from streamer.server.options import ServerOptions
 from streamer.server.resume import ResumeClock
 from streamer.server.worker import InferenceWorker
-from streamer.wire.events import Ending, ErrorEvent, Event, Lag, error_ending
+from streamer.server.ending import RECOGNITION_FAILED, Ending, error_ending
+from streamer.wire.events import ErrorEvent, Event, Lag
 from streamer.wire.protocol import VOSK_SAMPLE_RATE, CloseCode, ProtocolError
 from streamer.wire.units import SAMPLE_RATE
 
@@ -213,7 +214,7 @@ class Session:
             self.send(Lag(round(lag, 3)))
 
     def _on_failure(self) -> None:
-        self.end_with(error_ending("internal", "recognition failed for this session", CloseCode.INTERNAL))
+        self.end_with(RECOGNITION_FAILED)
 
 
 class WriteTimeout(Exception):

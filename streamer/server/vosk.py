@@ -6,20 +6,24 @@ acts and replies in one loop.
 
 from __future__ import annotations
 
+from streamer.server.ending import Ending, error_ending
 from streamer.server.session import AUTH_SECONDS, Session, close
 from streamer.wire.events import (
     AudioFormat,
-    Ending,
+    Event,
+    Final,
+    Partial,
     VoskConfig,
     VoskError,
+    VoskPartial,
     VoskReset,
-    error_ending,
+    VoskResult,
+    WordTiming,
     parse_vosk,
-    vosk_reply,
 )
 from streamer.wire.protocol import CloseCode, ProtocolError
 
-__all__ = ["run_vosk"]
+__all__ = ["run_vosk", "vosk_reply"]
 
 
 async def run_vosk(s: Session) -> None:
@@ -88,3 +92,28 @@ async def _end(s: Session, ending: Ending) -> None:
         s.metrics.count("errors", ending.error.code)
         await s.write(VoskError(ending.error.message, ending.error.code).to_json())
     await close(s.ws, ending.code, ending.reason)
+
+
+def vosk_reply(
+    events: list[Event], current: str, words: bool = True, final: bool = False, lag: float | None = None
+) -> tuple[VoskPartial | VoskResult, str]:
+    """The one reply to a Vosk message: a result if a segment ended (or ``final``), else the partial.
+
+    Vosk's models write lowercase, so its clients expect lowercase. If the events end more than one
+    segment, the result joins them. Returns ``(reply, current)`` where ``current`` is the segment's
+    text after these events.
+    """
+    finals = [e for e in events if isinstance(e, Final)]
+    for event in events:
+        if isinstance(event, Partial):
+            current = event.text
+        elif isinstance(event, Final):
+            current = ""
+    if not finals and not final:
+        return VoskPartial(current.lower(), lag), current
+    timings = (
+        tuple(WordTiming(w.word.lower(), w.start, w.end, w.confidence) for f in finals for w in f.words)
+        if words
+        else None
+    )
+    return VoskResult(" ".join(f.text.lower() for f in finals if f.text), timings, lag), current

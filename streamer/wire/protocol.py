@@ -25,7 +25,6 @@ __all__ = [
     "VOSK_SAMPLE_RATE",
     "CloseCode",
     "ProtocolError",
-    "bearer_token",
     "json_type",
     "load_json",
     "token_of",
@@ -197,9 +196,3 @@ def token_of(text: str | bytes) -> str | None:
     except ProtocolError:
         return None
     return token if isinstance(token, str) else None
-
-
-def bearer_token(header: str) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header."""
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else None
