@@ -16,6 +16,7 @@ from typing import Any
 
 from streamer.cli.options import streaming_config
 from streamer.core.config import StreamingConfig
+from streamer.server import protocols
 from streamer.server.app import ServerOptions, StreamServer
 from streamer.wire.protocol import NATIVE_PATH
 
@@ -51,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=d.host, help="interface to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=d.port, help="TCP port, 0 for any free one (default: %(default)s)")
     parser.add_argument(
-        "--protocol", choices=("native", "vosk"), default=d.protocol,
+        "--protocol", choices=protocols.names(), default=d.protocol,
         help=f"native at {NATIVE_PATH}, or Vosk-compatible on every path (default: %(default)s)",
     )  # fmt: skip
     parser.add_argument(
@@ -113,11 +114,11 @@ def run(args: argparse.Namespace, model: Any = None, config: StreamingConfig | N
     try:
         options = options_from_args(args)
         streaming = config or streaming_config(args)
+        load = None if model is not None else functools.partial(_load, args)
+        server = StreamServer(model, load=load, streaming=streaming, options=options)  # checks the protocol
     except ValueError as e:
         log.error("%s", e)
         return 2
-    load = None if model is not None else functools.partial(_load, args)
-    server = StreamServer(model, load=load, streaming=streaming, options=options)
     try:
         asyncio.run(_serve_with_signals(server))
     except (FileNotFoundError, ValueError, RuntimeError, OSError) as e:

@@ -6,8 +6,9 @@ stream's due hops together as batches; the event loop only reads, validates, con
 
 - ``options``: ``ServerOptions``, every limit;
 - ``http``: ``/healthz``, ``/metrics``, the static page and the refusals before the upgrade;
-- ``session``: one connection's feed, outbox, timeouts and backpressure;
-- ``native`` and ``vosk``: the two protocols' loops;
+- ``session``: what every protocol's session shares: its feed, outbox, timeouts and backpressure;
+- ``native`` and ``vosk``: one ``Session`` subclass per protocol; ``protocols``: their names;
+- ``ending``: how the server ends a session;
 - ``worker``, ``feed``, ``metrics``: the inference thread, its loop-side handle, Prometheus counters;
 - ``app`` (here): ``StreamServer``, the lifecycle (start, sessions, graceful shutdown).
 
@@ -29,14 +30,11 @@ from websockets.exceptions import ConnectionClosed
 from streamer.core.config import StreamingConfig
 from streamer.server.http import HttpFront
 from streamer.server.metrics import Metrics
-from streamer.server.native import run_native
 from streamer.server.options import ServerOptions
-from streamer.server.resume import RESTARTING
+from streamer.server.protocols import session_class
 from streamer.server.session import CLOSE_TIMEOUT, WRITE_TIMEOUT, Session, WriteTimeout, close
-from streamer.server.vosk import run_vosk
 from streamer.server.worker import InferenceWorker
-from streamer.wire.events import Ending
-from streamer.wire.protocol import NATIVE_PATH, CloseCode
+from streamer.wire.protocol import CloseCode
 
 __all__ = ["ServerOptions", "StreamServer"]
 
@@ -53,8 +51,6 @@ PING_INTERVAL = 20.0  # seconds
 # Frames websockets may queue unread per session (above this it stops reading the socket): with
 # 1 MiB messages, 4 MiB; the documented per-session memory bound counts them.
 MAX_QUEUE = 4
-# On shutdown a session gets the finals of everything it sent, then done, then 1001.
-SHUTTING_DOWN = Ending(CloseCode.GOING_AWAY, "server shutting down", done=True)
 SHUTDOWN_POLL = 0.02  # seconds between two checks whether every session has finished
 
 
@@ -65,7 +61,8 @@ class StreamServer:
         model: a loaded streamable model, or
         load: a function returning one, run on the worker thread (``/healthz`` is 503 until it returns).
         streaming: the streaming knobs every session uses.
-        options: address, protocol and limits.
+        options: address, protocol and limits; ``ValueError`` for a protocol ``streamer.server.protocols``
+            does not know.
     """
 
     def __init__(
@@ -79,6 +76,7 @@ class StreamServer:
         if (model is None) == (load is None):
             raise ValueError("give either a model or a function that loads one")
         self.options = options or ServerOptions()
+        self.session_class = session_class(self.options.protocol)
         self.metrics = Metrics()
         self.worker = InferenceWorker(
             load or (lambda: model),
@@ -87,7 +85,7 @@ class StreamServer:
             gather_seconds=self.options.gather_seconds,
             metrics=self.metrics,
         )
-        self.http = HttpFront(self.options, self.metrics, lambda: self.loaded)
+        self.http = HttpFront(self.options, self.metrics, lambda: self.loaded, self.session_class.path)
         self.port: int | None = None
         self._ws_server: Server | None = None
         self._sessions: set[Session] = set()
@@ -114,7 +112,7 @@ class StreamServer:
             logger=WS_LOG,
         )
         self.port = self._ws_server.sockets[0].getsockname()[1]
-        where = NATIVE_PATH if o.protocol == "native" else "/ (vosk protocol)"
+        where = self.session_class.path or f"/ ({o.protocol} protocol)"
         log.info("listening on ws://%s:%d%s", o.host, self.port, where)
         if o.web_root is not None and (o.web_root / "index.html").is_file():
             host = f"[{o.host}]" if ":" in o.host else o.host
@@ -147,7 +145,7 @@ class StreamServer:
         start = time.monotonic()
         log.info("shutting down: finishing %d sessions", len(self._sessions))
         for session in list(self._sessions):
-            session.end_with(RESTARTING if session.clock is not None else SHUTTING_DOWN)
+            session.end_with(session.shutdown_ending())
         # Keep listening meanwhile, so load balancers read /readyz and late handshakes get a clear 503.
         grace = self.options.shutdown_grace
         while (self._sessions or self.http.slots or self.http.pending) and time.monotonic() - start < grace:
@@ -175,16 +173,16 @@ class StreamServer:
     async def _handle(self, ws: ServerConnection) -> None:
         authorization = ws.request.headers.get_all("Authorization") if ws.request else []
         authorized = self.options.token is None or bool(authorization)  # a wrong header got 401 already
-        session = Session(ws, self.options, self.worker, self.metrics, self.http, authorized)
+        session = self.session_class(ws, self.options, self.worker, self.metrics, self.http, authorized)
         self._sessions.add(session)
         self.metrics.add("sessions_active")
         self.metrics.add("sessions_total")
         if self.http.stopping:
-            session.end_with(SHUTTING_DOWN)
+            session.end_with(session.shutdown_ending())
         log.info("session %s opened (%s protocol)", session.id, self.options.protocol)
         ended: int | None = None  # the code the server closed with, where the handshake cannot report it
         try:
-            await (run_vosk(session) if session.vosk else run_native(session))
+            await session.run()
         except ConnectionClosed:
             pass  # the client left; nothing to send
         except WriteTimeout:

@@ -25,7 +25,6 @@ from websockets.http11 import Request, Response
 
 from streamer.server.metrics import Metrics
 from streamer.server.options import ServerOptions
-from streamer.wire.protocol import NATIVE_PATH, bearer_token
 
 __all__ = ["HttpFront", "response"]
 
@@ -37,13 +36,15 @@ class HttpFront:
     """Answers plain HTTP and admits or refuses websocket handshakes.
 
     Args:
-        options: the server's options (path, origins, token, cap, web root).
+        options: the server's options (origins, token, cap, web root).
         metrics: where refusals are counted and what ``/metrics`` renders.
         loaded: whether the model is ready (``/healthz`` and handshakes are 503 until then).
+        path: the one path websocket handshakes are admitted at (the protocol's); None: every path.
     """
 
-    def __init__(self, options: ServerOptions, metrics: Metrics, loaded: Callable[[], bool]) -> None:
+    def __init__(self, options: ServerOptions, metrics: Metrics, loaded: Callable[[], bool], path: str | None) -> None:
         self.options = options
+        self.path = path
         self.metrics = metrics
         self.loaded = loaded
         self.stopping = False  # set on shutdown: handshakes get 503
@@ -101,12 +102,12 @@ class HttpFront:
 
     def _refusal(self, path: str, headers: Headers) -> tuple[str, HTTPStatus, str] | None:
         """(metrics reason, status, body) when a websocket handshake must be refused."""
-        if self.options.protocol == "native" and path != NATIVE_PATH:
-            return "path", HTTPStatus.NOT_FOUND, f"no websocket endpoint here; connect to {NATIVE_PATH}\n"
+        if self.path is not None and path != self.path:
+            return "path", HTTPStatus.NOT_FOUND, f"no websocket endpoint here; connect to {self.path}\n"
         if not self._origin_ok(headers):
             return "origin", HTTPStatus.FORBIDDEN, "origin not allowed; see --allowed-origin\n"
         authorization = headers.get_all("Authorization")
-        if authorization and not (len(authorization) == 1 and self.token_ok(bearer_token(authorization[0]))):
+        if authorization and not (len(authorization) == 1 and self.token_ok(_bearer_token(authorization[0]))):
             return "token", HTTPStatus.UNAUTHORIZED, "wrong token\n"
         if self.stopping:
             return "shutting_down", HTTPStatus.SERVICE_UNAVAILABLE, "the server is shutting down\n"
@@ -157,7 +158,7 @@ class HttpFront:
             return response(HTTPStatus.OK, "ready\n")
         if path == "/metrics":
             return response(HTTPStatus.OK, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
-        if path == NATIVE_PATH:
+        if path == self.path:  # the protocol's one websocket path (a protocol on every path serves files too)
             return response(HTTPStatus.UPGRADE_REQUIRED, "this is a websocket endpoint\n")
         return await self._static(path)
 
@@ -198,3 +199,9 @@ def response(status: HTTPStatus, body: str | bytes, content_type: str = "text/pl
 def _printable(path: str) -> str:
     """A request path for the log: at most 200 characters, control characters escaped."""
     return path[:200].encode("unicode_escape").decode("ascii")
+
+
+def _bearer_token(header: str) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header."""
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from streamer.wire.events import Ack, Config, Ending, Event, Final, Partial, WordTiming
+from streamer.server.ending import Ending
+from streamer.wire.events import Ack, Config, Event, Final, Partial, WordTiming
 from streamer.wire.protocol import CloseCode
 from streamer.wire.units import SAMPLE_RATE
 

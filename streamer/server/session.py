@@ -1,8 +1,14 @@
-"""One websocket session on the event loop: its worker feed, its outbox, its timeouts and backpressure.
+"""One websocket session on the event loop, the part every protocol shares: its worker feed, its
+outbox, its timeouts, backpressure, authorization and closing.
 
-The protocol loops (``streamer.server.native``, ``streamer.server.vosk``) read messages through
-``Session.next_message`` and queue what they send with ``Session.send``; ``streamer.server.app``
-creates sessions and ends them on shutdown with ``Session.end_with``.
+Each protocol is a ``Session`` subclass of its own, side by side (``NativeSession`` in
+``streamer.server.native``, ``VoskSession`` in ``streamer.server.vosk``), registered by name in
+``streamer.server.protocols``. A subclass says what differs between protocols -- its path, its
+default sample rate, where its token may go, how the worker's events reach the client, how lag is
+reported, how shutdown ends it -- and serves the connection in ``run``: it reads with
+``next_message``, takes audio with ``accept_audio``, checks a token with ``authorize``, and writes
+with ``write`` (or queues for a sender task with ``send``). ``streamer.server.app`` creates the
+registered class for each connection and ends sessions on shutdown with ``end_with``.
 """
 
 from __future__ import annotations
@@ -12,21 +18,23 @@ import contextlib
 import logging
 import secrets
 import time
+from abc import ABC, abstractmethod
+from typing import ClassVar
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConcurrencyError, ConnectionClosed
 
+from streamer.server.ending import RECOGNITION_FAILED, SHUTTING_DOWN, Ending, error_ending
 from streamer.server.feed import Feed
 from streamer.server.http import HttpFront
 from streamer.server.metrics import Metrics
 from streamer.server.options import ServerOptions
-from streamer.server.resume import ResumeClock
 from streamer.server.worker import InferenceWorker
-from streamer.wire.events import Ending, ErrorEvent, Event, Lag, error_ending
-from streamer.wire.protocol import VOSK_SAMPLE_RATE, CloseCode, ProtocolError
+from streamer.wire.events import ErrorEvent, Event
+from streamer.wire.protocol import CloseCode, ProtocolError
 from streamer.wire.units import SAMPLE_RATE
 
-__all__ = ["AUTH_SECONDS", "CLOSE_TIMEOUT", "MAX_PENDING_MESSAGES", "WRITE_TIMEOUT", "Session", "close"]
+__all__ = ["AUTH_SECONDS", "CLOSE_TIMEOUT", "MAX_PENDING_MESSAGES", "WRITE_TIMEOUT", "Session", "WriteTimeout", "close"]
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +43,13 @@ WRITE_TIMEOUT = 10.0  # seconds one event may wait for a client that reads nothi
 CLOSE_TIMEOUT = 2.0  # seconds the closing handshake waits for the client's close frame, then drops TCP
 MAX_OUTBOX = 256  # events waiting for a slow reader before the server stops reading its audio
 MAX_PENDING_MESSAGES = 64  # audio and finalize messages per session queued for recognition (backpressure)
-LAG_INTERVAL = 1.0  # seconds between two lag events of one session
 
 
-class Session:
-    """One connection on the event loop: its worker feed, its outbox, its timeouts.
+class Session(ABC):
+    """One connection on the event loop, whatever its protocol: its worker feed, its outbox, its timeouts.
+
+    A protocol subclasses it, sets the class attributes below where it differs, and implements
+    ``run`` and ``deliver``.
 
     Args:
         ws: the connection.
@@ -49,6 +59,10 @@ class Session:
         front: the HTTP side, which checks tokens and hands out session slots.
         authorized: whether the handshake already carried the right token (or none is required).
     """
+
+    path: ClassVar[str | None] = None  # the one websocket path it is served at; None: every path
+    sample_rate: ClassVar[int] = SAMPLE_RATE  # Hz of the binary audio until a config says otherwise
+    token_hint: ClassVar[str] = "in the first message"  # where a token goes besides the Authorization header
 
     def __init__(
         self,
@@ -64,20 +78,11 @@ class Session:
         self.metrics = metrics
         self.front = front
         self.id = secrets.token_hex(6)
-        self.vosk = options.protocol == "vosk"
         self.authorized = authorized
         self.progress = asyncio.Event()  # set when queued audio or the outbox shrinks
-        self.feed = Feed(
-            worker, VOSK_SAMPLE_RATE if self.vosk else SAMPLE_RATE,
-            self._on_events, self._on_lag, self._on_failure, self.progress,
-        )  # fmt: skip
-        self.outbox: asyncio.Queue[Event | Ending] = asyncio.Queue()  # native: the sender's queue
-        self.collected: list[Event] = []  # vosk: events since the last reply
-        self.current = ""  # vosk: the current segment's text
-        self.words = True  # vosk: include word timings in results
-        self.clock: ResumeClock | None = None  # native: set by a config with a resume point
+        self.feed = Feed(worker, self.sample_rate, self.deliver, self._on_lag, self._on_failure, self.progress)
+        self.outbox: asyncio.Queue[Event | Ending] = asyncio.Queue()  # for a protocol with a sender task
         self.lag = 0.0  # how far behind real time the last audio was recognized
-        self._last_lag_event = float("-inf")
         self.started = self.last_audio = time.monotonic()
         self.deadline = self.started + options.max_session_seconds  # the wall-clock limit
         self.interrupt = asyncio.Event()  # set by shutdown or a worker failure
@@ -85,6 +90,25 @@ class Session:
         self._interrupted = asyncio.ensure_future(self.interrupt.wait())
         self.task = asyncio.current_task()  # the connection's handler, cancelled by force()
         self.forced = False
+
+    # ----- what each protocol says -----------------------------------------------------------------
+
+    @abstractmethod
+    async def run(self) -> None:
+        """Serve the session to its end; raises ``ConnectionClosed`` when the client went away."""
+
+    @abstractmethod
+    def deliver(self, events: list[Event]) -> None:
+        """Take the worker's events for this session, on the loop: send them (``send``) or keep them for a reply."""
+
+    def report_lag(self, lag: float) -> None:
+        """Recognition is ``lag`` seconds behind real time (also in ``self.lag``); by default the client is not told."""
+
+    def shutdown_ending(self) -> Ending:
+        """How the session ends when the server shuts down: by default its finals, then 1001."""
+        return SHUTTING_DOWN
+
+    # ----- what every protocol shares --------------------------------------------------------------
 
     async def next_message(self, within: float | None = None) -> str | bytes | Ending:
         """The next client message, or why the session must end instead (shutdown, timeouts).
@@ -172,9 +196,8 @@ class Session:
         taken meanwhile (1013).
         """
         if not self.front.token_ok(token):  # type: ignore[arg-type]
-            where = 'as config "token"' if self.vosk else 'as "token" in the first message'
             return error_ending(
-                "unauthorized", f"send the token in an Authorization header or {where}", CloseCode.POLICY
+                "unauthorized", f"send the token in an Authorization header or {self.token_hint}", CloseCode.POLICY
             )
         if not self.front.promote(self.ws):
             return error_ending("capacity", "too many sessions; try again later", CloseCode.TRY_AGAIN_LATER)
@@ -196,24 +219,12 @@ class Session:
         seconds = self.options.max_session_seconds
         return error_ending("max_duration", f"sessions last at most {seconds:g} s", CloseCode.MAX_DURATION, True)
 
-    def _on_events(self, events: list[Event]) -> None:
-        if self.vosk:
-            self.collected.extend(events)
-        else:
-            if self.clock is not None:  # a resumable session: on the client's clock, with acks
-                events = self.clock.events(events, self.feed.samples_final, self.feed.audio.samples_in)
-            for event in events:
-                self.send(event)
-
     def _on_lag(self, lag: float) -> None:
         self.lag = lag
-        now = time.monotonic()
-        if not self.vosk and lag > self.options.lag_warning_seconds and now - self._last_lag_event >= LAG_INTERVAL:
-            self._last_lag_event = now
-            self.send(Lag(round(lag, 3)))
+        self.report_lag(lag)
 
     def _on_failure(self) -> None:
-        self.end_with(error_ending("internal", "recognition failed for this session", CloseCode.INTERNAL))
+        self.end_with(RECOGNITION_FAILED)
 
 
 class WriteTimeout(Exception):

@@ -1,90 +1,139 @@
 """The Vosk dialect (``--protocol vosk``): one reply per audio, eof or reset message; a config gets none.
 
 Compatible with Vosk's own server and clients (docs/protocol.md, "Vosk protocol"); the session reads,
-acts and replies in one loop.
+acts and replies in one loop. The worker's events are kept until the next reply, which ``vosk_reply``
+makes of them; lag goes into that reply as a field, never as a message of its own.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from streamer.server.ending import Ending, error_ending
 from streamer.server.session import AUTH_SECONDS, Session, close
 from streamer.wire.events import (
     AudioFormat,
-    Ending,
+    Event,
+    Final,
+    Partial,
     VoskConfig,
     VoskError,
+    VoskPartial,
     VoskReset,
-    error_ending,
+    VoskResult,
+    WordTiming,
     parse_vosk,
-    vosk_reply,
 )
 from streamer.wire.protocol import CloseCode, ProtocolError
 
-__all__ = ["run_vosk"]
+__all__ = ["VOSK_SAMPLE_RATE", "VoskSession", "vosk_reply"]
+
+VOSK_SAMPLE_RATE = 8_000  # Hz, what Vosk's server assumes when a client sends no config
 
 
-async def run_vosk(s: Session) -> None:
-    """Serve one Vosk session to its end; raises ``ConnectionClosed`` when the client went away."""
-    while True:
-        message = await s.next_message(within=None if s.authorized else AUTH_SECONDS)
-        if isinstance(message, Ending):
-            return await _end(s, message)
-        try:
-            if isinstance(message, bytes):
-                if not s.authorized:
-                    return await _end(s, s.authorize(None))
-                future, ending = s.accept_audio(message)
-                if ending is not None:  # the audio clock reached the limit: the reply is the last result
-                    return await _end(s, ending)
+class VoskSession(Session):
+    """A session of the Vosk dialect, on every path: keyed JSON replies, one per client message."""
+
+    sample_rate = VOSK_SAMPLE_RATE
+    token_hint = 'as config "token"'
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.collected: list[Event] = []  # events since the last reply
+        self.current = ""  # the current segment's text
+        self.words = True  # include word timings in results
+
+    async def run(self) -> None:
+        while True:
+            message = await self.next_message(within=None if self.authorized else AUTH_SECONDS)
+            if isinstance(message, Ending):
+                return await self._end(message)
+            try:
+                if isinstance(message, bytes):
+                    if not self.authorized:
+                        return await self._end(self.authorize(None))
+                    future, ending = self.accept_audio(message)
+                    if ending is not None:  # the audio clock reached the limit: the reply is the last result
+                        return await self._end(ending)
+                    if future is not None:
+                        await future
+                    await self.write(self._reply())
+                    continue
+                request = parse_vosk(message)
+            except ProtocolError as e:
+                if not self.authorized:
+                    return await self._end(self.authorize(None))
+                if e.close is not None:
+                    return await self._end(error_ending(e.code, str(e), e.close))
+                await self._write_error(e.code, str(e))
+                continue
+            if isinstance(request, VoskConfig):
+                refusal = None if self.authorized else self.authorize(request.token)
+                if refusal is not None:
+                    return await self._end(refusal)
+                if request.sample_rate is not None and not self.feed.started:  # like Vosk: later configs are ignored
+                    self.feed.configure(AudioFormat(sample_rate=request.sample_rate))
+                if request.words is not None:
+                    self.words = request.words
+            elif not self.authorized:
+                return await self._end(self.authorize(None))
+            elif isinstance(request, VoskReset):
+                future = self.feed.finalize()
                 if future is not None:
                     await future
-                await s.write(_reply(s))
-                continue
-            request = parse_vosk(message)
-        except ProtocolError as e:
-            if not s.authorized:
-                return await _end(s, s.authorize(None))
-            if e.close is not None:
-                return await _end(s, error_ending(e.code, str(e), e.close))
-            s.metrics.count("errors", e.code)
-            await s.write(VoskError(str(e), e.code).to_json())
-            continue
-        if isinstance(request, VoskConfig):
-            refusal = None if s.authorized else s.authorize(request.token)
-            if refusal is not None:
-                return await _end(s, refusal)
-            if request.sample_rate is not None and not s.feed.started:  # like Vosk: later configs are ignored
-                s.feed.configure(AudioFormat(sample_rate=request.sample_rate))
-            if request.words is not None:
-                s.words = request.words
-        elif not s.authorized:
-            return await _end(s, s.authorize(None))
-        elif isinstance(request, VoskReset):
-            future = s.feed.finalize()
-            if future is not None:
-                await future
-            await s.write(_reply(s, final=True))
-        else:  # eof
-            await s.feed.close()
-            await s.write(_reply(s, final=True))
-            await close(s.ws, CloseCode.NORMAL)
-            return
+                await self.write(self._reply(final=True))
+            else:  # eof
+                await self.feed.close()
+                await self.write(self._reply(final=True))
+                await close(self.ws, CloseCode.NORMAL)
+                return
+
+    def deliver(self, events: list[Event]) -> None:
+        self.collected.extend(events)
+
+    def _reply(self, final: bool = False) -> str:
+        """The reply from the events since the last one; ``final`` (eof, reset) always gives a result."""
+        events, self.collected = self.collected, []
+        # Vosk clients read the keys they know; "lag" says we are behind.
+        lag = round(self.lag, 3) if self.lag > self.options.lag_warning_seconds else None
+        reply, self.current = vosk_reply(events, self.current, self.words, final, lag)
+        return reply.to_json()
+
+    async def _write_error(self, code: str, message: str) -> None:
+        """The one reply to a refused message (Vosk itself has none), counted like the native error events."""
+        self.metrics.count("errors", code)
+        await self.write(VoskError(message, code).to_json())
+
+    async def _end(self, ending: Ending) -> None:
+        """A server-side end: the last result (unsolicited, the one exception to one reply each), then close."""
+        if ending.flush and self.feed.started:
+            await self.feed.close()
+            await self.write(self._reply(final=True))
+        if ending.error is not None:
+            await self._write_error(ending.error.code, ending.error.message)
+        await close(self.ws, ending.code, ending.reason)
 
 
-def _reply(s: Session, final: bool = False) -> str:
-    """The reply from the events since the last one; ``final`` (eof, reset) always gives a result."""
-    events, s.collected = s.collected, []
-    # Vosk clients read the keys they know; "lag" says we are behind.
-    lag = round(s.lag, 3) if s.lag > s.options.lag_warning_seconds else None
-    reply, s.current = vosk_reply(events, s.current, s.words, final, lag)
-    return reply.to_json()
+def vosk_reply(
+    events: list[Event], current: str, words: bool = True, final: bool = False, lag: float | None = None
+) -> tuple[VoskPartial | VoskResult, str]:
+    """The one reply to a Vosk message: a result if a segment ended (or ``final``), else the partial.
 
-
-async def _end(s: Session, ending: Ending) -> None:
-    """A server-side end: the last result (unsolicited, the one exception to one reply each), then close."""
-    if ending.flush and s.feed.started:
-        await s.feed.close()
-        await s.write(_reply(s, final=True))
-    if ending.error is not None:
-        s.metrics.count("errors", ending.error.code)
-        await s.write(VoskError(ending.error.message, ending.error.code).to_json())
-    await close(s.ws, ending.code, ending.reason)
+    Vosk's models write lowercase, so its clients expect lowercase. If the events end more than one
+    segment, the result joins them. Returns ``(reply, current)`` where ``current`` is the segment's
+    text after these events.
+    """
+    finals = [e for e in events if isinstance(e, Final)]
+    for event in events:
+        if isinstance(event, Partial):
+            current = event.text
+        elif isinstance(event, Final):
+            current = ""
+    if not finals and not final:
+        return VoskPartial(current.lower(), lag), current
+    timings = (
+        tuple(WordTiming(w.word.lower(), w.start, w.end, w.confidence) for f in finals for w in f.words)
+        if words
+        else None
+    )
+    return VoskResult(" ".join(f.text.lower() for f in finals if f.text), timings, lag), current

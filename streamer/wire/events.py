@@ -26,7 +26,6 @@ from streamer.wire.audio import ENCODINGS
 from streamer.wire.protocol import (
     DEFAULT_ENCODING,
     DEFAULT_SAMPLE_RATE,
-    CloseCode,
     ProtocolError,
     json_type,
     load_json,
@@ -40,7 +39,6 @@ __all__ = [
     "ClientMessage",
     "Config",
     "Done",
-    "Ending",
     "Eof",
     "ErrorEvent",
     "Event",
@@ -59,12 +57,10 @@ __all__ = [
     "VoskReset",
     "VoskResult",
     "WordTiming",
-    "error_ending",
     "from_json",
     "parse_event",
     "parse_native",
     "parse_vosk",
-    "vosk_reply",
 ]
 
 
@@ -400,22 +396,6 @@ NATIVE: dict[str, type[Message]] = {
 CLIENT_TYPES = (Config, Auth, Finalize, Eof)
 
 
-@dataclass(frozen=True)
-class Ending:
-    """How the server ends a session: what the client gets before the close frame, and that frame."""
-
-    code: int
-    reason: str
-    error: ErrorEvent | None = None  # sent just before the close
-    flush: bool = True  # recognize the remaining audio and send its finals first
-    done: bool = False  # send {"type":"done"} before closing (after eof)
-
-
-def error_ending(code: str, message: str, close: CloseCode, flush: bool = False) -> Ending:
-    """An ending with an error event: ``code`` from ``ERROR_CODES``, ``close`` from ``CloseCode``."""
-    return Ending(close, code, ErrorEvent(code, message), flush=flush)
-
-
 # ----- the Vosk dialect --------------------------------------------------------------------------
 
 
@@ -587,28 +567,3 @@ def parse_event(text: str | bytes) -> Event:
     if not isinstance(message, Event):
         raise ProtocolError("bad_message", f"{message.type!r} is a client message, not a server event")
     return message
-
-
-def vosk_reply(
-    events: list[Event], current: str, words: bool = True, final: bool = False, lag: float | None = None
-) -> tuple[VoskPartial | VoskResult, str]:
-    """The one reply to a Vosk message: a result if a segment ended (or ``final``), else the partial.
-
-    Vosk's models write lowercase, so its clients expect lowercase. If the events end more than one
-    segment, the result joins them. Returns ``(reply, current)`` where ``current`` is the segment's
-    text after these events.
-    """
-    finals = [e for e in events if isinstance(e, Final)]
-    for event in events:
-        if isinstance(event, Partial):
-            current = event.text
-        elif isinstance(event, Final):
-            current = ""
-    if not finals and not final:
-        return VoskPartial(current.lower(), lag), current
-    timings = (
-        tuple(WordTiming(w.word.lower(), w.start, w.end, w.confidence) for f in finals for w in f.words)
-        if words
-        else None
-    )
-    return VoskResult(" ".join(f.text.lower() for f in finals if f.text), timings, lag), current

@@ -22,10 +22,8 @@ __all__ = [
     "MAX_TEXT_BYTES",
     "NATIVE_PATH",
     "RESUMABLE_CLOSES",
-    "VOSK_SAMPLE_RATE",
     "CloseCode",
     "ProtocolError",
-    "bearer_token",
     "json_type",
     "load_json",
     "token_of",
@@ -34,7 +32,6 @@ __all__ = [
 NATIVE_PATH = "/v1/stream"
 DEFAULT_SAMPLE_RATE = SAMPLE_RATE  # Hz, native protocol without a config message
 DEFAULT_ENCODING = "pcm_s16le"
-VOSK_SAMPLE_RATE = 8_000  # Hz, what Vosk's server assumes when a client sends no config
 # Text messages are commands of a few dozen bytes (a Vosk config with a phrase list: a few KiB).
 MAX_TEXT_BYTES = 64 * 1024  # longer text messages are refused (bad_message) without being parsed
 MAX_JSON_DEPTH = 32  # nested arrays/objects; deeper is refused before parsing (no RecursionError)
@@ -197,9 +194,3 @@ def token_of(text: str | bytes) -> str | None:
     except ProtocolError:
         return None
     return token if isinstance(token, str) else None
-
-
-def bearer_token(header: str) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header."""
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else None
