@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU readiness check of issue 18 (bench/gpu_check.py): parity with transformers on the GPU in
+# GPU readiness check (bench/gpu_check.py): parity with transformers on the GPU in
 # fp32/bf16/fp16, the demo streamed on the GPU vs the CPU, the window forward eager vs compiled,
 # and how many real-time large-model streams one GPU holds. Under 8 minutes on one H100; writes
 # bench/results/gpu_check.json. Extra arguments go to gpu_check.py (e.g. --dry-run, --skip parity).
