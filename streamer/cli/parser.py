@@ -46,8 +46,8 @@ DTYPES = ("float32", "bfloat16", "float16")
 
 DISTRIBUTION = "hubert-stream"  # pyproject.toml's [project] name, whose version --version prints
 DEFAULTS = StreamingConfig()
-# Measured figures (accuracy, compute) live in one place, the README, and nowhere in the help or docs/cli.md.
-FIGURES = "README.md, section Measured"
+# Measured figures (accuracy, compute) live in one place, docs/performance.md, and nowhere in the help or docs/cli.md.
+FIGURES = "docs/performance.md"
 
 EPILOG = f"""\
 exit status: {EXIT_OK} success; {EXIT_FAILED} some file could not be read (the others are still
