@@ -414,19 +414,14 @@ def test_help_lists_the_commands_and_exit_codes(capsys):
 
 
 @pytest.mark.parametrize("command", ["mic", "transcribe"])
-def test_help_shows_the_real_defaults(command, capsys):
-    """Every common option is listed with the default the code really uses."""
+def test_help_lists_the_choices(command, capsys):
+    """The model aliases, devices, precisions and formats in --help are the ones the code takes (the defaults:
+    tests/test_cli_defaults.py)."""
     import model.loading
 
     text = help_of(capsys, command)
-    defaults = StreamingConfig()
-    for option, frames in [
-        ("--hop S", defaults.hop_frames), ("--lookahead S", defaults.lookahead_frames),
-        ("--left-context S", defaults.left_context_frames), ("--endpoint-silence S", defaults.endpoint_blank_frames),
-    ]:  # fmt: skip
+    for option in ("--hop S", "--lookahead S", "--left-context S", "--endpoint-silence S"):
         assert option in text
-        assert f"(default: {round(frames * FRAME_SECONDS, 2)})" in text.rsplit(option, 1)[1].split(" --", 1)[0]
-    assert f"default: {model.loading.DEFAULT_MODEL}" in text
     assert set(streamer.cli.parser.MODEL_ALIASES) == set(model.loading.ALIASES)
     assert "--device-type {cpu,cuda,auto}" in text and "--dtype {float32,bfloat16,float16}" in text
     assert "--format {text,jsonl,srt,vtt}" in text and "(default: text)" in text
