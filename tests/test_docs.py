@@ -105,7 +105,8 @@ def test_no_project_history_in_the_tree():
         ("streams ahead of real time that yield " + "this" + " round", False),
         ("each round pushes one due hop per stream", False),
     ],
-)
+    ids=["round", "issue", "issue-hash", "file-name", "this-round-as-time", "stop", "scheduler", "scheduler-each"],
+)  # ids of their own: pytest's cache keeps test ids, and it should not hold the phrases either
 def test_history_pattern(line, history):
     """The history check catches a round, issue or stop by number, and leaves the scheduler's rounds alone."""
     assert bool(HISTORY.search(line)) is history
