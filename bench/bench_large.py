@@ -13,7 +13,7 @@ the demo model's, in ``bench/bench_streaming.py``). In one process, runs alterna
 - batched: N streams fed hop by hop through ``BatchEngine`` (one forward per due hop of
   all streams), compute per stream-second and the ratio to offline;
 - with ``--compare``, the same live and batched runs for the KV-cached windows without the final
-  pass and for round 1's default (whole windows, no final pass);
+  pass (``--no-final-pass``) and for whole windows without it (``--no-kv-cache --no-final-pass``);
 - with ``--compile``, the same live and batched runs with the window forwards compiled
   (``model.device.compile_model``, what ``HUBERT_STREAM_COMPILE=1`` does), compiling in the warm-up;
 - the whole-file path (``transcribe_file``: offline in long chunks) and the live windows over
@@ -114,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
         "--compare", action="store_true",
-        help="also time the windows without the final pass (KV-cached) and round 1's default (whole windows, "
-        "no final pass)",
+        help="also time the windows without the final pass (KV-cached), and whole windows without it "
+        "(--no-kv-cache --no-final-pass)",
     )  # fmt: skip
     parser.add_argument(
         "--compile", action="store_true",
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         others = {}  # job suffix -> (model, config) of the runs beside the default's
         if args.compare:
             others["windows_kv"] = model, StreamingConfig(final_pass=False)
-            others["round1"] = model, StreamingConfig(kv_cache=False, final_pass=False)
+            others["whole_windows"] = model, StreamingConfig(kv_cache=False, final_pass=False)
         if args.compile:  # a second copy, so eager and compiled runs alternate
             others["compiled"] = compile_model(load_model(tmp, device=args.device, dtype=args.dtype)), config
     device = model.device
@@ -185,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         "setup": {
             "architecture": f"hidden {args.hidden}, {args.layers} layers, conv 512x7 (layer norm), pre-LN, random",
             "config": "default StreamingConfig (hop 0.3 s, lookahead 0.3 s, left context 1.0 s, KV cache, final pass); "
-            "with --compare also the KV-cached windows alone (windows_kv) and round 1's whole windows (round1); "
+            "with --compare also the KV-cached windows alone (windows_kv) and whole windows without the final pass, "
+            "--no-kv-cache --no-final-pass (whole_windows); "
             "with --compile also the default with compiled window forwards (compiled)",
             "jobs": sorted(jobs),
             "device": device_name(device),

@@ -55,7 +55,7 @@ CONFIGS = [
     {"kv_cache": False},
     {"final_context_frames": 50},
     {"final_context_frames": 200},
-    {"kv_cache": False, "final_pass": False},  # round 1's default
+    {"kv_cache": False, "final_pass": False},  # whole windows, the windows' own finals
     {"lookahead_frames": 30, "final_pass": False},
     {"lookahead_frames": 60, "left_context_frames": 40, "final_pass": False},
     {"lookahead_frames": 60, "left_context_frames": 40},
@@ -72,7 +72,7 @@ BASE = {
 
 
 def config_name(config: StreamingConfig) -> str:
-    """How the README's table names a config."""
+    """How docs/performance.md's streaming table names a config."""
     name = (
         f"hop {config.hop_frames * FRAME_SECONDS:g} / look {config.lookahead_frames * FRAME_SECONDS:g} / "
         f"left {config.left_context_frames * FRAME_SECONDS:g}"

@@ -473,7 +473,7 @@ def free_port() -> int:
 
 
 def caption_run(page, last_word: float, during: Callable[[], None] = lambda: None) -> tuple[list[str], list[float]]:
-    """Start, run ``during``, Stop 1 s after the last word (or once the page listens again, if
+    """Start, run ``during``, press Stop a second after the last word (or once the page listens again, if
     later): the finals' texts and start times (seconds) on screen."""
     page.click("#start")
     started = time.monotonic()

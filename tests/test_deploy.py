@@ -186,7 +186,7 @@ def cluster(tmp_path_factory, demo_folder) -> Iterator[Cluster]:
         replicas = [Replica(p, port) for p, port in zip(processes, ports, strict=True)]
         for r in replicas:
             wait_for(lambda r=r: http_get(r.port, LIVENESS_PATH)[0] == 200, f"replica {r.port} loads the model")
-        # Until the server has /readyz (issue 15's drain work), HAProxy checks /healthz instead.
+        # HAProxy checks /readyz, or /healthz against a server that answers /readyz with 404.
         readiness = READINESS_PATH if http_get(ports[0], READINESS_PATH)[0] != 404 else LIVENESS_PATH
         frontend, monitor = free_port(), free_port()
         config = tmp_path_factory.mktemp("haproxy") / "haproxy.cfg"

@@ -1,4 +1,4 @@
-"""Hostile and malformed client messages through the real server (issue 16's fuzz findings): each one
+"""Hostile and malformed client messages through the real server (what the fuzzer found): each one
 gets its documented ``error`` event (or Vosk error reply) and close code, never 1011 or a traceback."""
 
 from __future__ import annotations

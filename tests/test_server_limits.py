@@ -1,4 +1,4 @@
-"""Hardening the server (issue 16): admission, prompt closes, overload, shutdown -- each at its documented bound."""
+"""The server's limits: admission, prompt closes, overload, shutdown -- each at its documented bound."""
 
 from __future__ import annotations
 

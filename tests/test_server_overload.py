@@ -1,4 +1,4 @@
-"""Overload (issue 16): flooders, a fast sender and a client that reads nothing, beside an honest live stream.
+"""Overload: flooders, a fast sender and a client that reads nothing, beside an honest live stream.
 
 What each gets is asserted here; how long the live stream waits meanwhile is a figure of
 bench/bench_overload.py (a contended core, alternating runs with and without the aggressors).

@@ -46,8 +46,8 @@ DTYPES = ("float32", "bfloat16", "float16")
 
 DISTRIBUTION = "hubert-stream"  # pyproject.toml's [project] name, whose version --version prints
 DEFAULTS = StreamingConfig()
-# Measured figures (accuracy, compute) live in one place, the README, and nowhere in the help or docs/cli.md.
-FIGURES = "README.md, section Measured"
+# Measured figures (accuracy, compute) live in one place, docs/performance.md, and nowhere in the help or docs/cli.md.
+FIGURES = "docs/performance.md"
 
 EPILOG = f"""\
 exit status: {EXIT_OK} success; {EXIT_FAILED} some file could not be read (the others are still
@@ -205,8 +205,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     group.add_argument(
         "--dtype", choices=DTYPES, default=None,
-        help="model precision (default: float32 on the CPU, bfloat16 or float16 on CUDA; bfloat16 is "
-        "faster on CPUs that support it)",
+        help="model precision, float16 on CUDA only (default: bfloat16 on a CPU with native bf16 (AVX512-bf16 "
+        "or AMX), float32 on other CPUs, where bf16 is emulated and slower; bfloat16 on CUDA, float16 on a GPU "
+        "without bf16; the choice is logged)",
     )  # fmt: skip
 
 

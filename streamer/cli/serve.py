@@ -38,11 +38,11 @@ LIMIT_OPTIONS = (
     ("--max-sessions", "max_sessions", int, "concurrent sessions; more get HTTP 503"),
     ("--max-message-bytes", "max_message_bytes", int, "largest message; a bigger one closes the session with 1009"),
     ("--idle-timeout", "idle_timeout", float, "seconds without audio before a session ends with 4001"),
-    ("--max-session-seconds", "max_session_seconds", float, "longest session in seconds; then 4002"),
+    ("--max-session-seconds", "max_session_seconds", float, "longest session (wall clock or audio), then 4002"),
     ("--max-buffer-seconds", "max_buffer_seconds", float, "audio queued per session before reading it pauses"),
     ("--lag-warning", "lag_warning_seconds", float, "seconds behind real time that trigger lag events"),
     ("--max-batch", "max_batch", int, "windows per forward pass (1: one forward per stream)"),
-    ("--shutdown-grace", "shutdown_grace", float, "seconds to deliver the last finals on SIGTERM"),
+    ("--shutdown-grace", "shutdown_grace", float, "seconds to deliver the last finals on SIGTERM; then 1001"),
 )
 
 
