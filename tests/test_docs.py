@@ -24,8 +24,6 @@ HISTORY = re.compile(
 )
 TEXT_SUFFIXES = {".py", ".md", ".json", ".jsonl", ".toml", ".sh", ".txt", ".yml", ".yaml", ".cfg", ".html", ".js",
                  ".css", ""}  # fmt: skip
-# Being rewritten in other changes, which take their history mentions out; drop each name once it has.
-REWRITTEN_ELSEWHERE = {"bench/bench_engine.py", "bench/gpu_check.py"}
 
 
 def slug(heading: str) -> str:
@@ -78,8 +76,6 @@ def test_no_project_history_in_the_tree():
     found = []
     for path in repository_files():
         name = path.relative_to(ROOT).as_posix()
-        if name in REWRITTEN_ELSEWHERE:
-            continue
         if HISTORY.search(name):
             found.append(f"{name}: the file's name")
         if path.suffix not in TEXT_SUFFIXES:

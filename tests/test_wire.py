@@ -255,7 +255,12 @@ UNITS = ("SAMPLE_RATE", "FRAME_SAMPLES", "FRAME_SECONDS", "MIN_RATE", "MAX_RATE"
 
 
 def test_each_unit_is_defined_once():
-    """SAMPLE_RATE, FRAME_SECONDS, the rate limits... are assigned in streamer/wire/units.py only."""
+    """SAMPLE_RATE, FRAME_SECONDS, the rate limits... are assigned in streamer/wire/units.py only; the
+    one other home is the model's input rate in model/audio.py (``model/`` stands alone, so it cannot
+    read the wire layer's), and the two agree."""
+    from model.audio import SAMPLE_RATE as MODEL_RATE
+    from streamer.wire.units import SAMPLE_RATE
+
     homes: dict[str, list[str]] = {}
     for package in ("model", "streamer", "clients", "training"):
         for path in (ROOT / package).rglob("*.py"):
@@ -264,5 +269,7 @@ def test_each_unit_is_defined_once():
                     for target in node.targets:
                         if isinstance(target, ast.Name) and target.id in UNITS:
                             homes.setdefault(target.id, []).append(str(path.relative_to(ROOT)))
+    assert sorted(homes.pop("SAMPLE_RATE")) == ["model/audio.py", "streamer/wire/units.py"]
+    assert MODEL_RATE == SAMPLE_RATE
     assert homes == {name: ["streamer/wire/units.py"] for name in UNITS if name in homes}
-    assert set(homes) >= {"SAMPLE_RATE", "FRAME_SAMPLES", "FRAME_SECONDS", "MIN_RATE", "MAX_RATE"}
+    assert set(homes) >= {"FRAME_SAMPLES", "FRAME_SECONDS", "MIN_RATE", "MAX_RATE"}

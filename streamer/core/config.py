@@ -27,10 +27,10 @@ class StreamingConfig:
     energy_gate_db: float | None = None  # skip the model while the audio stays below this (dBFS RMS)
     # Decode each ended segment once more, as offline decoding would, for its final: the windows' ids
     # alone left short sentences 1.5 CER points behind offline decoding (the model is bidirectional;
-    # README). Partials come from the windows either way.
+    # docs/performance.md). Partials come from the windows either way.
     final_pass: bool = True
     # Most history the final pass sees before a segment that finalize() or the segment length cut
-    # out of an utterance (10 s); after a pause it sees none (README).
+    # out of an utterance (10 s); after a pause it sees none (docs/performance.md).
     final_context_frames: int = 500
     # Reuse the left context's keys/values from earlier hops: only hop + lookahead frames run through
     # the layers (30 of 80 by default; 1.7-1.9x less compute for the large model), approximating full
