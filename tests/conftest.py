@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from training.checkpoints import STYLES, write_checkpoint
@@ -17,6 +19,19 @@ def checkpoint_factory(tmp_path_factory):
         return made[style, weights]
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ctrl_c_reaches_python():
+    """A suite started in the background (``nohup``, ``&`` in a script, some CI runners) inherits SIGINT
+    ignored; the tests that press Ctrl-C with ``_thread.interrupt_main()`` only reach a Python
+    handler, so without one they would wait for ever. Python's own handler is put back."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous in (signal.SIG_IGN, signal.SIG_DFL, None):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if previous in (signal.SIG_IGN, signal.SIG_DFL):
+        signal.signal(signal.SIGINT, previous)
 
 
 DEMO = "demo"
