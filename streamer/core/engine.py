@@ -10,7 +10,8 @@ inference worker, the benches and the GPU check all drive streams through this c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from streamer.core.batch import HopRequest, forward_final_passes, forward_hops
 from streamer.core.recognizer import PendingFinal, Recognizer
@@ -21,6 +22,22 @@ __all__ = ["BatchEngine", "Waiting"]
 OnEvents = Callable[[Recognizer, list[Event]], None]
 OnError = Callable[[Recognizer, Exception], None]
 Waiting = list[tuple[Recognizer, list]]  # streams whose events wait for final passes, with those events
+
+
+def _per_stream(
+    work: list[tuple[Recognizer, Any]], step: Callable[[Recognizer, Any], Any], on_error: OnError | None
+) -> Iterator[tuple[Recognizer, Any]]:
+    """``(recognizer, step(recognizer, argument))`` for each pair of ``work``; a stream whose step fails
+    goes to ``on_error`` and is left out (without ``on_error`` the exception propagates)."""
+    for recognizer, argument in work:
+        try:
+            result = step(recognizer, argument)
+        except Exception as e:
+            if on_error is None:
+                raise
+            on_error(recognizer, e)
+            continue
+        yield recognizer, result
 
 
 class BatchEngine:
@@ -56,15 +73,8 @@ class BatchEngine:
             best = forward_hops(self.model, chunk)
             self.batches += 1
             self.windows += len(chunk)
-            for request, window in zip(chunk, best):
-                recognizer = request.recognizer
-                try:
-                    items = recognizer.consume(window)
-                except Exception as e:
-                    if on_error is None:
-                        raise
-                    on_error(recognizer, e)
-                    continue
+            windows = [(request.recognizer, window) for request, window in zip(chunk, best)]
+            for recognizer, items in _per_stream(windows, lambda r, window: r.consume(window), on_error):
                 if any(isinstance(item, PendingFinal) for item in items):
                     waiting.append((recognizer, items))
                 else:
@@ -91,14 +101,7 @@ class BatchEngine:
                 p.logits = row
             self.final_batches += -(-len(pending) // self.max_batch)
             self.final_passes += len(pending)
-        for recognizer, items in waiting:
-            try:
-                events = recognizer.settle(items)
-            except Exception as e:
-                if on_error is None:
-                    raise
-                on_error(recognizer, e)
-                continue
+        for recognizer, events in _per_stream(waiting, lambda r, items: r.settle(items), on_error):
             on_events(recognizer, events)
 
     def step(self, recognizers: Iterable[Recognizer]) -> dict[Recognizer, list[Event]]:

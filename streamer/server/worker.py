@@ -52,7 +52,6 @@ from typing import Any, Literal
 import numpy as np
 
 from streamer.core.config import StreamingConfig
-from streamer.core.recognizer import PendingFinal
 from streamer.server.metrics import Metrics
 from streamer.wire.events import Event
 from streamer.wire.units import FRAME_SAMPLES, SAMPLE_RATE
@@ -378,6 +377,8 @@ class InferenceWorker:
         """The final passes of the queue's oldest streams, as one batch: the oldest stream's, and more
         while their estimated cost stays within ``FINAL_ROUND_SECONDS``. Each stream then gets the
         events that waited for them."""
+        from streamer.core.recognizer import PendingFinal  # here: the CLI imports this module without torch
+
         chosen, passes, cost = [], 0, 0.0
         while self._finals:
             stream = self._finals[0]
@@ -445,7 +446,7 @@ class InferenceWorker:
             # Read with the events, on this thread: the ack a session derives is consistent with them,
             # and covers no segment whose final still waits for its final pass.
             final = stream.recognizer.samples_final if stream.recognizer is not None else 0
-            pending = [item.end.start for item in stream.held if isinstance(item, PendingFinal)]
+            pending = [item.end.start for item in stream.held if _is_pending_final(item)]
             if pending:
                 final = min(final, pending[0] * FRAME_SAMPLES)
             self._call_soon(_deliver, stream, events, done, lags, final)
@@ -456,6 +457,12 @@ class InferenceWorker:
             self._loop.call_soon_threadsafe(callback, *args)
         except RuntimeError:  # the loop is closed: nobody is waiting any more
             pass
+
+
+def _is_pending_final(item: Any) -> bool:
+    from streamer.core.recognizer import PendingFinal  # here: the CLI imports this module without torch
+
+    return isinstance(item, PendingFinal)
 
 
 def _next_hop_at(stream: Stream) -> float:
