@@ -102,6 +102,7 @@ class Stream:
         self.held_since = 0.0  # worker thread: when the oldest of them was queued
         self.message_samples = 0  # worker thread: samples in the last audio pushed
         self.error: Exception | None = None  # why the worker gave up on this stream
+        self.ended = False  # worker thread: closed or dropped; its recognizer is gone
 
 
 _STOP = object()
@@ -240,6 +241,8 @@ class InferenceWorker:
                 self._forget(stream)
             elif stream.error is not None:
                 self._call_soon(_settle, job.future, None, stream.error)
+            elif stream.ended:
+                self._call_soon(_settle, job.future, None, RuntimeError("the stream is closed"))
             else:
                 stream.jobs.append(job)
                 if stream.recognizer is None:
@@ -427,6 +430,14 @@ class InferenceWorker:
             self._call_soon(_settle, job.future, None, error)
 
     def _forget(self, stream: Stream) -> None:
+        """Drop the stream and everything the worker keeps for it, its recognizer included.
+
+        The recognizer goes now, not when the stream's handle is collected: the session's objects on
+        the loop refer to each other in cycles, which only Python's cyclic collector frees, and in a
+        process holding torch's many long-lived objects its full collections come rarely, so each
+        closed session's recognizer (a few MB of sample and feature buffers) stayed resident for
+        thousands of sessions.
+        """
         if stream in self._streams:
             self._streams.remove(stream)
         if stream.held:
@@ -434,6 +445,8 @@ class InferenceWorker:
         stream.jobs.clear()
         stream.pushed = []
         stream.held = []
+        stream.recognizer = None
+        stream.ended = True
 
     def _post(self, stream: Stream, events: list[Event], done: list[Job]) -> None:
         """Hand events and finished jobs to the loop, in order."""
