@@ -518,8 +518,12 @@ def test_lag_is_reported_when_inference_falls_behind(demo, clips):
 
 
 def test_a_fast_sender_is_not_behind_real_time(demo, clips):
-    """A file sent faster than real time, on a server faster than real time, gets no lag events."""
-    with running_server(demo, lag_warning_seconds=0.5) as server:
+    """A file sent faster than real time, on a server faster than real time, gets no lag events.
+
+    The demo model recognizes the clip several times faster than real time, so its lag stays near
+    zero; the 2 s threshold leaves a wide margin for a loaded 2-core machine, where a 0.5 s one
+    was once crossed (0.54 s) by scheduling noise alone."""
+    with running_server(demo, lag_warning_seconds=2.0) as server:
         events, code = asyncio.run(stream_clip(url(server), clips["weather"]))
     assert code == 1000 and not [e for e in events if e.type == "lag"]
 
