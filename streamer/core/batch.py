@@ -24,8 +24,9 @@ import torch
 
 from model.decoding import greedy_frames
 
-__all__ = ["FinalPassRequest", "HopRequest", "WindowBest", "forward_final_passes", "forward_hops"]
+__all__ = ["FinalPassRequest", "HopRequest", "WindowBest", "forward_final_passes", "forward_hops", "similar_lengths"]
 
+PADDING_RATIO = 1.25  # final passes share a forward when the longest is at most this times the shortest
 _SCRATCH = threading.local()  # per thread: reusable CPU buffers that batches are stacked into
 
 
@@ -157,19 +158,30 @@ def _forward(
         best[i] = WindowBest(ids_i, probs_i, skipped)
 
 
+def similar_lengths(lengths: list[int], max_batch: int) -> list[list[int]]:
+    """Indices into ``lengths`` in batches of at most ``max_batch`` whose longest is at most
+    ``PADDING_RATIO`` times their shortest: padding costs as much compute as audio, so stretches of
+    very different lengths go in separate forwards."""
+    batches: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        if batches and len(batches[-1]) < max_batch and lengths[i] <= lengths[batches[-1][0]] * PADDING_RATIO:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
 @torch.inference_mode()
 def forward_final_passes(model, requests: list[FinalPassRequest], max_batch: int = 32) -> list[torch.Tensor]:
     """Logits ``[hi - lo, vocab]`` (float32, on the CPU) of each request's wanted frames.
 
-    Stretches of similar length share a forward: each is padded with zeros to the longest of its
-    batch, and the padding frames are masked out (zeroed before the positional conv, left out of
+    Stretches of similar length share a forward (``similar_lengths``): each is padded with zeros to
+    the longest of its batch, and the padding frames are masked out (zeroed before the positional conv, left out of
     attention), so each decodes as it would alone. With a layer-norm feature encoder every conv
     frame depends only on its own samples, so the padding does not reach the real frames there.
     """
     results: list[torch.Tensor | None] = [None] * len(requests)
-    order = sorted(range(len(requests)), key=lambda i: len(requests[i].audio))
-    for first in range(0, len(order), max_batch):
-        rows = order[first : first + max_batch]
+    for rows in similar_lengths([len(r.audio) for r in requests], max_batch):
         longest = max(len(requests[i].audio) for i in rows)
         batch = np.zeros((len(rows), longest), dtype=np.float32)
         for row, i in enumerate(rows):

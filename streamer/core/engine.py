@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from streamer.core.batch import HopRequest, forward_final_passes, forward_hops
+from streamer.core.batch import HopRequest, forward_final_passes, forward_hops, similar_lengths
 from streamer.core.recognizer import PendingFinal, Recognizer
 from streamer.wire.events import Event
 
@@ -99,7 +99,7 @@ class BatchEngine:
                 return
             for p, row in zip(pending, logits):
                 p.logits = row
-            self.final_batches += -(-len(pending) // self.max_batch)
+            self.final_batches += len(similar_lengths([len(p.request.audio) for p in pending], self.max_batch))
             self.final_passes += len(pending)
         for recognizer, events in _per_stream(waiting, lambda r, items: r.settle(items), on_error):
             on_events(recognizer, events)
