@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import socket
 import time
@@ -201,6 +202,31 @@ def test_shutdown_gives_ten_sessions_finals_done_and_1001_within_the_grace(demo,
     for (events, code), name in zip(results, names, strict=True):
         assert code == 1001 and events[-1].type == "done"
         assert final_texts(events) == reference[name]
+
+
+@pytest.mark.parametrize("protocol", ["native", "vosk"])
+def test_a_session_forced_closed_while_it_waits_for_a_message_leaves_no_traceback(demo, caplog, protocol):
+    """At the end of the shutdown grace a session waiting for its client is cancelled and closed with 1001:
+    its pending read ends with the close, quietly, and nothing is logged as an exception never retrieved."""
+    caplog.set_level(logging.INFO)
+    with running_server(demo, protocol=protocol) as server:
+
+        async def scenario():
+            async with connect(url(server) if protocol == "native" else url(server, "/")) as ws:
+                if protocol == "native":
+                    await ws.recv()  # ready: the session now waits for a message
+                await wait_until(lambda: len(server._sessions) == 1, 5)
+                await asyncio.sleep(0.1)
+                # What the end of the shutdown grace does to a session still open:
+                server.loop.call_soon_threadsafe(lambda: [s.force() for s in server._sessions])
+                await messages_until_close(ws)
+                return ws.close_code
+
+        code = asyncio.run(scenario())
+    gc.collect()  # a task whose exception nobody read is logged when it is collected
+    assert code == 1001
+    faults = [r.getMessage() for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert not faults, faults
 
 
 def test_healthz_readyz_and_http_log_lines_name_the_path(demo, caplog, tmp_path):

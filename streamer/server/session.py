@@ -118,14 +118,20 @@ class Session(ABC):
         now = time.monotonic()
         limit = self.last_audio + self.options.idle_timeout if within is None else now + within
         receive = asyncio.ensure_future(self.ws.recv())
-        done, _ = await asyncio.wait(
-            {receive, self._interrupted},
-            timeout=max(0.0, min(limit, self.deadline) - now),
-            return_when=asyncio.FIRST_COMPLETED,
-        )
-        if receive in done:
-            return receive.result()
-        receive.cancel()  # safe: websockets' recv() loses nothing when cancelled
+        try:
+            done, _ = await asyncio.wait(
+                {receive, self._interrupted},
+                timeout=max(0.0, min(limit, self.deadline) - now),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if receive in done:
+                return receive.result()
+        finally:
+            # Also when this task is cancelled meanwhile (the native sender failed first, shutdown): a
+            # recv() left running ends with the connection's close, which asyncio would log as a task
+            # exception never retrieved. Cancelling is safe: websockets' recv() loses nothing.
+            if not receive.cancel() and not receive.cancelled():
+                receive.exception()  # it finished: its outcome is read (or was, above)
         if self.interrupt_reason is not None:
             return self.interrupt_reason
         if time.monotonic() >= self.deadline:
