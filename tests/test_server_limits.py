@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import gc
 import logging
 import socket
+import struct
+import sys
+import termios
 import time
 
 import pytest
 import test_server as shared
 from test_server import CHUNK, final_texts, http_get, messages_until_close, running_server, stream_clip, url
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from streamer.server import session as session_module
+from streamer.server.options import SEND_BUFFER_BYTES
 from streamer.server.session import AUTH_SECONDS, CLOSE_TIMEOUT, MAX_PENDING_MESSAGES
 from streamer.wire.events import parse_event
 
@@ -130,6 +135,48 @@ def test_a_client_that_reads_nothing_is_closed_after_the_write_timeout(demo, mon
 
         detected = asyncio.run(scenario())
     assert detected < 15
+
+
+def send_queue(sock) -> int:
+    """Bytes in a socket's kernel send queue, sent or not, that the peer has not acknowledged (Linux)."""
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="SO_SNDBUF doubling and TIOCOUTQ on sockets are Linux's")
+def test_a_client_that_reads_nothing_fills_no_more_than_the_capped_kernel_send_buffer(demo):
+    """Each session's socket has SO_SNDBUF send_buffer_bytes (Linux reserves twice that): the events piling
+    up for a client that reads nothing take at most that much of the server's kernel, not megabytes."""
+    with running_server(demo) as server:
+
+        async def scenario():
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the client's kernel takes little
+            sock.connect(("127.0.0.1", server.port))
+            ws = await connect(url(server), sock=sock, max_queue=1, ping_interval=None)
+            await wait_until(lambda: len(server._sessions) == 1, 5)
+            server_socket = next(iter(server._sessions)).ws.transport.get_extra_info("socket")
+            size = server_socket.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+            peak = 0
+
+            async def flood() -> None:
+                nonlocal peak
+                for i in range(100_000):  # each earns a ~100-byte error event the client never reads
+                    await ws.send("x")
+                    if i % 100 == 0:
+                        peak = max(peak, send_queue(server_socket))
+                        if peak >= size // 2:
+                            return
+
+            with contextlib.suppress(asyncio.TimeoutError, ConnectionClosed):
+                await asyncio.wait_for(flood(), 20)
+            await asyncio.sleep(0.2)  # what the server still writes meanwhile
+            peak = max(peak, send_queue(server_socket))
+            ws.transport.abort()
+            return size, peak
+
+        size, peak = asyncio.run(scenario())
+    assert size == 2 * SEND_BUFFER_BYTES
+    assert size // 2 <= peak <= size + 16 * 1024, f"{peak} bytes queued for a {size}-byte send buffer"
 
 
 @pytest.mark.parametrize("flood", ["tiny_audio", "finalize"])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -171,6 +172,7 @@ class StreamServer:
     # ----- sessions ------------------------------------------------------------------------------
 
     async def _handle(self, ws: ServerConnection) -> None:
+        _cap_send_buffer(ws, self.options.send_buffer_bytes)
         authorization = ws.request.headers.get_all("Authorization") if ws.request else []
         authorized = self.options.token is None or bool(authorization)  # a wrong header got 401 already
         session = self.session_class(ws, self.options, self.worker, self.metrics, self.http, authorized)
@@ -208,6 +210,17 @@ class StreamServer:
                 "session %s closed (%s) after %.1f s with %.1f s of audio",
                 session.id, code, time.monotonic() - session.started, session.feed.audio_seconds,
             )  # fmt: skip
+
+
+def _cap_send_buffer(ws: ServerConnection, size: int) -> None:
+    """Set the kernel's send buffer of a session's socket (SO_SNDBUF; 0 keeps the kernel's own sizing).
+
+    What a client that reads nothing can hold in the kernel before writes to it block and the write
+    timeout starts: part of the per-session memory bound (docs/protocol.md, Overload and memory).
+    """
+    sock = ws.transport.get_extra_info("socket")
+    if size and sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
 def _closed_with(ws: ServerConnection) -> int | str:
