@@ -10,10 +10,10 @@ __all__ = ["SEND_BUFFER_BYTES", "WEB_ROOT", "ServerOptions"]
 WEB_ROOT = Path(__file__).resolve().parents[2] / "clients" / "web"  # the browser page, when installed
 # The kernel's send buffer (SO_SNDBUF) of each session's socket: what a client that reads nothing
 # holds in the server's kernel before writes to it block and the write timeout starts counting. Left
-# to itself, Linux grows it up to net.ipv4.tcp_wmem's maximum (4 MiB by default) per connection. Events
-# come at about 0.5-3 KB per second of speech, so 64 KiB still holds tens of seconds of them for a
-# client that stalls, and sends 200 KB/s over a 300 ms round trip, a hundred times what a session needs.
-# Linux reserves twice the value set (for its bookkeeping): 128 KiB per session.
+# to itself, Linux grows it up to net.ipv4.tcp_wmem's maximum (4 MiB by default) per connection.
+# Linux reserves twice the value set (for its bookkeeping): 128 KiB per session, which holds a minute
+# or more of events (about 0.5-1.5 KB per second of speech) for a client that stalls, and sends
+# 200 KB/s over a 300 ms round trip, a hundred times what a session needs (docs/performance.md).
 SEND_BUFFER_BYTES = 64 * 1024
 
 
