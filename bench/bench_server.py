@@ -66,13 +66,21 @@ class Server:
     """``hubert-stream serve`` on a free port, for the duration of a ``with`` block."""
 
     def __init__(
-        self, model: str, max_batch: int, threads: int, dtype: str | None = None, extra: tuple[str, ...] = ()
+        self,
+        model: str,
+        max_batch: int,
+        threads: int,
+        dtype: str | None = None,
+        extra: tuple[str, ...] = (),
+        protocol: str = "vosk",
+        max_buffer_seconds: float | None = 30.0,  # None: the server's default
     ) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads)}
         self.port = free_port()
+        buffer = ["--max-buffer-seconds", f"{max_buffer_seconds:g}"] if max_buffer_seconds is not None else []
         command = [
-            sys.executable, "-m", "streamer", "serve", "--model", model, "--port", str(self.port), "--protocol", "vosk",
-            "--max-batch", str(max_batch), "--max-sessions", "1000", "--max-buffer-seconds", "30",
+            sys.executable, "-m", "streamer", "serve", "--model", model, "--port", str(self.port),
+            "--protocol", protocol, "--max-batch", str(max_batch), "--max-sessions", "1000", *buffer,
             "--log-level", "warning", *(["--dtype", dtype] if dtype else []), *extra,
         ]  # fmt: skip
         self.process = subprocess.Popen(command, cwd=ROOT, env=env)  # its warnings go to the bench's stderr

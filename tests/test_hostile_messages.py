@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
+import time
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from test_server import final_texts, messages_until_close, running_server, url
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from streamer.server.session import CLOSE_TIMEOUT
 from streamer.wire.protocol import MAX_TEXT_BYTES
 
 demo_folder, demo, clips, reference = shared.demo_folder, shared.demo, shared.clips, shared.reference  # fixtures
@@ -67,6 +70,15 @@ NATIVE = [
     ),
     ("f32-overs-clipped", [F32, f32(1.9, -1.5), f32()], [], 1000),
 ]
+SMALL_LIMIT = 64_000  # bytes: max_message_bytes of the servers the oversize messages go to
+# (id, a message over SMALL_LIMIT): websockets sends a list as one message in fragments, one per item.
+OVERSIZE = [
+    ("binary-frame", bytes(SMALL_LIMIT + 1)),
+    ("text-frame", "x" * (SMALL_LIMIT + 1)),
+    ("binary-fragments", [bytes(SMALL_LIMIT // 2 + 1)] * 2),  # each fragment under the limit, together over it
+    ("text-fragments", ["x" * 1_000] * 65),
+    ("too-many-fragments", [b"\0\0"] * 5_000),  # 10 KB, in more fragments than the websocket layer takes (4,096)
+]
 # Before authentication everything malformed is simply not a token.
 UNAUTHENTICATED = [
     ("auth-surrogate", ['{"type":"auth","token":"\\ud800"}']),
@@ -103,8 +115,19 @@ def servers(demo):
 def no_tracebacks(caplog):
     caplog.set_level(logging.INFO)
     yield
-    faults = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    gc.collect()  # a task whose exception nobody read is logged when it is collected
+    faults = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR or "Traceback" in r.getMessage()]
     assert not faults, [r.getMessage() for r in faults]
+
+
+@pytest.fixture(scope="module")
+def small_servers(demo):
+    """One server per protocol with a message size limit of SMALL_LIMIT."""
+    with contextlib.ExitStack() as stack:
+        yield {
+            protocol: stack.enter_context(running_server(demo, protocol=protocol, max_message_bytes=SMALL_LIMIT))
+            for protocol in ("native", "vosk")
+        }
 
 
 async def send_all(ws, messages) -> None:
@@ -215,3 +238,35 @@ def test_huge_float_samples_do_not_cost_the_rest_of_the_stream(servers, clips, r
     assert [e.code for e in events if e.type == "error"] == ["bad_audio"]
     assert "beyond" in next(e.message for e in events if e.type == "error")
     assert code == 1000 and final_texts(events) == reference["hello"]
+
+
+@pytest.mark.parametrize("protocol", ["native", "vosk"])
+@pytest.mark.parametrize("message", [c[1] for c in OVERSIZE], ids=[c[0] for c in OVERSIZE])
+def test_an_oversize_message_mid_stream_closes_with_1009_and_no_traceback(
+    small_servers, clips, no_tracebacks, caplog, protocol, message
+):
+    """A message over the size limit (one frame, fragments each under it, too many fragments) while audio
+    and replies flow, on either dialect: the client sees 1009, the server logs one line and no traceback."""
+    server = small_servers[protocol]
+    audio = [clips["hello"][first : first + 1_600].tobytes() for first in range(0, 16_000, 1_600)]
+
+    async def scenario():
+        async with connect(url(server, "/v1/stream" if protocol == "native" else "/")) as ws:
+
+            async def read() -> None:
+                with contextlib.suppress(ConnectionClosed):
+                    async for _ in ws:
+                        pass
+
+            reader = asyncio.ensure_future(read())
+            await send_all(ws, [*audio, message])
+            await asyncio.wait_for(reader, 10)
+            return ws.close_code
+
+    assert asyncio.run(scenario()) == 1009
+    deadline = time.monotonic() + CLOSE_TIMEOUT + 2  # the server may wait the close timeout for the TCP close
+    while not [r for r in caplog.records if "closed (1009)" in r.getMessage()] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len([m for m in lines if m.endswith("closed with 1009")]) == 1, lines
+    assert len([m for m in lines if "closed (1009)" in m]) == 1, lines

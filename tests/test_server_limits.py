@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import gc
 import logging
 import socket
+import struct
+import sys
+import termios
 import time
 
 import pytest
 import test_server as shared
 from test_server import CHUNK, final_texts, http_get, messages_until_close, running_server, stream_clip, url
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from streamer.server import session as session_module
+from streamer.server.options import SEND_BUFFER_BYTES
 from streamer.server.session import AUTH_SECONDS, CLOSE_TIMEOUT, MAX_PENDING_MESSAGES
 from streamer.wire.events import parse_event
 
@@ -131,6 +137,48 @@ def test_a_client_that_reads_nothing_is_closed_after_the_write_timeout(demo, mon
     assert detected < 15
 
 
+def send_queue(sock) -> int:
+    """Bytes in a socket's kernel send queue, sent or not, that the peer has not acknowledged (Linux)."""
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="SO_SNDBUF doubling and TIOCOUTQ on sockets are Linux's")
+def test_a_client_that_reads_nothing_fills_no_more_than_the_capped_kernel_send_buffer(demo):
+    """Each session's socket has SO_SNDBUF send_buffer_bytes (Linux reserves twice that): the events piling
+    up for a client that reads nothing take at most that much of the server's kernel, not megabytes."""
+    with running_server(demo) as server:
+
+        async def scenario():
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the client's kernel takes little
+            sock.connect(("127.0.0.1", server.port))
+            ws = await connect(url(server), sock=sock, max_queue=1, ping_interval=None)
+            await wait_until(lambda: len(server._sessions) == 1, 5)
+            server_socket = next(iter(server._sessions)).ws.transport.get_extra_info("socket")
+            size = server_socket.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+            peak = 0
+
+            async def flood() -> None:
+                nonlocal peak
+                for i in range(100_000):  # each earns a ~100-byte error event the client never reads
+                    await ws.send("x")
+                    if i % 100 == 0:
+                        peak = max(peak, send_queue(server_socket))
+                        if peak >= size // 2:
+                            return
+
+            with contextlib.suppress(asyncio.TimeoutError, ConnectionClosed):
+                await asyncio.wait_for(flood(), 20)
+            await asyncio.sleep(0.2)  # what the server still writes meanwhile
+            peak = max(peak, send_queue(server_socket))
+            ws.transport.abort()
+            return size, peak
+
+        size, peak = asyncio.run(scenario())
+    assert size == 2 * SEND_BUFFER_BYTES
+    assert size // 2 <= peak <= size + 16 * 1024, f"{peak} bytes queued for a {size}-byte send buffer"
+
+
 @pytest.mark.parametrize("flood", ["tiny_audio", "finalize"])
 def test_message_floods_stay_within_the_per_session_bound(demo, clips, flood):
     """2-byte audio messages or finalize messages as fast as possible: bounded queue, bounded memory, then a clean end."""
@@ -201,6 +249,31 @@ def test_shutdown_gives_ten_sessions_finals_done_and_1001_within_the_grace(demo,
     for (events, code), name in zip(results, names, strict=True):
         assert code == 1001 and events[-1].type == "done"
         assert final_texts(events) == reference[name]
+
+
+@pytest.mark.parametrize("protocol", ["native", "vosk"])
+def test_a_session_forced_closed_while_it_waits_for_a_message_leaves_no_traceback(demo, caplog, protocol):
+    """At the end of the shutdown grace a session waiting for its client is cancelled and closed with 1001:
+    its pending read ends with the close, quietly, and nothing is logged as an exception never retrieved."""
+    caplog.set_level(logging.INFO)
+    with running_server(demo, protocol=protocol) as server:
+
+        async def scenario():
+            async with connect(url(server) if protocol == "native" else url(server, "/")) as ws:
+                if protocol == "native":
+                    await ws.recv()  # ready: the session now waits for a message
+                await wait_until(lambda: len(server._sessions) == 1, 5)
+                await asyncio.sleep(0.1)
+                # What the end of the shutdown grace does to a session still open:
+                server.loop.call_soon_threadsafe(lambda: [s.force() for s in server._sessions])
+                await messages_until_close(ws)
+                return ws.close_code
+
+        code = asyncio.run(scenario())
+    gc.collect()  # a task whose exception nobody read is logged when it is collected
+    assert code == 1001
+    faults = [r.getMessage() for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert not faults, faults
 
 
 def test_healthz_readyz_and_http_log_lines_name_the_path(demo, caplog, tmp_path):

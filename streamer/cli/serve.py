@@ -40,6 +40,7 @@ LIMIT_OPTIONS = (
     ("--idle-timeout", "idle_timeout", float, "seconds without audio before a session ends with 4001"),
     ("--max-session-seconds", "max_session_seconds", float, "longest session (wall clock or audio), then 4002"),
     ("--max-buffer-seconds", "max_buffer_seconds", float, "audio queued per session before reading it pauses"),
+    ("--send-buffer-bytes", "send_buffer_bytes", int, "kernel send buffer per session (0: the kernel's own sizing)"),
     ("--lag-warning", "lag_warning_seconds", float, "seconds behind real time that trigger lag events"),
     ("--max-batch", "max_batch", int, "windows per forward pass (1: one forward per stream)"),
     ("--shutdown-grace", "shutdown_grace", float, "seconds to deliver the last finals on SIGTERM; then 1001"),

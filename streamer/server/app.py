@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -32,7 +33,7 @@ from streamer.server.http import HttpFront
 from streamer.server.metrics import Metrics
 from streamer.server.options import ServerOptions
 from streamer.server.protocols import session_class
-from streamer.server.session import CLOSE_TIMEOUT, WRITE_TIMEOUT, Session, WriteTimeout, close
+from streamer.server.session import CLOSE_TIMEOUT, WRITE_TIMEOUT, Session, WriteTimeout, close, refused_too_big
 from streamer.server.worker import InferenceWorker
 from streamer.wire.protocol import CloseCode
 
@@ -171,6 +172,7 @@ class StreamServer:
     # ----- sessions ------------------------------------------------------------------------------
 
     async def _handle(self, ws: ServerConnection) -> None:
+        _cap_send_buffer(ws, self.options.send_buffer_bytes)
         authorization = ws.request.headers.get_all("Authorization") if ws.request else []
         authorized = self.options.token is None or bool(authorization)  # a wrong header got 401 already
         session = self.session_class(ws, self.options, self.worker, self.metrics, self.http, authorized)
@@ -180,7 +182,6 @@ class StreamServer:
         if self.http.stopping:
             session.end_with(session.shutdown_ending())
         log.info("session %s opened (%s protocol)", session.id, self.options.protocol)
-        ended: int | None = None  # the code the server closed with, where the handshake cannot report it
         try:
             await session.run()
         except ConnectionClosed:
@@ -188,7 +189,6 @@ class StreamServer:
         except WriteTimeout:
             log.info("session %s: the client read nothing for %g s", session.id, WRITE_TIMEOUT)
             self.metrics.count("errors", "write_timeout")
-            ended = int(CloseCode.WRITE_TIMEOUT)  # the client cannot read it: its close handshake never completes
             await close(ws, CloseCode.WRITE_TIMEOUT, "write_timeout")  # dropped after the close timeout
         except asyncio.CancelledError:
             if not session.forced:
@@ -202,8 +202,35 @@ class StreamServer:
             session.close()
             self._sessions.discard(session)
             self.metrics.add("sessions_active", -1)
-            code = ended or (ws.close_code if ws.close_code is not None else "none")
+            code = _closed_with(ws)
+            sent = ws.protocol.close_sent
+            if refused_too_big(sent, ws.protocol.close_rcvd_then_sent):  # noticed by a read or a write
+                log.info("session %s: %s; closed with 1009", session.id, sent.reason)  # type: ignore[union-attr]
             log.info(
                 "session %s closed (%s) after %.1f s with %.1f s of audio",
                 session.id, code, time.monotonic() - session.started, session.feed.audio_seconds,
             )  # fmt: skip
+
+
+def _cap_send_buffer(ws: ServerConnection, size: int) -> None:
+    """Set the kernel's send buffer of a session's socket (SO_SNDBUF; 0 keeps the kernel's own sizing).
+
+    What a client that reads nothing can hold in the kernel before writes to it block and the write
+    timeout starts: part of the per-session memory bound (docs/protocol.md, Overload and memory).
+    """
+    sock = ws.transport.get_extra_info("socket")
+    if size and sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+
+
+def _closed_with(ws: ServerConnection) -> int | str:
+    """The close code of a session, for the log: the one the server sent (its own, or the client's echoed).
+
+    websockets' ``close_code`` is the code received: 1006 where the client's close frame never came or
+    was not read, as for a client that reads nothing (the server sent 4008) or a message over the
+    size limit (the websocket layer sent 1009 and reads no further). With no close frame sent, 1006 it is.
+    """
+    sent = ws.protocol.close_sent
+    if sent is not None:
+        return sent.code
+    return ws.close_code if ws.close_code is not None else "none"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from streamer.wire.events import ErrorEvent
 from streamer.wire.protocol import CloseCode
 
-__all__ = ["RECOGNITION_FAILED", "SHUTTING_DOWN", "Ending", "error_ending"]
+__all__ = ["MESSAGE_TOO_BIG", "RECOGNITION_FAILED", "SHUTTING_DOWN", "Ending", "error_ending"]
 
 
 @dataclass(frozen=True)
@@ -34,3 +34,6 @@ def error_ending(code: str, message: str, close: CloseCode, flush: bool = False)
 SHUTTING_DOWN = Ending(CloseCode.GOING_AWAY, "server shutting down", done=True)
 # The worker failed on this session's audio: the other sessions carry on.
 RECOGNITION_FAILED = error_ending("internal", "recognition failed for this session", CloseCode.INTERNAL)
+# A message over --max-message-bytes: the websocket layer has closed the connection with 1009 itself
+# (docs/protocol.md, close codes), so nothing more reaches the client; the rest of its audio is dropped.
+MESSAGE_TOO_BIG = Ending(CloseCode.TOO_BIG, "message too big", flush=False)

@@ -5,9 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["WEB_ROOT", "ServerOptions"]
+__all__ = ["SEND_BUFFER_BYTES", "WEB_ROOT", "ServerOptions"]
 
 WEB_ROOT = Path(__file__).resolve().parents[2] / "clients" / "web"  # the browser page, when installed
+# The kernel's send buffer (SO_SNDBUF) of each session's socket: what a client that reads nothing
+# holds in the server's kernel before writes to it block and the write timeout starts counting. Left
+# to itself, Linux grows it up to net.ipv4.tcp_wmem's maximum (4 MiB by default) per connection.
+# Linux reserves twice the value set (for its bookkeeping): 128 KiB per session, which holds a minute
+# or more of events (about 0.5-1.5 KB per second of speech) for a client that stalls, and sends
+# 200 KB/s over a 300 ms round trip, a hundred times what a session needs (docs/performance.md).
+SEND_BUFFER_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -22,6 +29,7 @@ class ServerOptions:
     idle_timeout: float = 30.0  # seconds without audio before the session ends (4001)
     max_session_seconds: float = 3600.0  # wall-clock length of one session (4002)
     max_buffer_seconds: float = 10.0  # queued audio per session before the server stops reading it
+    send_buffer_bytes: int = SEND_BUFFER_BYTES  # SO_SNDBUF of each session's socket; 0: the kernel's own sizing
     lag_warning_seconds: float = 1.0  # seconds behind real time above which clients are told (lag event / field)
     allowed_origins: tuple[str, ...] = ()  # besides the server's own page origin; "*" allows any
     token: str | None = None  # bearer token; None: no authentication
@@ -40,5 +48,7 @@ class ServerOptions:
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if self.send_buffer_bytes < 0:
+            raise ValueError(f"send_buffer_bytes must not be negative, got {self.send_buffer_bytes!r}")
         if self.gather_seconds < 0:
             raise ValueError(f"gather_seconds must not be negative, got {self.gather_seconds!r}")

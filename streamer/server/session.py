@@ -23,8 +23,9 @@ from typing import ClassVar
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConcurrencyError, ConnectionClosed
+from websockets.frames import Close
 
-from streamer.server.ending import RECOGNITION_FAILED, SHUTTING_DOWN, Ending, error_ending
+from streamer.server.ending import MESSAGE_TOO_BIG, RECOGNITION_FAILED, SHUTTING_DOWN, Ending, error_ending
 from streamer.server.feed import Feed
 from streamer.server.http import HttpFront
 from streamer.server.metrics import Metrics
@@ -34,7 +35,10 @@ from streamer.wire.events import ErrorEvent, Event
 from streamer.wire.protocol import CloseCode, ProtocolError
 from streamer.wire.units import SAMPLE_RATE
 
-__all__ = ["AUTH_SECONDS", "CLOSE_TIMEOUT", "MAX_PENDING_MESSAGES", "WRITE_TIMEOUT", "Session", "WriteTimeout", "close"]
+__all__ = [
+    "AUTH_SECONDS", "CLOSE_TIMEOUT", "MAX_PENDING_MESSAGES", "WRITE_TIMEOUT",
+    "Session", "WriteTimeout", "close", "refused_too_big",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -111,21 +115,32 @@ class Session(ABC):
     # ----- what every protocol shares --------------------------------------------------------------
 
     async def next_message(self, within: float | None = None) -> str | bytes | Ending:
-        """The next client message, or why the session must end instead (shutdown, timeouts).
+        """The next client message, or why the session must end instead (shutdown, timeouts, a message
+        over the size limit, which the websocket layer has already closed with 1009).
 
         ``within``: the message must come this soon (the token), else the idle timeout applies.
         """
         now = time.monotonic()
         limit = self.last_audio + self.options.idle_timeout if within is None else now + within
         receive = asyncio.ensure_future(self.ws.recv())
-        done, _ = await asyncio.wait(
-            {receive, self._interrupted},
-            timeout=max(0.0, min(limit, self.deadline) - now),
-            return_when=asyncio.FIRST_COMPLETED,
-        )
-        if receive in done:
-            return receive.result()
-        receive.cancel()  # safe: websockets' recv() loses nothing when cancelled
+        try:
+            done, _ = await asyncio.wait(
+                {receive, self._interrupted},
+                timeout=max(0.0, min(limit, self.deadline) - now),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if receive in done:
+                return receive.result()
+        except ConnectionClosed as e:
+            if not refused_too_big(e.sent, e.rcvd_then_sent):
+                raise
+            return MESSAGE_TOO_BIG
+        finally:
+            # Also when this task is cancelled meanwhile (the native sender failed first, shutdown): a
+            # recv() left running ends with the connection's close, which asyncio would log as a task
+            # exception never retrieved. Cancelling is safe: websockets' recv() loses nothing.
+            if not receive.cancel() and not receive.cancelled():
+                receive.exception()  # it finished: its outcome is read (or was, above)
         if self.interrupt_reason is not None:
             return self.interrupt_reason
         if time.monotonic() >= self.deadline:
@@ -225,6 +240,12 @@ class Session(ABC):
 
     def _on_failure(self) -> None:
         self.end_with(RECOGNITION_FAILED)
+
+
+def refused_too_big(sent: Close | None, rcvd_then_sent: bool | None) -> bool:
+    """Whether the websocket layer closed the connection itself for a message over ``max_size`` (or in too
+    many fragments): it sent 1009 first, not in answer to a close from the client."""
+    return sent is not None and sent.code == CloseCode.TOO_BIG and not rcvd_then_sent
 
 
 class WriteTimeout(Exception):
