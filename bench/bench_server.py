@@ -63,17 +63,23 @@ def free_port() -> int:
 
 
 class Server:
-    """``hubert-stream serve`` on a free port, for the duration of a ``with`` block."""
+    """``hubert-stream serve`` on a free port (Vosk's protocol unless told), for the duration of a ``with`` block."""
 
     def __init__(
-        self, model: str, max_batch: int, threads: int, dtype: str | None = None, extra: tuple[str, ...] = ()
+        self,
+        model: str,
+        max_batch: int,
+        threads: int,
+        dtype: str | None = None,
+        extra: tuple[str, ...] = (),
+        protocol: str = "vosk",
     ) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads)}
         self.port = free_port()
         command = [
-            sys.executable, "-m", "streamer", "serve", "--model", model, "--port", str(self.port), "--protocol", "vosk",
-            "--max-batch", str(max_batch), "--max-sessions", "1000", "--max-buffer-seconds", "30",
-            "--log-level", "warning", *(["--dtype", dtype] if dtype else []), *extra,
+            sys.executable, "-m", "streamer", "serve", "--model", model, "--port", str(self.port),
+            "--protocol", protocol, "--max-batch", str(max_batch), "--max-sessions", "1000",
+            "--max-buffer-seconds", "30", "--log-level", "warning", *(["--dtype", dtype] if dtype else []), *extra,
         ]  # fmt: skip
         self.process = subprocess.Popen(command, cwd=ROOT, env=env)  # its warnings go to the bench's stderr
         deadline = time.monotonic() + START_SECONDS
