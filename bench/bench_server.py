@@ -63,7 +63,7 @@ def free_port() -> int:
 
 
 class Server:
-    """``hubert-stream serve`` on a free port, for the duration of a ``with`` block."""
+    """``hubert-stream serve`` on a free port (Vosk's protocol unless told), for the duration of a ``with`` block."""
 
     def __init__(
         self,
