@@ -222,7 +222,7 @@ def test_vosk_hostile_message_before_auth_is_unauthorized(servers, no_tracebacks
 @pytest.mark.parametrize("value", [3e38, 1e30, 1e5])
 def test_huge_float_samples_do_not_cost_the_rest_of_the_stream(servers, clips, reference, value):
     """A refused block of huge floats leaves the stream intact: the sentence after it gets its exact final
-    (it used to silence the rest of the stream, or turn it into garbage)."""
+    (taken in, one such block would swamp the running statistics and silence or garble the rest)."""
     audio = (clips["hello"] / 32_768).astype("<f4")
 
     async def scenario():
