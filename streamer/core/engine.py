@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from streamer.core.batch import HopRequest, forward_final_passes, forward_hops, similar_lengths
-from streamer.core.recognizer import PendingFinal, Recognizer
+from streamer.core.recognizer import PendingFinal, Recognizer, waiting_final_passes
 from streamer.wire.events import Event
 
 __all__ = ["BatchEngine", "Waiting"]
@@ -85,9 +85,7 @@ class BatchEngine:
         """Run the final passes ``waiting`` streams need, batched across them, and hand each stream
         its events with its finals decoded. A failed forward fails every stream of it (``on_error``);
         a stream whose decoding fails fails alone."""
-        pending = [
-            p for _, items in waiting for p in items if isinstance(p, PendingFinal) and p.request is not None
-        ]
+        pending = [p for _, items in waiting for p in waiting_final_passes(items)]
         if pending:
             try:
                 logits = forward_final_passes(self.model, [p.request for p in pending], self.max_batch)

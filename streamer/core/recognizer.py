@@ -54,7 +54,15 @@ from streamer.core.config import StreamingConfig
 from streamer.wire.events import Event, Partial
 from streamer.wire.units import FRAME_SAMPLES, SAMPLE_RATE
 
-__all__ = ["PendingFinal", "Recognizer", "frame_sizes", "settle", "whole_frames", "zeros_to_whole_frame"]
+__all__ = [
+    "PendingFinal",
+    "Recognizer",
+    "frame_sizes",
+    "settle",
+    "waiting_final_passes",
+    "whole_frames",
+    "zeros_to_whole_frame",
+]
 
 
 @dataclass
@@ -367,7 +375,7 @@ class Recognizer:
 
     def _settle_now(self, items: list[Event | PendingFinal]) -> list[Event]:
         """``settle`` after running the final passes ``items`` wait for, as a batch of their own."""
-        waiting = [p for p in items if isinstance(p, PendingFinal) and p.logits is None and p.request is not None]
+        waiting = waiting_final_passes(items)
         if waiting:
             for pending, logits in zip(waiting, forward_final_passes(self.model, [p.request for p in waiting])):
                 pending.logits = logits
@@ -512,6 +520,11 @@ class Recognizer:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("this stream is closed; call reset() to start a new one")
+
+
+def waiting_final_passes(items: list) -> list[PendingFinal]:
+    """The ``PendingFinal`` values among ``items`` whose final pass has yet to run."""
+    return [p for p in items if isinstance(p, PendingFinal) and p.logits is None and p.request is not None]
 
 
 def settle(items: list[Event | PendingFinal], decoder: Decoder, stitcher: Stitcher) -> list[Event]:

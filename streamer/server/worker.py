@@ -99,7 +99,6 @@ class Stream:
         self.served = 0  # worker thread: the round that last ran a hop of this stream while it was ahead
         self.live_at = 0.0  # worker thread: when a live source had the last audio pushed (0: none yet)
         self.held: list = []  # worker thread: events waiting for final passes (PendingFinal among them), in order
-        self.held_since = 0.0  # worker thread: when the oldest of them was queued
         self.message_samples = 0  # worker thread: samples in the last audio pushed
         self.error: Exception | None = None  # why the worker gave up on this stream
         self.ended = False  # worker thread: closed or dropped; its recognizer is gone
@@ -372,7 +371,6 @@ class InferenceWorker:
                 if stream not in self._streams:
                     continue
                 if not stream.held:
-                    stream.held_since = time.monotonic()
                     self._finals.append(stream)
                 stream.held += items
 
@@ -380,12 +378,12 @@ class InferenceWorker:
         """The final passes of the queue's oldest streams, as one batch: the oldest stream's, and more
         while their estimated cost stays within ``FINAL_ROUND_SECONDS``. Each stream then gets the
         events that waited for them."""
-        from streamer.core.recognizer import PendingFinal  # here: the CLI imports this module without torch
+        from streamer.core.recognizer import waiting_final_passes  # here: the CLI imports this module without torch
 
         chosen, passes, cost = [], 0, 0.0
         while self._finals:
             stream = self._finals[0]
-            count = sum(1 for item in stream.held if isinstance(item, PendingFinal) and item.request is not None)
+            count = len(waiting_final_passes(stream.held))
             if chosen and cost + count * self._final_cost > FINAL_ROUND_SECONDS:
                 break
             chosen.append(self._finals.popleft())
