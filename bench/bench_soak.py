@@ -226,6 +226,14 @@ async def flood_session(uri: str, audio: np.ndarray) -> tuple[list[tuple[float, 
         return await reader, ws.close_code
 
 
+def first_difference(got: list[str], expected: list[str]) -> str:
+    """Where two lists of final texts part: the index and both texts there."""
+    for i, (a, b) in enumerate(zip(got, expected)):
+        if a != b:
+            return f"final {i}: got {a!r}, expected {b!r}"
+    return f"{len(got)} finals, expected {len(expected)}"
+
+
 async def flooder(uri: str, audio: np.ndarray, expected: list[str], deadline: float, record: Record) -> None:
     """Flood sessions one after another until the deadline."""
     stats = record.flooder
@@ -239,9 +247,10 @@ async def flooder(uri: str, audio: np.ndarray, expected: list[str], deadline: fl
             await asyncio.sleep(RETRY_SECONDS)
             continue
         stats["sessions"] += 1
-        if [e.text for _, e in arrivals if isinstance(e, Final)] != expected:
+        got = [e.text for _, e in arrivals if isinstance(e, Final)]
+        if got != expected:
             stats["mismatches"] += 1
-            record.note("flooder: finals differ")
+            record.note(f"flooder: finals differ: {first_difference(got, expected)}")
         why = problem(arrivals, code)
         if why:
             stats["errors"] += 1

@@ -32,6 +32,11 @@ the live ones, the p95 still went from 26 to 42 ms. A stream that is ahead waits
 ``AHEAD_MAX_WAIT`` for its turn, so none starves behind live streams that are themselves late, and
 with no live stream open they batch together as before.
 
+Memory. Batches of different sizes and lengths leave freed memory in the C heap that glibc keeps
+for later: the server's resident memory rises to the largest batch it has served and stays there,
+even once the load falls. Every ``TRIM_SECONDS`` the worker hands it back (``malloc_trim``, a few
+milliseconds, between rounds), so resident memory follows the memory in use.
+
 ``streamer.server.feed.Feed`` is the loop's side of one stream.
 """
 
@@ -39,6 +44,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import logging
 import math
 import queue
@@ -62,6 +69,7 @@ log = logging.getLogger(__name__)
 
 JobKind = Literal["audio", "finalize", "close"]
 
+TRIM_SECONDS = 10.0  # how often the worker returns the C heap's free memory to the system (malloc_trim)
 AHEAD_SECONDS = 1.0  # audio a live source would only have this much later is "ahead": it yields to live streams
 AHEAD_HOPS = 1  # hops of streams that are ahead per round while a live stream is open (each adds to its wait)
 AHEAD_MAX_WAIT = 0.5  # seconds streams that are ahead wait at most for a round of their own
@@ -145,6 +153,7 @@ class InferenceWorker:
         self._hold_until: float | None = None  # worker thread only: waiting for a live hop until then
         self._finals: deque[Stream] = deque()  # worker thread only: streams whose events wait for final passes
         self._final_cost = 0.01  # worker thread only: seconds one final pass takes (running mean)
+        self._trimmed_at = time.monotonic()  # worker thread only: when the C heap's free memory was last returned
         self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.loaded: asyncio.Future[None] | None = None  # resolves on the loop once the model is loaded
@@ -211,6 +220,15 @@ class InferenceWorker:
             if not self._take(wait):
                 return
             self._round()
+            self._trim_memory()
+
+    def _trim_memory(self) -> None:
+        """Every ``TRIM_SECONDS``, give the C heap's free memory back to the system (glibc only)."""
+        now = time.monotonic()
+        if _malloc_trim is None or now < self._trimmed_at + TRIM_SECONDS:
+            return
+        _malloc_trim(0)
+        self._trimmed_at = time.monotonic()
 
     def _take(self, wait: float | None) -> bool:
         """Move queued jobs to their streams. ``wait``: None when idle, to wait for a job and then
@@ -468,6 +486,18 @@ class InferenceWorker:
             self._loop.call_soon_threadsafe(callback, *args)
         except RuntimeError:  # the loop is closed: nobody is waiting any more
             pass
+
+
+def _load_malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS)."""
+    name = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    if trim is not None:
+        trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
+
+
+_malloc_trim = _load_malloc_trim()
 
 
 def _is_pending_final(item: Any) -> bool:
