@@ -35,7 +35,8 @@ with no live stream open they batch together as before.
 Memory. Batches of different sizes and lengths leave freed memory in the C heap that glibc keeps
 for later: the server's resident memory rises to the largest batch it has served and stays there,
 even once the load falls. Every ``TRIM_SECONDS`` the worker hands it back (``malloc_trim``, a few
-milliseconds, between rounds), so resident memory follows the memory in use.
+milliseconds, between rounds, and once more when it falls idle after work), so resident memory
+follows the memory in use.
 
 ``streamer.server.feed.Feed`` is the loop's side of one stream.
 """
@@ -154,6 +155,7 @@ class InferenceWorker:
         self._finals: deque[Stream] = deque()  # worker thread only: streams whose events wait for final passes
         self._final_cost = 0.01  # worker thread only: seconds one final pass takes (running mean)
         self._trimmed_at = time.monotonic()  # worker thread only: when the C heap's free memory was last returned
+        self._untrimmed = False  # worker thread only: work ran since then
         self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.loaded: asyncio.Future[None] | None = None  # resolves on the loop once the model is loaded
@@ -211,14 +213,18 @@ class InferenceWorker:
         self.metrics.model_loaded = True
         self._call_soon(_settle, self.loaded, None, None)
         while True:
+            idle_until = None  # idle: wait for a job for ever, or until the heap's free memory is due back
             if not self._finals and not any(s.jobs or s.pushed for s in self._streams):
                 wait = None  # idle
+                if self._untrimmed:  # idle after work: wake once more to hand back what the work freed
+                    idle_until = self._trimmed_at + TRIM_SECONDS
             elif self._hold_until is not None:
                 wait = max(0.0, self._hold_until - time.monotonic())  # a live hop is expected
             else:
                 wait = 0.0
-            if not self._take(wait):
+            if not self._take(wait, idle_until):
                 return
+            self._untrimmed = self._untrimmed or bool(self._streams)
             self._round()
             self._trim_memory()
 
@@ -229,15 +235,19 @@ class InferenceWorker:
             return
         _malloc_trim(0)
         self._trimmed_at = time.monotonic()
+        self._untrimmed = False
 
-    def _take(self, wait: float | None) -> bool:
-        """Move queued jobs to their streams. ``wait``: None when idle, to wait for a job and then
-        gather briefly; else the seconds to wait for one (none to gather: work is waiting)."""
+    def _take(self, wait: float | None, idle_until: float | None = None) -> bool:
+        """Move queued jobs to their streams. ``wait``: None when idle, to wait for a job (until
+        ``idle_until`` if given) and then gather briefly; else the seconds to wait for one (none to
+        gather: work is waiting)."""
         items = []
         if wait is None:
-            items.append(self._queue.get())
+            timeout = None if idle_until is None else max(0.0, idle_until - time.monotonic())
+            with contextlib.suppress(queue.Empty):
+                items.append(self._queue.get(timeout=timeout))
             deadline = time.monotonic() + self.gather_seconds
-            while (left := deadline - time.monotonic()) > 0:
+            while items and (left := deadline - time.monotonic()) > 0:
                 try:
                     items.append(self._queue.get(timeout=left))
                 except queue.Empty:
