@@ -16,7 +16,7 @@ from model.audio import AudioFront
 from model.device import compile_model, compile_requested, resolve_device, resolve_dtype
 from model.hubert import HubertConfig, HubertForCTC
 from model.decoding import Hotword, build_decoder
-from model.lm import find_language_model, load_language_model
+from model.lm import LanguageModel, find_language_model, load_language_model
 from model.vocab import Vocabulary
 
 __all__ = ["ALIASES", "DEMO_MODEL_DIR", "convert_state_dict", "load_model", "resolve_model_folder", "save_pretrained"]
@@ -204,7 +204,7 @@ def load_model(
     device: str | torch.device | None = None,
     dtype: str | torch.dtype | None = None,
     revision: str | None = None,
-    lm: str | os.PathLike | None = "auto",
+    lm: str | os.PathLike | LanguageModel | None = "auto",
     lm_weight: float | None = None,
     word_score: float | None = None,
     hotwords: Sequence[Hotword] = (),
@@ -217,8 +217,8 @@ def load_model(
         device: ``"cpu"``, ``"cuda"``, ``"auto"``/None (CUDA when available).
         dtype: ``"float32"``, ``"bfloat16"``, ``"float16"`` or None for the device's default.
         revision: a hub branch, tag or commit.
-        lm: a KenLM word model for beam search (see ``model.lm.load_language_model``: ``demo``, a
-            file or a ``language_model/`` folder); ``"auto"`` takes the checkpoint's own
+        lm: a KenLM word model for beam search (a ``LanguageModel``, or what
+            ``model.lm.load_language_model`` takes: ``demo``, a file or a ``language_model/`` folder); ``"auto"`` takes the checkpoint's own
             ``language_model/`` folder when it has one (logged); None decodes without an LM.
         lm_weight, word_score: the LM's weights (default: the LM folder's ``attrs.json``).
         hotwords: phrases every decode favours (``model.decoding.Hotword``).
@@ -247,7 +247,7 @@ def load_model(
         lm = find_language_model(folder)
         if lm is not None:
             log.info("found the language model %s beside the checkpoint (--no-lm decodes without it)", lm)
-    language_model = None if lm is None else load_language_model(lm, lm_weight, word_score)
+    language_model = lm if isinstance(lm, LanguageModel) or lm is None else load_language_model(lm, lm_weight, word_score)
     decoder = build_decoder(vocab, language_model, hotwords)
 
     with torch.device("meta"):  # no time spent on random weights that are overwritten next
