@@ -45,6 +45,7 @@ __all__ = [
 DEFAULT_BEAM_SIZE = 16  # hypotheses kept per frame
 BEAM_SIZE_TOKEN = 8  # most likely tokens of a frame that may extend a hypothesis
 BEAM_THRESHOLD = 25.0  # hypotheses this far (natural log) below the best are dropped
+SURE_BLANK_LOG_PROB = math.log(0.999)  # a frame this sure of blank is searched only as part of its run
 DEFAULT_BOOST = 1.5  # natural-log bonus per character of a hotword spoken in full
 MAX_BOOST = 10.0
 MAX_HOTWORDS = 500  # per decoder (per session on a server)
@@ -260,17 +261,22 @@ def _flashlight_lm_class():
             best = lm.prefixes.get(prefix)
             if best is not None:
                 return lm.lm_weight * best
-            return lm.lm_weight * self.unk_log10 + (0.0 if hot else lm.unk_score)
+            if hot:  # spelling a hotword the LM lacks: it will score as the LM's rarest word
+                return lm.lm_weight * lm.rare_log10
+            return lm.lm_weight * self.unk_log10 + lm.unk_score
 
         def _end_word(self, kenlm_state, word: str):
             if self.lm is None:
                 return kenlm_state, 0.0
             lm = self.lm
             kenlm_state, log10 = lm.kenlm.score(kenlm_state, lm.index(word))
-            score = lm.lm_weight * log10 + lm.word_score
-            if word not in lm.words and word not in self.hot_words:
-                score += lm.unk_score
-            return kenlm_state, score
+            penalty = 0.0
+            if word not in lm.words:
+                if word in self.hot_words:
+                    log10 = lm.rare_log10  # a hotword is expected: as likely as the rarest word the LM knows
+                else:
+                    penalty = lm.unk_score
+            return kenlm_state, lm.lm_weight * log10 + lm.word_score + penalty
 
     return WordScorer
 
@@ -343,13 +349,19 @@ class BeamSearchDecoder(Decoder):
         frames = logits.shape[0]
         if frames == 0:
             return self.vocab.decode_frames([], [], offset)
-        log_probs = torch.log_softmax(logits.float(), dim=-1).contiguous().cpu()
-        vocab_size = log_probs.shape[1]
-        best = self._decoder.decode(log_probs.data_ptr(), frames, vocab_size)[0]
-        path = np.asarray(best.tokens[1 : frames + 1], dtype=np.int64)  # the ends are the start and end states
+        log_probs = torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
+        # Runs of frames that are surely blank are searched as one frame: every hypothesis would take
+        # blank there, so they only cost time (most CTC frames are such blanks). One frame of each run
+        # stays, so that the blank still separates a repeated character.
+        sure = log_probs[:, self.vocab.blank_id] > SURE_BLANK_LOG_PROB
+        kept = np.flatnonzero(~(sure & np.concatenate(([False], sure[:-1]))))
+        searched = np.ascontiguousarray(log_probs[kept])
+        best = self._decoder.decode(searched.ctypes.data, len(kept), searched.shape[1])[0]
         self._scorer.info = {}  # the states of this decode are not needed again
-        probs = log_probs.numpy()[np.arange(frames), path]
-        return self.vocab.decode_frames(path.tolist(), np.exp(probs).tolist(), offset)
+        path = np.full(frames, self.vocab.blank_id, dtype=np.int64)
+        path[kept] = best.tokens[1 : len(kept) + 1]  # tokens[0] and [-1] are the start and end states
+        probs = np.exp(log_probs[np.arange(frames), path])
+        return self.vocab.decode_frames(path.tolist(), probs.tolist(), offset)
 
 
 def build_decoder(
