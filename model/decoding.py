@@ -15,6 +15,7 @@ decoder chose the path.
 
 from __future__ import annotations
 
+import functools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
@@ -177,7 +178,8 @@ class _HotwordTrie:
 DEAD = -1  # hotword trie position of a hypothesis that left every hotword in the current word
 
 
-def _flashlight_lm_class():
+@functools.cache
+def _scorer_class() -> type:
     """The scorer class, made once flashlight is imported (its base class comes from there)."""
     from flashlight.lib.text.decoder import LM, LMState
 
@@ -191,13 +193,13 @@ def _flashlight_lm_class():
         as they come and give it back when the hypothesis leaves the hotword.
         """
 
-        def __init__(self, lm: LanguageModel | None, trie: _HotwordTrie, vocab: Vocabulary) -> None:
+        def __init__(self, lm: LanguageModel | None, hotwords: Sequence[Hotword], vocab: Vocabulary) -> None:
             LM.__init__(self)
-            self.lm, self.trie, self.vocab = lm, trie, vocab
+            self.lm, self.trie, self.vocab = lm, _HotwordTrie(hotwords, vocab), vocab
             self.delimiter = vocab.delimiter_id
             self.silent = vocab.silent_ids
-            self.info: dict = {}
-            self.hot_words = frozenset(w for w in _trie_words(trie, vocab))
+            self.info: dict = {}  # per LMState of the current decode: what is kept beside it (see above)
+            self.hot_words = frozenset(word for hotword in hotwords for word in hotword.phrase.split())
             if lm is not None:
                 self.unk_log10 = lm.kenlm.score(lm.kenlm.start(False), lm.index("<unk>"))[1]
 
@@ -281,23 +283,6 @@ def _flashlight_lm_class():
     return WordScorer
 
 
-def _trie_words(trie: _HotwordTrie, vocab: Vocabulary) -> Iterable[str]:
-    """Every word of every hotword phrase."""
-    stack = [(0, "")]
-    while stack:
-        node, word = stack.pop()
-        for token, child in trie.children[node].items():
-            if token == vocab.delimiter_id:
-                if word:
-                    yield word
-                stack.append((child, ""))
-            else:
-                stack.append((child, word + vocab.tokens[token]))
-        if trie.complete[node] and word:
-            yield word
-
-
-_SCORER_CLASS = None
 
 
 class BeamSearchDecoder(Decoder):
@@ -323,14 +308,11 @@ class BeamSearchDecoder(Decoder):
     ) -> None:
         from flashlight.lib.text.decoder import CriterionType, LexiconFreeDecoder, LexiconFreeDecoderOptions
 
-        global _SCORER_CLASS
-        if _SCORER_CLASS is None:
-            _SCORER_CLASS = _flashlight_lm_class()
         if beam_size < 1:
             raise ValueError(f"beam_size must be at least 1, got {beam_size}")
         self.vocab, self.lm, self.beam_size = vocab, lm, beam_size
         self.hotwords = check_hotwords(hotwords, vocab)
-        self._scorer = _SCORER_CLASS(lm, _HotwordTrie(self.hotwords, vocab), vocab)
+        self._scorer = _scorer_class()(lm, self.hotwords, vocab)
         options = LexiconFreeDecoderOptions(
             beam_size=beam_size,
             beam_size_token=min(BEAM_SIZE_TOKEN, len(vocab)),
