@@ -48,6 +48,7 @@ BEAM_SIZE_TOKEN = 8  # most likely tokens of a frame that may extend a hypothesi
 BEAM_THRESHOLD = 25.0  # hypotheses this far (natural log) below the best are dropped
 SURE_BLANK_LOG_PROB = math.log(0.999)  # a frame this sure of blank is searched only as part of its run
 DEFAULT_BOOST = 1.5  # natural-log bonus per character of a hotword spoken in full
+BOOST_AFTER_CHARS = 3  # a hotword's bonus is given once a hypothesis has spelled this much of it
 MAX_BOOST = 10.0
 MAX_HOTWORDS = 500  # per decoder (per session on a server)
 MAX_HOTWORD_CHARS = 100  # characters in one hotword phrase
@@ -154,23 +155,34 @@ def _spelling(phrase: str, vocab: Vocabulary) -> str | None:
 
 
 class _HotwordTrie:
-    """The hotwords' token sequences as a trie; a hypothesis walks it from each word's start."""
+    """The hotwords' token sequences as a trie; a hypothesis walks it from each word's start.
+
+    ``bonus[node]`` is what a hypothesis at the node holds: the boosts of the characters on its path,
+    once it is ``BOOST_AFTER_CHARS`` deep (or a whole phrase). Held back before that, the bonus does
+    not favour every word that merely starts like some hotword, which would crowd the beam.
+    """
 
     def __init__(self, hotwords: Sequence[Hotword], vocab: Vocabulary) -> None:
         self.children: list[dict[int, int]] = [{}]  # node -> token -> node; node 0 is the root
-        self.boost: list[float] = [0.0]  # per node: the bonus of the character that reached it
         self.complete: list[bool] = [False]  # a whole phrase ends at the node
+        parent, depth, boost = [0], [0], [0.0]  # boost: the largest of the hotwords through the node
         for hotword in hotwords:
             node = 0
             for token in vocab.encode(hotword.phrase):
                 if token not in self.children[node]:
+                    self.children[node][token] = len(self.children)
                     self.children.append({})
-                    self.boost.append(0.0)
                     self.complete.append(False)
-                    self.children[node][token] = len(self.children) - 1
+                    parent.append(node)
+                    depth.append(depth[node] + 1)
+                    boost.append(0.0)
                 node = self.children[node][token]
-                self.boost[node] = max(self.boost[node], hotword.boost)
+                boost[node] = max(boost[node], hotword.boost)
             self.complete[node] = True
+        path = [0.0] * len(self.children)  # the boosts along each node's path (a parent comes before its children)
+        for node in range(1, len(self.children)):
+            path[node] = path[parent[node]] + boost[node]
+        self.bonus = [p if d >= BOOST_AFTER_CHARS or c else 0.0 for p, d, c in zip(path, depth, self.complete)]
 
 
 # ----- beam search -------------------------------------------------------------------------------
@@ -233,9 +245,8 @@ def _scorer_class() -> type:
                 word += self.vocab.tokens[token]
                 step = None if node == DEAD else self.trie.children[node].get(token)
                 if step is not None:
-                    node = step
-                    score += self.trie.boost[step]
-                    gained += self.trie.boost[step]
+                    score += self.trie.bonus[step] - gained
+                    node, gained = step, self.trie.bonus[step]
                 elif node != DEAD:
                     score -= gained  # the hypothesis left the hotword: the bonus goes back
                     node, gained = DEAD, 0.0

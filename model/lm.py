@@ -124,7 +124,7 @@ def load_language_model(
         if value is not None and not math.isfinite(value):
             raise ValueError(f"{name} must be a finite number, got {value}")
     if lm_weight is None:
-        lm_weight = attrs["alpha"] * math.log(10) if "alpha" in attrs else DEFAULT_LM_WEIGHT
+        lm_weight = round(attrs["alpha"] * math.log(10), 6) if "alpha" in attrs else DEFAULT_LM_WEIGHT
     if word_score is None:
         word_score = attrs.get("beta", DEFAULT_WORD_SCORE)
     unk_score = attrs.get("unk_score_offset", DEFAULT_UNK_SCORE)

@@ -30,8 +30,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 ROOT = Path(__file__).resolve().parent.parent
 HELLO = ROOT / "examples" / "hello.wav"
-TERM = "KUBERNETES"
-TERM_SENTENCE = "MY BROTHER USES KUBERNETES AT WORK"  # the demo model spells the name "CUBENETES"
+TERM = "VANDERBILT"
+TERM_SENTENCE = "PLEASE CALL VANDERBILT AFTER LUNCH"  # the demo model spells the name "VANDAR BIL T"
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_a_hotword_is_spelled_as_given(demo, term_speech, lm):
     """A name the model misspells comes out right as a hotword, with and without the LM; greedy misses it."""
     assert TERM not in transcribe(demo, term_speech).text.split()
     for base in (GreedyDecoder(demo.vocab), BeamSearchDecoder(demo.vocab, lm)):
-        decoder = base.with_hotwords([Hotword("Kubernetes")])
+        decoder = base.with_hotwords([Hotword("Vanderbilt")])
         assert TERM in transcribe(demo, term_speech, decoder=decoder).text.split()
 
 
@@ -234,8 +234,8 @@ def test_hotwords_on_the_command_line(tmp_path, capsys, term_speech):
     clip = tmp_path / "term.wav"
     sf.write(clip, term_speech, 16_000)
     listing = tmp_path / "names.txt"
-    listing.write_text("Kubernetes:2\n")
-    for options, expected in (([], False), (["--hotword", "Kubernetes"], True), (["--hotwords-file", str(listing)], True)):
+    listing.write_text("Vanderbilt:2\n")
+    for options, expected in (([], False), (["--hotword", "Vanderbilt"], True), (["--hotwords-file", str(listing)], True)):
         status, out, _ = run(capsys, "transcribe", str(clip), "--model", "demo", *options)
         assert status == 0 and (TERM in out.split()) == expected, (options, out)
 
@@ -263,7 +263,7 @@ def server(demo):
 def test_hotwords_in_a_native_config(server, term_speech):
     """A session whose config lists the name gets it spelled right; a session beside it without hotwords does not."""
     audio = (term_speech * 32767).astype(np.int16)
-    config = {"hotwords": [{"phrase": "Kubernetes", "boost": 2.0}]}
+    config = {"hotwords": [{"phrase": "Vanderbilt", "boost": 2.0}]}
 
     async def both():
         return await asyncio.gather(stream_clip(url(server), audio, config=config), stream_clip(url(server), audio))
@@ -277,11 +277,11 @@ def test_hotwords_in_a_native_config(server, term_speech):
 @pytest.mark.parametrize(
     "hotwords, message",
     [
-        ("Kubernetes", '"hotwords" must be an array of hotwords, got string'),
+        ("Vanderbilt", '"hotwords" must be an array of hotwords, got string'),
         ([{"boost": 2}], "need 'phrase'"),
         ([{"phrase": 7}], '"phrase" must be a string, got number'),
-        ([{"phrase": "Kubernetes", "boost": "high"}], '"boost" must be a number, got string'),
-        ([{"phrase": "Kubernetes", "boost": 99}], "hotwords: hotword 'Kubernetes': boost must be a number above 0"),
+        ([{"phrase": "Vanderbilt", "boost": "high"}], '"boost" must be a number, got string'),
+        ([{"phrase": "Vanderbilt", "boost": 99}], "hotwords: hotword 'Vanderbilt': boost must be a number above 0"),
         ([{"phrase": "R2D2"}], "hotwords: hotword 'R2D2': the model cannot spell '2'"),
         ([{"phrase": "A" * 101}], "at most 100 characters"),
         ([{"phrase": "NAME"}] * (MAX_HOTWORDS + 1), f"hotwords: at most {MAX_HOTWORDS} hotwords"),

@@ -30,7 +30,7 @@ BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 ARPA_NAME = "lm.arpa"
 FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)  # KenLM's --discount_fallback
 NO_PROB = -99.0  # log10 probability ARPA files give <s>, which is never predicted
-DEFAULT_ATTRS = {"alpha": 0.5, "beta": 1.0, "unk_score_offset": -10.0, "score_boundary": True}
+DEFAULT_ATTRS = {"alpha": 1.085736, "beta": 1.5, "unk_score_offset": -10.0, "score_boundary": True}  # lm_weight 2.5: bench/tune_lm.py
 
 WORDNET_FILES = ("data.noun", "data.verb", "data.adj", "data.adv")
 MIN_EXAMPLE_WORDS = 3  # shorter WordNet examples are phrases ("bid farewell"), not sentences
