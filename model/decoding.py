@@ -103,7 +103,8 @@ class GreedyDecoder(Decoder):
 
 @dataclass(frozen=True)
 class Hotword:
-    """A word or phrase to favour: ``boost`` (natural log) is added per character once it is spoken in full."""
+    """A word or phrase to favour: ``boost`` (natural log) is added per character while a hypothesis spells
+    it from a word's start (from ``BOOST_AFTER_CHARS`` characters on) and kept once it is whole."""
 
     phrase: str
     boost: float = DEFAULT_BOOST

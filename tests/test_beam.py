@@ -127,6 +127,16 @@ def test_bad_hotwords_are_refused_by_name(hotwords, message):
         check_hotwords(hotwords, Vocabulary.librispeech())
 
 
+def test_the_help_quotes_the_decoders_constants():
+    """--help states the LM weight and hotword boosts the model uses (written out there to keep torch out of --help)."""
+    import model.decoding
+    import model.lm
+    from streamer.cli import parser
+
+    assert parser.DEFAULT_LM_WEIGHT == model.lm.DEFAULT_LM_WEIGHT
+    assert (parser.DEFAULT_BOOST, parser.MAX_BOOST) == (model.decoding.DEFAULT_BOOST, model.decoding.MAX_BOOST)
+
+
 def test_hotword_on_the_command_line_form():
     """``PHRASE:BOOST`` and ``PHRASE`` parse; a boost that is not a number is named."""
     assert parse_hotword("Kowalczyk:2.5") == Hotword("Kowalczyk", 2.5)
