@@ -19,8 +19,11 @@ import pytest
 import torch
 
 import model.device
+import model.lm
 import model.loading
 from streamer.cli import parser as cli
+from streamer.cli.common import CliError
+from streamer.cli.common import load_model as load_cli_model
 from streamer.cli.mic import find_input_device
 from streamer.cli.options import OPTION_OF_FIELD, streaming_config
 from streamer.cli.serve import options_from_args
@@ -152,7 +155,38 @@ def check_input(command: str, stated: str, monkeypatch) -> None:
     assert find_input_device(parse_defaults(command).input, sd).name == "USB Microphone"
 
 
-CHECKS = {"dtype": check_dtype, "token": check_token, "input": check_input}
+def check_lm(command: str, stated: str, monkeypatch) -> None:
+    """No --lm asks the loader for the model's own language_model/ folder ("auto"), which it takes when there."""
+    assert stated == "the model's own language_model/ folder when it has one"
+    asked = {}
+
+    def load(name, **kwargs):
+        asked.update(kwargs)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(model.loading, "load_model", load)
+    with pytest.raises(CliError):
+        load_cli_model(parse_defaults(command))
+    assert asked["lm"] == "auto"
+
+
+def check_lm_weights(command: str, stated: str, monkeypatch) -> None:
+    """--lm-weight and --word-score: attrs.json's when the LM folder has one (the parser leaves None for
+    the loader to read it), else the loader's own default."""
+    dest = "word_score" if "beta" in stated else "lm_weight"
+    default = {"lm_weight": model.lm.DEFAULT_LM_WEIGHT, "word_score": model.lm.DEFAULT_WORD_SCORE}[dest]
+    assert "attrs.json" in stated and float(stated.rsplit("else ", 1)[1]) == default, stated
+    assert getattr(parse_defaults(command), dest) is None
+
+
+CHECKS = {
+    "dtype": check_dtype,
+    "token": check_token,
+    "input": check_input,
+    "lm": check_lm,
+    "lm_weight": check_lm_weights,
+    "word_score": check_lm_weights,
+}
 
 
 # ----- the tests ----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -23,6 +24,8 @@ __all__ = [
     "PROG",
     "CliError",
     "config_of",
+    "decoder_of",
+    "hotwords_of",
     "error",
     "is_terminal",
     "load_model",
@@ -79,20 +82,68 @@ def config_of(args: argparse.Namespace) -> StreamingConfig:
 
 
 def load_model(args: argparse.Namespace) -> Any:
-    """The model, or a CliError whose one line says what was tried and what to do."""
-    from model import loading
+    """The model with the LM the options ask for (``--lm``, ``--no-lm``, the model's own
+    ``language_model/`` folder otherwise) in its decoder, or a CliError whose one line says what was wrong.
 
+    The hotwords are checked here too, so that a bad one stops the command before it starts; the
+    recognizers take them from ``decoder_of``."""
+    from model import loading
+    from model.lm import load_language_model
+
+    hotwords = hotwords_of(args)
+    lm: Any = None if getattr(args, "no_lm", False) else "auto"
+    weights = {"lm_weight": getattr(args, "lm_weight", None), "word_score": getattr(args, "word_score", None)}
+    if getattr(args, "lm", None):
+        try:
+            lm = load_language_model(args.lm, **weights)
+        except (OSError, ValueError) as e:
+            raise CliError(f"cannot load --lm {args.lm}: {e}") from e
     try:
-        return loading.load_model(args.model, device=args.device_type, dtype=args.dtype)
+        model = loading.load_model(args.model, device=args.device_type, dtype=args.dtype, lm=lm, **weights)
     except (OSError, ValueError, RuntimeError) as e:  # FileNotFoundError is an OSError
         raise CliError(f"cannot load model {args.model!r}: {e}") from e
+    decoder_of(model, args, hotwords)
+    return model
 
 
-def make_recognizer(model: Any, config: StreamingConfig) -> Any:
+def decoder_of(model: Any, args: argparse.Namespace, hotwords: Sequence[Any] | None = None) -> Any:
+    """The decoder of this command's recognizers: the model's, with ``--hotword``/``--hotwords-file``."""
+    try:
+        return model.decoder.with_hotwords(hotwords_of(args) if hotwords is None else hotwords)
+    except ValueError as e:
+        raise CliError(str(e)) from e
+
+
+def hotwords_of(args: argparse.Namespace) -> list[Any]:
+    """``--hotword`` and ``--hotwords-file`` as ``model.decoding.Hotword``s; a CliError names a bad one."""
+    from model.decoding import parse_hotword
+
+    lines = [("", text) for text in getattr(args, "hotword", None) or ()]
+    path = getattr(args, "hotwords_file", None)
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise CliError(f"cannot read --hotwords-file {path}: {getattr(e, 'strerror', None) or e}") from e
+        lines += [
+            (f"{path}:{number}: ", line.strip())
+            for number, line in enumerate(text.splitlines(), 1)
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
+    hotwords = []
+    for where, line in lines:
+        try:
+            hotwords.append(parse_hotword(line))
+        except ValueError as e:
+            raise CliError(f"{where}{e}") from e
+    return hotwords
+
+
+def make_recognizer(model: Any, config: StreamingConfig, decoder: Any = None) -> Any:
     from streamer.core.recognizer import Recognizer
 
     try:
-        return Recognizer(model, config)
+        return Recognizer(model, config, decoder=decoder)
     except ValueError as e:  # a model that cannot stream
         raise CliError(str(e)) from e
 
