@@ -1,24 +1,57 @@
 """Decoders: a span's CTC logits in, text with word times and confidences out.
 
-``Decoder`` is the seam where a decoder plugs in (greedy here; a beam search with a language
-model or hotwords beside it). Every final, the whole-file path and offline ``transcribe`` decode
-through a ``Decoder``. ``greedy_frames`` is the one place that takes the best token of each frame:
-``GreedyDecoder`` builds on it, and the streaming core uses it for the frame ids its partials and
-endpoints are read from (cheap and incremental; a partial must not cost a decode of its segment).
+``Decoder`` is the seam where a decoder plugs in. ``GreedyDecoder`` takes the best token of each
+frame; ``BeamSearchDecoder`` keeps the best few hypotheses frame by frame (flashlight-text's CTC
+beam search, in C++) and scores them with a word language model and per-session hotwords. Every
+final, the whole-file path and offline ``transcribe`` decode through a ``Decoder``.
+``greedy_frames`` is the one place that takes the best token of each frame: ``GreedyDecoder``
+builds on it, and the streaming core uses it for the frame ids its partials and endpoints are read
+from (cheap and incremental; a partial must not cost a decode of its segment).
+
+Both decoders end in ``Vocabulary.decode_frames`` on one frame-level path, so word times and
+confidences (the mean probability of each word's frames on that path) mean the same whichever
+decoder chose the path.
 """
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
+from model.lm import LanguageModel
 from model.vocab import Decoded, Vocabulary
 
-__all__ = ["Alternative", "Decoder", "GreedyDecoder", "frame_logprobs", "greedy_frames"]
+__all__ = [
+    "Alternative",
+    "DEFAULT_BEAM_SIZE",
+    "DEFAULT_BOOST",
+    "MAX_BOOST",
+    "MAX_HOTWORDS",
+    "MAX_HOTWORD_CHARS",
+    "BeamSearchDecoder",
+    "Decoder",
+    "GreedyDecoder",
+    "Hotword",
+    "build_decoder",
+    "check_hotwords",
+    "frame_logprobs",
+    "greedy_frames",
+    "parse_hotword",
+]
+
+DEFAULT_BEAM_SIZE = 16  # hypotheses kept per frame
+BEAM_SIZE_TOKEN = 8  # most likely tokens of a frame that may extend a hypothesis
+BEAM_THRESHOLD = 25.0  # hypotheses this far (natural log) below the best are dropped
+DEFAULT_BOOST = 1.5  # natural-log bonus per character of a hotword spoken in full
+MAX_BOOST = 10.0
+MAX_HOTWORDS = 500  # per decoder (per session on a server)
+MAX_HOTWORD_CHARS = 100  # characters in one hotword phrase
 
 
 def greedy_frames(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,6 +106,15 @@ class Decoder(ABC):
         core feeds the segment's frames to (``model.grammar.PartialSearch``)."""
         return None
 
+    def with_hotwords(self, hotwords: Sequence[Hotword]) -> Decoder:
+        """This decoder with ``hotwords`` boosted (a server calls it once per session).
+
+        Raises ``ValueError`` when the decoder takes no hotwords and some are given.
+        """
+        if hotwords:
+            raise ValueError(f"{type(self).__name__} takes no hotwords")
+        return self
+
 
 class GreedyDecoder(Decoder):
     """Greedy CTC: the best token per frame, repeats collapsed, blanks dropped.
@@ -87,3 +129,290 @@ class GreedyDecoder(Decoder):
     def decode(self, logits: torch.Tensor, offset: int = 0) -> Decoded:
         probs, ids = greedy_frames(logits)
         return self.vocab.decode_frames(ids.tolist(), probs.tolist(), offset)
+
+    def with_hotwords(self, hotwords: Sequence[Hotword]) -> Decoder:
+        """Greedy decoding has no scores to boost: hotwords make it a beam search without an LM."""
+        return BeamSearchDecoder(self.vocab, hotwords=hotwords) if hotwords else self
+
+
+# ----- hotwords ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hotword:
+    """A word or phrase to favour: ``boost`` (natural log) is added per character once it is spoken in full."""
+
+    phrase: str
+    boost: float = DEFAULT_BOOST
+
+
+def parse_hotword(text: str) -> Hotword:
+    """``PHRASE`` or ``PHRASE:BOOST``, as the command line takes a hotword."""
+    phrase, sep, boost = text.rpartition(":")
+    if not sep:
+        return Hotword(text)
+    try:
+        return Hotword(phrase, float(boost))
+    except ValueError:
+        raise ValueError(f"hotword {text!r}: the boost after ':' must be a number, got {boost!r}") from None
+
+
+def check_hotwords(hotwords: Iterable[Hotword], vocab: Vocabulary) -> tuple[Hotword, ...]:
+    """Hotwords in the vocabulary's spelling (one space between words), each checked.
+
+    ``ValueError`` names the first that is wrong: too many, empty, too long, a boost out of
+    (0, ``MAX_BOOST``], or a character the model cannot spell.
+    """
+    checked = []
+    for number, hotword in enumerate(hotwords, 1):
+        if number > MAX_HOTWORDS:
+            raise ValueError(f"at most {MAX_HOTWORDS} hotwords")
+        if not isinstance(hotword.phrase, str) or not hotword.phrase.strip():
+            raise ValueError(f"hotword {number}: the phrase must be non-empty text")
+        phrase = " ".join(hotword.phrase.split())
+        if len(phrase) > MAX_HOTWORD_CHARS:
+            raise ValueError(f"hotword {phrase[:20]!r}...: at most {MAX_HOTWORD_CHARS} characters, got {len(phrase)}")
+        boost = hotword.boost
+        if isinstance(boost, bool) or not isinstance(boost, (int, float)) or not 0 < boost <= MAX_BOOST:
+            raise ValueError(f"hotword {phrase!r}: boost must be a number above 0 and at most {MAX_BOOST:g}, got {boost!r}")
+        spelled = _spelling(phrase, vocab)
+        if spelled is None:
+            bad = sorted({c for c in phrase.upper() if c != " " and c not in vocab.ids and c.lower() not in vocab.ids})
+            raise ValueError(f"hotword {phrase!r}: the model cannot spell {''.join(bad)!r}")
+        checked.append(Hotword(spelled, float(boost)))
+    return tuple(checked)
+
+
+def _spelling(phrase: str, vocab: Vocabulary) -> str | None:
+    """``phrase`` as the vocabulary spells it (as given, upper or lower case), or None."""
+    for candidate in (phrase, phrase.upper(), phrase.lower()):
+        if all(c == " " or c in vocab.ids for c in candidate):
+            return candidate
+    return None
+
+
+class _HotwordTrie:
+    """The hotwords' token sequences as a trie; a hypothesis walks it from each word's start."""
+
+    def __init__(self, hotwords: Sequence[Hotword], vocab: Vocabulary) -> None:
+        self.children: list[dict[int, int]] = [{}]  # node -> token -> node; node 0 is the root
+        self.boost: list[float] = [0.0]  # per node: the bonus of the character that reached it
+        self.complete: list[bool] = [False]  # a whole phrase ends at the node
+        for hotword in hotwords:
+            node = 0
+            for token in vocab.encode(hotword.phrase):
+                if token not in self.children[node]:
+                    self.children.append({})
+                    self.boost.append(0.0)
+                    self.complete.append(False)
+                    self.children[node][token] = len(self.children) - 1
+                node = self.children[node][token]
+                self.boost[node] = max(self.boost[node], hotword.boost)
+            self.complete[node] = True
+
+
+# ----- beam search -------------------------------------------------------------------------------
+
+DEAD = -1  # hotword trie position of a hypothesis that left every hotword in the current word
+
+
+def _flashlight_lm_class():
+    """The scorer class, made once flashlight is imported (its base class comes from there)."""
+    from flashlight.lib.text.decoder import LM, LMState
+
+    class WordScorer(LM):
+        """What flashlight's lexicon-free beam search asks of a language model, token by token.
+
+        A hypothesis's state is a flashlight ``LMState`` (``child`` gives one per token, so equal
+        histories share one); beside it this keeps the KenLM state, the word being spelled, where the
+        hypothesis is in the hotword trie and the hotword bonus given so far in that word. The LM
+        scores a word when it ends (the delimiter, or the end); hotword characters earn their bonus
+        as they come and give it back when the hypothesis leaves the hotword.
+        """
+
+        def __init__(self, lm: LanguageModel | None, trie: _HotwordTrie, vocab: Vocabulary) -> None:
+            LM.__init__(self)
+            self.lm, self.trie, self.vocab = lm, trie, vocab
+            self.delimiter = vocab.delimiter_id
+            self.silent = vocab.silent_ids
+            self.info: dict = {}
+            self.hot_words = frozenset(w for w in _trie_words(trie, vocab))
+            if lm is not None:
+                self.unk_log10 = lm.kenlm.score(lm.kenlm.start(False), lm.index("<unk>"))[1]
+
+        def start(self, start_with_nothing: bool):
+            state = LMState()
+            kenlm_state = self.lm.kenlm.start(False) if self.lm is not None else None
+            self.info = {state: (kenlm_state, "", 0, 0.0, 0.0, 0.0)}
+            return state
+
+        def score(self, state, token: int):
+            child = state.child(token)
+            known = self.info.get(child)
+            if known is not None:
+                return child, known[-1]
+            kenlm_state, word, node, gained, charged, _ = self.info[state]
+            score = 0.0
+            if token == self.delimiter:
+                if word:
+                    kenlm_state, score = self._end_word(kenlm_state, word)
+                    score -= charged
+                    word, charged = "", 0.0
+                    step = None if node == DEAD else self.trie.children[node].get(token)
+                    if node != DEAD and self.trie.complete[node]:
+                        node, gained = 0, 0.0  # a phrase spoken in full keeps its bonus
+                    elif step is not None:
+                        node = step  # a phrase of several words goes on
+                    else:
+                        score -= gained
+                        node, gained = 0, 0.0
+            elif token not in self.silent:
+                word += self.vocab.tokens[token]
+                step = None if node == DEAD else self.trie.children[node].get(token)
+                if step is not None:
+                    node = step
+                    score += self.trie.boost[step]
+                    gained += self.trie.boost[step]
+                elif node != DEAD:
+                    score -= gained  # the hypothesis left the hotword: the bonus goes back
+                    node, gained = DEAD, 0.0
+                if self.lm is not None:  # look ahead: the best the word can still score, charged as it grows
+                    target = self._prefix_score(word, node != DEAD)
+                    score += target - charged
+                    charged = target
+            self.info[child] = (kenlm_state, word, node, gained, charged, score)
+            return child, score
+
+        def finish(self, state):
+            kenlm_state, word, node, gained, charged, _ = self.info[state]
+            score = 0.0
+            if word:
+                kenlm_state, score = self._end_word(kenlm_state, word)
+                score -= charged
+            if node not in (DEAD, 0) and not self.trie.complete[node]:
+                score -= gained
+            if self.lm is not None:
+                score += self.lm.lm_weight * self.lm.kenlm.finish(kenlm_state)[1]
+            return state, score
+
+        def _prefix_score(self, prefix: str, hot: bool) -> float:
+            lm = self.lm
+            best = lm.prefixes.get(prefix)
+            if best is not None:
+                return lm.lm_weight * best
+            return lm.lm_weight * self.unk_log10 + (0.0 if hot else lm.unk_score)
+
+        def _end_word(self, kenlm_state, word: str):
+            if self.lm is None:
+                return kenlm_state, 0.0
+            lm = self.lm
+            kenlm_state, log10 = lm.kenlm.score(kenlm_state, lm.index(word))
+            score = lm.lm_weight * log10 + lm.word_score
+            if word not in lm.words and word not in self.hot_words:
+                score += lm.unk_score
+            return kenlm_state, score
+
+    return WordScorer
+
+
+def _trie_words(trie: _HotwordTrie, vocab: Vocabulary) -> Iterable[str]:
+    """Every word of every hotword phrase."""
+    stack = [(0, "")]
+    while stack:
+        node, word = stack.pop()
+        for token, child in trie.children[node].items():
+            if token == vocab.delimiter_id:
+                if word:
+                    yield word
+                stack.append((child, ""))
+            else:
+                stack.append((child, word + vocab.tokens[token]))
+        if trie.complete[node] and word:
+            yield word
+
+
+_SCORER_CLASS = None
+
+
+class BeamSearchDecoder(Decoder):
+    """CTC beam search (flashlight-text, lexicon-free) with an optional word LM and hotwords.
+
+    Open vocabulary: any spelling can come out; the LM scores each word as it ends (a word it does
+    not know gets its ``<unk>`` score plus ``lm.unk_score``, except words of a hotword), and hotwords
+    add their boost per character while a hypothesis spells one from a word's start.
+
+    Args:
+        vocab: the checkpoint's vocabulary.
+        lm: a ``LanguageModel`` (``model.lm.load_language_model``), shared by every decoder given it.
+        hotwords: phrases to favour (checked with ``check_hotwords``).
+        beam_size: hypotheses kept per frame.
+    """
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        lm: LanguageModel | None = None,
+        hotwords: Sequence[Hotword] = (),
+        beam_size: int = DEFAULT_BEAM_SIZE,
+    ) -> None:
+        from flashlight.lib.text.decoder import CriterionType, LexiconFreeDecoder, LexiconFreeDecoderOptions
+
+        global _SCORER_CLASS
+        if _SCORER_CLASS is None:
+            _SCORER_CLASS = _flashlight_lm_class()
+        if beam_size < 1:
+            raise ValueError(f"beam_size must be at least 1, got {beam_size}")
+        self.vocab, self.lm, self.beam_size = vocab, lm, beam_size
+        self.hotwords = check_hotwords(hotwords, vocab)
+        self._scorer = _SCORER_CLASS(lm, _HotwordTrie(self.hotwords, vocab), vocab)
+        options = LexiconFreeDecoderOptions(
+            beam_size=beam_size,
+            beam_size_token=min(BEAM_SIZE_TOKEN, len(vocab)),
+            beam_threshold=BEAM_THRESHOLD,
+            lm_weight=1.0,  # the scorer applies the LM's own weight; hotword boosts are not scaled
+            sil_score=0.0,
+            log_add=False,
+            criterion_type=CriterionType.CTC,
+        )
+        self._decoder = LexiconFreeDecoder(options, self._scorer, vocab.delimiter_id, vocab.blank_id, [])
+
+    def with_hotwords(self, hotwords: Sequence[Hotword]) -> Decoder:
+        return BeamSearchDecoder(self.vocab, self.lm, hotwords, self.beam_size) if hotwords else self
+
+    def decode(self, logits: torch.Tensor, offset: int = 0) -> Decoded:
+        return self._search(logits, 1, offset)[0].decoded
+
+    def alternatives(self, logits: torch.Tensor, n: int, offset: int = 0) -> list[Alternative]:
+        """The final beam's hypotheses with distinct texts, best first (score: acoustic plus LM and
+        hotword scores, natural log); at most ``n``."""
+        return self._search(logits, n, offset)
+
+    def _search(self, logits: torch.Tensor, n: int, offset: int) -> list[Alternative]:
+        frames = logits.shape[0]
+        if frames == 0:
+            return [Alternative(self.vocab.decode_frames([], [], offset), 0.0)]
+        log_probs = torch.log_softmax(logits.float(), dim=-1).contiguous().cpu()
+        vocab_size = log_probs.shape[1]
+        results = self._decoder.decode(log_probs.data_ptr(), frames, vocab_size)
+        self._scorer.info = {}  # the states of this decode are not needed again
+        out: dict[str, Alternative] = {}
+        for result in sorted(results, key=lambda r: -r.score):
+            path = np.asarray(result.tokens[1 : frames + 1], dtype=np.int64)  # the ends are the start and end states
+            probs = log_probs.numpy()[np.arange(frames), path]
+            decoded = self.vocab.decode_frames(path.tolist(), np.exp(probs).tolist(), offset)
+            out.setdefault(decoded.text, Alternative(decoded, float(result.score)))
+            if len(out) == n:
+                break
+        return list(out.values())
+
+
+def build_decoder(
+    vocab: Vocabulary,
+    lm: LanguageModel | None = None,
+    hotwords: Sequence[Hotword] = (),
+    beam_size: int = DEFAULT_BEAM_SIZE,
+) -> Decoder:
+    """Greedy CTC when there is neither an LM nor hotwords; a beam search otherwise."""
+    if lm is None and not hotwords:
+        return GreedyDecoder(vocab)
+    return BeamSearchDecoder(vocab, lm, hotwords, beam_size)

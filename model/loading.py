@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -14,7 +15,8 @@ import torch
 from model.audio import AudioFront
 from model.device import compile_model, compile_requested, resolve_device, resolve_dtype
 from model.hubert import HubertConfig, HubertForCTC
-from model.decoding import GreedyDecoder
+from model.decoding import Hotword, build_decoder
+from model.lm import LanguageModel, find_language_model, load_language_model
 from model.vocab import Vocabulary
 
 __all__ = ["ALIASES", "DEMO_MODEL_DIR", "convert_state_dict", "load_model", "resolve_model_folder", "save_pretrained"]
@@ -202,6 +204,10 @@ def load_model(
     device: str | torch.device | None = None,
     dtype: str | torch.dtype | None = None,
     revision: str | None = None,
+    lm: str | os.PathLike | LanguageModel | None = "auto",
+    lm_weight: float | None = None,
+    word_score: float | None = None,
+    hotwords: Sequence[Hotword] = (),
 ) -> HubertForCTC:
     """Load a HuBERT CTC checkpoint, ready for inference.
 
@@ -211,10 +217,16 @@ def load_model(
         device: ``"cpu"``, ``"cuda"``, ``"auto"``/None (CUDA when available).
         dtype: ``"float32"``, ``"bfloat16"``, ``"float16"`` or None for the device's default.
         revision: a hub branch, tag or commit.
+        lm: a KenLM word model for beam search (a ``LanguageModel``, or what
+            ``model.lm.load_language_model`` takes: ``demo``, a file or a ``language_model/`` folder); ``"auto"`` takes the checkpoint's own
+            ``language_model/`` folder when it has one (logged); None decodes without an LM.
+        lm_weight, word_score: the LM's weights (default: the LM folder's ``attrs.json``).
+        hotwords: phrases every decode favours (``model.decoding.Hotword``).
 
     Returns:
-        The model in eval mode with ``.vocab``, ``.front``, ``.decoder`` (greedy CTC; replace it to
-        decode with another ``model.decoding.Decoder``) and ``.name`` attached.
+        The model in eval mode with ``.vocab``, ``.front``, ``.decoder`` (greedy CTC, or a beam search
+        when there is an LM or hotwords; replace it to decode with another ``model.decoding.Decoder``),
+        ``.lm`` (the ``LanguageModel`` or None) and ``.name`` attached.
     """
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device)
@@ -231,6 +243,12 @@ def load_model(
             f"{folder}: the pad token is id {vocab.blank_id} in vocab.json but {config.pad_token_id} in config.json"
         )
     front = AudioFront.from_file(folder / "preprocessor_config.json")
+    if lm == "auto":
+        lm = find_language_model(folder)
+        if lm is not None:
+            log.info("found the language model %s beside the checkpoint (--no-lm decodes without it)", lm)
+    language_model = lm if isinstance(lm, LanguageModel) or lm is None else load_language_model(lm, lm_weight, word_score)
+    decoder = build_decoder(vocab, language_model, hotwords)
 
     with torch.device("meta"):  # no time spent on random weights that are overwritten next
         model = HubertForCTC(config)
@@ -239,7 +257,9 @@ def load_model(
     model.load_state_dict(state, strict=True, assign=True)
     model = model.to(device=device, dtype=dtype).eval().requires_grad_(False)
     model.vocab, model.front, model.name = vocab, front, str(name_or_path)
-    model.decoder = GreedyDecoder(vocab)
+    model.decoder, model.lm = decoder, language_model
+    if language_model is not None:
+        log.info("decoding with the language model %s", language_model.describe())
     log.info("loaded %s from %s on %s as %s", name_or_path, folder, device, dtype)
     if compile_requested():
         compile_model(model)

@@ -79,13 +79,53 @@ def config_of(args: argparse.Namespace) -> StreamingConfig:
 
 
 def load_model(args: argparse.Namespace) -> Any:
-    """The model, or a CliError whose one line says what was tried and what to do."""
+    """The model with the decoder the options ask for (``--lm``, ``--no-lm``, the model's own
+    ``language_model/`` folder otherwise, hotwords), or a CliError whose one line says what was wrong."""
     from model import loading
+    from model.lm import load_language_model
 
+    hotwords = hotwords_of(args)
+    lm: Any = None if getattr(args, "no_lm", False) else "auto"
+    weights = {"lm_weight": getattr(args, "lm_weight", None), "word_score": getattr(args, "word_score", None)}
+    if getattr(args, "lm", None):
+        try:
+            lm = load_language_model(args.lm, **weights)
+        except (OSError, ValueError) as e:
+            raise CliError(f"cannot load --lm {args.lm}: {e}") from e
     try:
-        return loading.load_model(args.model, device=args.device_type, dtype=args.dtype)
+        model = loading.load_model(args.model, device=args.device_type, dtype=args.dtype, lm=lm, **weights)
     except (OSError, ValueError, RuntimeError) as e:  # FileNotFoundError is an OSError
         raise CliError(f"cannot load model {args.model!r}: {e}") from e
+    try:
+        model.decoder = model.decoder.with_hotwords(hotwords)
+    except ValueError as e:
+        raise CliError(str(e)) from e
+    return model
+
+
+def hotwords_of(args: argparse.Namespace) -> list[Any]:
+    """``--hotword`` and ``--hotwords-file`` as ``model.decoding.Hotword``s; a CliError names a bad one."""
+    from model.decoding import parse_hotword
+
+    lines = [("", text) for text in getattr(args, "hotword", None) or ()]
+    path = getattr(args, "hotwords_file", None)
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise CliError(f"cannot read --hotwords-file {path}: {getattr(e, 'strerror', None) or e}") from e
+        lines += [
+            (f"{path}:{number}: ", line.strip())
+            for number, line in enumerate(text.splitlines(), 1)
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
+    hotwords = []
+    for where, line in lines:
+        try:
+            hotwords.append(parse_hotword(line))
+        except ValueError as e:
+            raise CliError(f"{where}{e}") from e
+    return hotwords
 
 
 def make_recognizer(model: Any, config: StreamingConfig) -> Any:

@@ -43,6 +43,11 @@ __all__ = ["build_parser", "main"]
 DEFAULT_MODEL = "facebook/hubert-large-ls960-ft"
 MODEL_ALIASES = ("demo", "large", "xlarge")
 DTYPES = ("float32", "bfloat16", "float16")
+# The same as model.lm.DEFAULT_LM_WEIGHT and model.decoding's DEFAULT_BOOST and MAX_BOOST (a test
+# keeps them equal), for the same reason.
+DEFAULT_LM_WEIGHT = 2.0
+DEFAULT_BOOST = 1.5
+MAX_BOOST = 10.0
 
 DISTRIBUTION = "hubert-stream"  # pyproject.toml's [project] name, whose version --version prints
 DEFAULTS = StreamingConfig()
@@ -181,6 +186,17 @@ def _add_serve(commands: Any) -> None:
     parser.set_defaults(run=serve.run)
 
 
+def _finite(text: str) -> float:
+    """argparse type: a finite number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a finite number")
+    return value
+
+
 def _seconds(text: str) -> float:
     """argparse type: a finite number of seconds >= 0."""
     try:
@@ -208,6 +224,40 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         help="model precision, float16 on CUDA only (default: bfloat16 on a CPU with native bf16 (AVX512-bf16 "
         "or AMX), float32 on other CPUs, where bf16 is emulated and slower; bfloat16 on CUDA, float16 on a GPU "
         "without bf16; the choice is logged)",
+    )  # fmt: skip
+    group = parser.add_argument_group(
+        "decoding",
+        "Finals are decoded greedily unless there is a language model or hotwords; then by CTC beam search "
+        "(partials stay greedy).",
+    )
+    lm = group.add_mutually_exclusive_group()
+    lm.add_argument(
+        "--lm", metavar="PATH",
+        help="a KenLM word language model: an ARPA or KenLM binary file (a binary with unigrams.txt beside it), "
+        "a folder in the Wav2Vec2ProcessorWithLM layout (attrs.json, unigrams.txt, the KenLM file), or `demo` "
+        "for the bundled demo LM (default: the model's own language_model/ folder when it has one)",
+    )  # fmt: skip
+    lm.add_argument(
+        "--no-lm", action="store_true",
+        help="decode without a language model, even when the model has a language_model/ folder",
+    )  # fmt: skip
+    group.add_argument(
+        "--lm-weight", type=_finite, metavar="W",
+        help="weight of the LM's log10 probabilities (default: from the LM folder's attrs.json, else "
+        f"{DEFAULT_LM_WEIGHT:g})",
+    )  # fmt: skip
+    group.add_argument(
+        "--word-score", type=_finite, metavar="S",
+        help="added to a hypothesis's score for each word (default: attrs.json's beta, else 0)",
+    )  # fmt: skip
+    group.add_argument(
+        "--hotword", action="append", default=[], metavar="PHRASE[:BOOST]",
+        help="a word or phrase to favour (repeatable); BOOST is the bonus per character "
+        f"(above 0, at most {MAX_BOOST:g}; default {DEFAULT_BOOST:g})",
+    )  # fmt: skip
+    group.add_argument(
+        "--hotwords-file", metavar="FILE",
+        help="hotwords, one PHRASE[:BOOST] a line (blank lines and lines starting with # are skipped)",
     )  # fmt: skip
 
 

@@ -14,6 +14,7 @@ import os
 import signal
 from typing import Any
 
+from streamer.cli.common import CliError, hotwords_of
 from streamer.cli.options import streaming_config
 from streamer.core.config import StreamingConfig
 from streamer.server import protocols
@@ -94,9 +95,10 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from model import load_model
+    """The model and its decoder, on the worker thread; a ``CliError`` stops the server from starting."""
+    from streamer.cli.common import load_model
 
-    return load_model(args.model, device=getattr(args, "device_type", None), dtype=getattr(args, "dtype", None))
+    return load_model(args)
 
 
 def run(args: argparse.Namespace, model: Any = None, config: StreamingConfig | None = None) -> int:
@@ -115,14 +117,16 @@ def run(args: argparse.Namespace, model: Any = None, config: StreamingConfig | N
     try:
         options = options_from_args(args)
         streaming = config or streaming_config(args)
+        if model is None:
+            hotwords_of(args)  # a bad --hotword or --hotwords-file stops the server before it listens
         load = None if model is not None else functools.partial(_load, args)
         server = StreamServer(model, load=load, streaming=streaming, options=options)  # checks the protocol
-    except ValueError as e:
+    except (ValueError, CliError) as e:
         log.error("%s", e)
         return 2
     try:
         asyncio.run(_serve_with_signals(server))
-    except (FileNotFoundError, ValueError, RuntimeError, OSError) as e:
+    except (FileNotFoundError, ValueError, RuntimeError, OSError, CliError) as e:
         # A model that cannot load, or a port that cannot be bound: an environment problem,
         # exit status 2 as for the other subcommands.
         log.error("%s", e)

@@ -111,7 +111,11 @@ class NativeSession(Session):
             if self.feed.started:
                 self.send(ErrorEvent("bad_message", "config must come before the audio; it was ignored"))
             else:
-                self.feed.configure(request.format)
+                try:
+                    decoder = self.session_decoder([(h.phrase, h.boost) for h in request.hotwords])
+                except ProtocolError as e:
+                    return error_ending(e.code, str(e), e.close)
+                self.feed.configure(request.format, decoder)
                 self.clock = resume_clock(request)
                 self.send(Ready(self.id, self.feed.format.sample_rate, request.resume))
         elif isinstance(request, Finalize):

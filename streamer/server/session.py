@@ -19,7 +19,8 @@ import logging
 import secrets
 import time
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConcurrencyError, ConnectionClosed
@@ -203,6 +204,23 @@ class Session(ABC):
         self.forced = True
         if self.task is not None:
             self.task.cancel()
+
+    def session_decoder(self, hotwords: Sequence[tuple[str, float | None]]) -> Any:
+        """The decoder of this session's stream: the model's, with ``hotwords`` (phrase, boost or None
+        for the default) when there are any; for ``Feed.configure``.
+
+        Raises ``ProtocolError('bad_config')`` naming what is wrong with the hotwords (too many, too
+        long, a boost out of range, a character the model cannot spell).
+        """
+        if not hotwords:
+            return None
+        from model.decoding import DEFAULT_BOOST, Hotword
+
+        base = self.feed.worker.model.decoder
+        try:
+            return base.with_hotwords([Hotword(phrase, DEFAULT_BOOST if boost is None else boost) for phrase, boost in hotwords])
+        except ValueError as e:
+            raise ProtocolError("bad_config", f"hotwords: {e}") from None
 
     def authorize(self, token: object) -> Ending | None:
         """Check a token sent in a message (browsers cannot set headers) and take a session slot.

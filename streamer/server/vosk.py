@@ -109,15 +109,22 @@ class VoskSession(Session):
         self.feed.configure(audio_format, self._decoder(), self.max_alternatives)
 
     def _decoder(self) -> Any:
-        """The stream's decoder: a grammar of ``phrases`` when there are any, else the model's."""
-        if self.phrases is None:
-            return None
-        from model.grammar import GrammarDecoder, PhraseGrammar  # the server's model side, loaded by now
+        """The stream's decoder: a grammar of ``phrases`` when there are any; for alternatives a beam
+        search with the model's LM (greedy decoding has one hypothesis); else the model's (None)."""
+        model = self.feed.worker.model
+        if self.phrases is not None:
+            from model.grammar import GrammarDecoder, PhraseGrammar  # the server's model side, loaded by now
 
-        try:
-            return GrammarDecoder(PhraseGrammar(self.phrases, self.feed.worker.model.vocab))
-        except ValueError as e:
-            raise ProtocolError("bad_config", f"phrase_list: {e}") from None
+            try:
+                return GrammarDecoder(PhraseGrammar(self.phrases, model.vocab))
+            except ValueError as e:
+                raise ProtocolError("bad_config", f"phrase_list: {e}") from None
+        if self.max_alternatives:
+            from model.decoding import BeamSearchDecoder
+
+            decoder = model.decoder
+            return decoder if isinstance(decoder, BeamSearchDecoder) else BeamSearchDecoder(model.vocab, model.lm)
+        return None
 
     def _reply(self, final: bool = False) -> str:
         """The reply from the events since the last one; ``final`` (eof, reset) always gives a result."""

@@ -45,6 +45,7 @@ __all__ = [
     "MAX_RESUME",
     "Final",
     "Finalize",
+    "Hotword",
     "Hypothesis",
     "Lag",
     "MAX_ALTERNATIVES",
@@ -111,6 +112,10 @@ def _convert(name: str, annotation: str, value: Any, code: str) -> Any:
         if isinstance(value, dict):
             return Resume.from_dict(value, code)
         expected = "an object"
+    elif annotation == "tuple[Hotword, ...]":
+        if isinstance(value, (list, tuple)):
+            return tuple(h if isinstance(h, Hotword) else Hotword.from_dict(h, code) for h in value)
+        expected = "an array of hotwords"
     elif annotation == "tuple[WordTiming, ...]":
         if isinstance(value, (list, tuple)):
             return tuple(w if isinstance(w, WordTiming) else WordTiming.from_dict(w, code) for w in value)
@@ -161,12 +166,21 @@ class _Checked:
         return cls(**given)
 
     def _fields_dict(self) -> dict[str, Any]:
-        """Fields for the wire; optional fields (default None) are left out while None."""
+        """Fields for the wire; optional fields (default None or empty) are left out while so."""
         return {
-            f.name: v.to_dict() if isinstance(v, _Checked) else v
+            f.name: _wire_value(v)
             for f in fields(self)
-            if (v := getattr(self, f.name)) is not None or f.default is not None
+            if ((v := getattr(self, f.name)) is not None or f.default is not None) and not (v == () == f.default)
         }
+
+
+def _wire_value(value: Any) -> Any:
+    """A field's JSON value: records (alone or in a tuple) as their dicts."""
+    if isinstance(value, _Checked):
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return [_wire_value(v) for v in value]
+    return value
 
 
 def _describe(cls: type) -> str:
@@ -235,6 +249,23 @@ class Resume(_Checked):
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Hotword(_Checked):
+    """A word or phrase a session's decoder favours: ``{"phrase": "Kowalczyk", "boost": 2.0}``.
+
+    The wire checks the types; the server checks the bounds (count, length, boost, spelling) with
+    the model's decoder, and refuses a config that breaks them with ``bad_config``.
+    """
+
+    refusal: ClassVar[str] = "bad_config"
+    noun: ClassVar[str] = 'hotwords ("hotwords")'
+    phrase: str
+    boost: float | None = None  # None: the server's default
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._fields_dict()
 
 
 # ----- the native protocol -----------------------------------------------------------------------
@@ -385,6 +416,7 @@ class Config(Message):
     channels: int = 1
     token: str | None = None
     resume: Resume | None = None
+    hotwords: tuple[Hotword, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
