@@ -165,7 +165,14 @@ _HUB_STATE, _UNK_LETTER, _UNK_BLANK = 0, 1, 2
 
 
 class _Search:
-    """Viterbi over a grammar's graph, one frame at a time; keeps backpointers for a backtrace."""
+    """Viterbi over a grammar's graph, one frame at a time.
+
+    With ``keep_trace`` it keeps each frame's backpointers (a byte per state per frame), for a
+    backtrace with word times: a final's search, over one segment. Without, each state carries the
+    phrases its best path finished (an id in a shared table of ``(parent id, phrase)``), so a
+    stream's search under way keeps memory of the graph's size, not of the segment's length, and
+    its copies are cheap: a partial's search.
+    """
 
     def __init__(self, grammar: PhraseGrammar, keep_trace: bool = True) -> None:
         self.g = grammar
@@ -175,13 +182,17 @@ class _Search:
         self.frames = 0
         self.trace_chain: list[np.ndarray] = []  # per frame: predecessor kind of each chain state
         self.trace_special: list[tuple[int, int, int]] = []  # per frame: hub, filler letter, filler blank sources
+        self.chain_done = np.zeros(len(grammar.cols), dtype=np.int64)  # without trace: finished phrases' id
+        self.special_done = [0, 0, 0]
+        self.finished: list[tuple[int, int]] = [(-1, 0)]  # id -> (parent id, phrase or -1 for [unk]); 0: none
 
     def copy(self) -> _Search:
         other = _Search.__new__(_Search)
-        other.g, other.keep_trace = self.g, self.keep_trace
-        other.chain, other.special, other.frames = self.chain.copy(), self.special.copy(), self.frames
+        other.__dict__.update(self.__dict__)
+        other.chain, other.special = self.chain.copy(), self.special.copy()
         other.trace_chain, other.trace_special = list(self.trace_chain), list(self.trace_special)
-        return other
+        other.chain_done, other.special_done = self.chain_done.copy(), list(self.special_done)
+        return other  # `finished` is shared: it only grows, and ids already given never change
 
     def step(self, emit: np.ndarray) -> None:
         """Advance by one frame of emission columns ``[vocab + 3]``."""
@@ -213,13 +224,49 @@ class _Search:
             blank_from = int(np.argmax(blank_options))
             special = np.array([hub_options[hub_from], letter_options[letter_from], blank_options[blank_from]])
             sources = (hub_from if hub_from != 1 else 10 + best_end, letter_from, blank_from)
-        cols = emit[g.cols] if len(g.cols) else np.zeros(0)
-        self.chain = chain + cols
-        self.special = special + emit[[g.gap_col, g.unk_col, g.blank_col]]
         if self.keep_trace:
             self.trace_chain.append(kinds)
             self.trace_special.append(sources)
+        elif self.frames:
+            self._carry(kinds, sources)
+        cols = emit[g.cols] if len(g.cols) else np.zeros(0)
+        self.chain = chain + cols
+        self.special = special + emit[[g.gap_col, g.unk_col, g.blank_col]]
         self.frames += 1
+
+    def _carry(self, kinds: np.ndarray, sources: tuple[int, int, int]) -> None:
+        """Move each state's finished phrases along the predecessors this frame chose."""
+        g, done = self.g, self.chain_done
+        hub, letter, blank = self.special_done
+        if sources[0] >= 10:  # a phrase ended into the hub
+            end = int(g.last[sources[0] - 10])
+            new_hub = self._finish(int(done[end]), int(g.owner[end]))
+        elif sources[0] == 2:  # the filler's word ended into the hub
+            new_hub = self._finish(letter, -1)
+        else:
+            new_hub = hub
+        options = np.stack([done, np.roll(done, 1), np.roll(done, 2), np.full(len(done), hub)])
+        self.chain_done = options[kinds, np.arange(len(done))]
+        self.special_done = [new_hub, (letter, hub, blank)[sources[1]], (blank, letter)[sources[2]]]
+
+    def _finish(self, parent: int, phrase: int) -> int:
+        self.finished.append((parent, phrase))
+        return len(self.finished) - 1
+
+    def carried_items(self) -> list[int]:
+        """Without trace: the phrases (``-1`` for ``[unk]``) on the best path to any state, the one under way last."""
+        _, kind, state = self.best_end(final=False)
+        if kind == "chain":
+            done, current = int(self.chain_done[state]), int(self.g.owner[state])
+        elif state == _HUB_STATE:
+            done, current = self.special_done[state], None
+        else:
+            done, current = self.special_done[state], -1
+        items = [] if current is None else [current]
+        while done:
+            done, phrase = self.finished[done]
+            items.append(phrase)
+        return items[::-1]
 
     def run(self, emissions: np.ndarray) -> _Search:
         for row in emissions:
@@ -310,10 +357,10 @@ class PartialSearch:
 
     def __init__(self, grammar: PhraseGrammar) -> None:
         self.grammar = grammar
-        self.search = _Search(grammar)
+        self.search = _Search(grammar, keep_trace=False)
 
     def reset(self) -> None:
-        self.search = _Search(self.grammar)
+        self.search = _Search(self.grammar, keep_trace=False)
 
     @property
     def frames(self) -> int:
@@ -333,8 +380,7 @@ class PartialSearch:
             search.run(self._emissions(ids, probs))
         if search.frames == 0:
             return ""
-        _, items, _ = search.backtrace(final=False)
-        return _text(self.grammar, items)
+        return " ".join(UNK if p < 0 else " ".join(self.grammar.phrases[p]) for p in search.carried_items())
 
     def _emissions(self, ids: Sequence[int], probs: Sequence[float]) -> np.ndarray:
         return self.grammar.emissions_of(frame_logprobs(ids, probs, len(self.grammar.vocab)).double().numpy())
@@ -439,11 +485,9 @@ class GrammarDecoder(Decoder):
     def _slot_scores(self, emit: np.ndarray) -> dict[int, float]:
         """The best score of each single phrase (and ``-1``, the filler) over ``emit``, silence around it."""
         g = self.grammar
-        out: dict[int, float] = {}
         if len(emit) == 0:
-            return out
-        for p in range(len(g.phrases)):
-            out[p] = _single_score(g, p, emit)
+            return {}
+        out = dict(enumerate(_single_scores(g, emit).tolist()))
         if g.unk:
             out[-1] = _filler_score(g, emit)
         return out
@@ -485,24 +529,23 @@ def _word_spans(g: PhraseGrammar, states: list[int], item: _Item) -> list[tuple[
     return spans
 
 
-def _single_score(g: PhraseGrammar, phrase: int, emit: np.ndarray) -> float:
-    """Viterbi score of ``gap* phrase gap*`` over ``emit``: one phrase with silence around it."""
-    lo, hi = int(g.first[phrase]), int(g.last[phrase]) + 1
-    cols, skip = g.cols[lo:hi], g.skip[lo:hi].copy()
-    size = hi - lo
-    before = emit[0, g.gap_col]
-    chain = np.full(size, _NEG)
-    chain[0] = emit[0, cols[0]]
-    after = _NEG
+def _single_scores(g: PhraseGrammar, emit: np.ndarray) -> np.ndarray:
+    """Viterbi score of ``gap* phrase gap*`` over ``emit`` for every phrase at once: each phrase alone
+    with silence around it (the chains without the hub's loop)."""
+    gap = emit[:, g.gap_col]
+    before = gap[0]  # silence so far, before any phrase
+    chain = np.where(g.is_first, emit[0, g.cols], _NEG)
+    after = np.full(len(g.last), _NEG)  # silence after each phrase's last letter
     for t in range(1, len(emit)):
-        prev = np.concatenate([[before], chain[:-1]])
-        two = np.concatenate([[_NEG, _NEG], chain[:-2]])[:size]
-        two[~skip] = _NEG
-        new_after = max(after, chain[-1]) + emit[t, g.gap_col]
-        chain = np.maximum(np.maximum(chain, prev), two) + emit[t, cols]
-        before = before + emit[t, g.gap_col]
-        after = new_after
-    return float(max(chain[-1], after))
+        prev = np.concatenate([[_NEG], chain[:-1]])
+        prev[~g.has_prev] = _NEG
+        prev[g.is_first] = before
+        skip = np.concatenate([[_NEG, _NEG], chain[:-2]])[: len(chain)]
+        skip[~g.skip] = _NEG
+        after = np.maximum(after, chain[g.last]) + gap[t]
+        chain = np.maximum(np.maximum(chain, prev), skip) + emit[t, g.cols]
+        before = before + gap[t]
+    return np.maximum(chain[g.last], after)
 
 
 def _filler_score(g: PhraseGrammar, emit: np.ndarray) -> float:

@@ -134,6 +134,7 @@ def test_an_empty_n_best_is_vosks(server):
         ({"phrase_list": ["open", 3]}, "phrase_list"),
         ({"phrase_list": ["x" * 101]}, "100 characters"),
         ({"phrase_list": ["open"] * 1001}, "1000 phrases"),
+        ({"phrase_list": ["open the door " * 7] * 60}, "5000 characters in all"),
         ({"phrase_list": ["call 911"]}, "'9'"),
         ({"phrase_list": ["  "]}, "empty phrase"),
         ({"max_alternatives": 11}, "max_alternatives"),

@@ -50,6 +50,7 @@ __all__ = [
     "Lag",
     "MAX_ALTERNATIVES",
     "MAX_PHRASE_CHARS",
+    "MAX_PHRASE_LIST_CHARS",
     "MAX_PHRASES",
     "Message",
     "Partial",
@@ -478,6 +479,10 @@ class VoskMessage(_Checked):
 
 MAX_PHRASES = 1_000  # phrases in a Vosk phrase_list: the grammar's search grows with their letters
 MAX_PHRASE_CHARS = 100  # characters in one phrase
+# Characters of a whole phrase_list: a final's search keeps a byte per state (two per letter) per frame
+# of its segment (10 MB for a 20 s segment at this bound), and each frame of a session's searches costs
+# in proportion to them (docs/performance.md, "Phrase lists").
+MAX_PHRASE_LIST_CHARS = 5_000
 MAX_ALTERNATIVES = 10  # most alternatives a Vosk client may ask for per result
 
 
@@ -512,6 +517,10 @@ class VoskConfig(VoskMessage):
                         self.refusal,
                         f'"phrase_list" phrases are at most {MAX_PHRASE_CHARS} characters, got {len(phrase)}',
                     )
+            if (total := sum(len(p) for p in self.phrase_list)) > MAX_PHRASE_LIST_CHARS:
+                raise ProtocolError(
+                    self.refusal, f'"phrase_list" holds at most {MAX_PHRASE_LIST_CHARS} characters in all, got {total}'
+                )
         if self.max_alternatives is not None and not 0 <= self.max_alternatives <= MAX_ALTERNATIVES:
             raise ProtocolError(
                 self.refusal, f'"max_alternatives" must be 0 to {MAX_ALTERNATIVES}, got {_short(self.max_alternatives)}'
