@@ -156,3 +156,25 @@ def test_a_bad_phrase_list_or_max_alternatives_is_a_bad_config(server, config, n
     reply, code = asyncio.run(scenario())
     assert reply["code"] == "bad_config" and named in reply["error"]
     assert code == 1007
+
+
+def test_a_phrase_list_after_audio_is_ignored_as_in_vosk(server, speech):
+    """Vosk makes its recognizer at the first audio: a phrase_list sent later changes nothing."""
+    audio = speech("open the door")
+
+    async def scenario():
+        replies = []
+        async with connect(url(server, "/")) as ws:
+            await ws.send('{"config": {"sample_rate": 16000}}')
+            await ws.send(audio[:CHUNK].tobytes())
+            replies.append(json.loads(await ws.recv()))
+            await ws.send('{"config": {"phrase_list": ["yes", "no"]}}')
+            for first in range(CHUNK, len(audio), CHUNK):
+                await ws.send(audio[first : first + CHUNK].tobytes())
+                replies.append(json.loads(await ws.recv()))
+            await ws.send('{"eof" : 1}')
+            replies.append(json.loads(await ws.recv()))
+        return replies
+
+    texts = [r["text"] for r in asyncio.run(scenario()) if r.get("text")]
+    assert texts and not set(" ".join(texts).split()) <= {"yes", "no"}
