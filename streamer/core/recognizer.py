@@ -49,9 +49,9 @@ from model.decoding import Alternative, Decoder, frame_logprobs, greedy_frames
 from model.transcribe import as_audio, model_decoder
 from model.vocab import Decoded
 from streamer.core.batch import FinalPassRequest, HopRequest, WindowBest, forward_final_passes, forward_hops
-from streamer.core.stitch import SegmentEnd, Stitcher, final_event
+from streamer.core.stitch import SegmentEnd, Stitcher, final_event, word_timings
 from streamer.core.config import StreamingConfig
-from streamer.wire.events import Event, Partial
+from streamer.wire.events import Event, Hypothesis, Partial
 from streamer.wire.units import FRAME_SAMPLES, SAMPLE_RATE
 
 __all__ = [
@@ -553,7 +553,12 @@ def settle(
             hypotheses = item.alternatives(decoder, stitcher.vocab, alternatives) if alternatives else None
             decoded = hypotheses[0].decoded if hypotheses else item.decode(decoder, stitcher.vocab)
             if decoded.text:
-                events.append(final_event(item.end.segment - retracted, decoded, hypotheses))
+                nbest = None
+                if hypotheses:
+                    nbest = tuple(
+                        Hypothesis(h.decoded.text, round(h.score, 3), word_timings(h.decoded)) for h in hypotheses
+                    )
+                events.append(final_event(item.end.segment - retracted, decoded, nbest))
             else:
                 retracted += 1
         elif retracted and isinstance(item, Partial):

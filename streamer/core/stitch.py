@@ -17,12 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from model.decoding import Alternative
 from model.vocab import Decoded, Vocabulary, collapse
 from streamer.core.config import StreamingConfig
 from streamer.wire.events import Event, Final, Hypothesis, Partial, WordTiming
 
-__all__ = ["SegmentEnd", "Stitcher", "final_event"]
+__all__ = ["SegmentEnd", "Stitcher", "final_event", "word_timings"]
 
 # Silence after a word's last letter that shows it is over, in 20 ms frames (0.3 s): longer than
 # the blank runs between the letters of one word, so ``finalize`` does not cut a word in two.
@@ -292,14 +291,12 @@ class Stitcher:
         self._text = self.vocab.extend_text(("", ""), collapse(self.ids))
 
 
-def final_event(segment: int, decoded: Decoded, alternatives: Sequence[Alternative] | None = None) -> Final:
+def final_event(segment: int, decoded: Decoded, alternatives: tuple[Hypothesis, ...] | None = None) -> Final:
     """The ``Final`` of a decoded segment; with ``alternatives``, its n-best as well (best first)."""
-    words = _timings(decoded)
-    hypotheses = None
-    if alternatives is not None:
-        hypotheses = tuple(Hypothesis(a.decoded.text, round(a.score, 3), _timings(a.decoded)) for a in alternatives)
-    return Final(segment, decoded.text, words[0].start, words[-1].end, words, hypotheses)
+    words = word_timings(decoded)
+    return Final(segment, decoded.text, words[0].start, words[-1].end, words, alternatives)
 
 
-def _timings(decoded: Decoded) -> tuple[WordTiming, ...]:
+def word_timings(decoded: Decoded) -> tuple[WordTiming, ...]:
+    """A decoding's words, timed in stream seconds."""
     return tuple(WordTiming.at_frames(w.text, w.start, w.end, w.confidence) for w in decoded.words)
