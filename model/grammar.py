@@ -205,7 +205,7 @@ class _Search:
             sources = (-1, -1, -1)
         else:
             chain = self.chain
-            prev = np.concatenate([[_NEG], chain[:-1]])
+            prev = np.concatenate([[_NEG], chain[:-1]])[: len(chain)]
             prev[~g.has_prev] = _NEG
             skip = np.concatenate([[_NEG, _NEG], chain[:-2]])[: len(chain)]
             skip[~g.skip] = _NEG
@@ -537,7 +537,7 @@ def _single_scores(g: PhraseGrammar, emit: np.ndarray) -> np.ndarray:
     chain = np.where(g.is_first, emit[0, g.cols], _NEG)
     after = np.full(len(g.last), _NEG)  # silence after each phrase's last letter
     for t in range(1, len(emit)):
-        prev = np.concatenate([[_NEG], chain[:-1]])
+        prev = np.concatenate([[_NEG], chain[:-1]])[: len(chain)]
         prev[~g.has_prev] = _NEG
         prev[g.is_first] = before
         skip = np.concatenate([[_NEG, _NEG], chain[:-2]])[: len(chain)]

@@ -46,6 +46,7 @@ def test_unk_takes_speech_no_phrase_fits_and_only_with_unk_listed():
     audio = frames("WEATHER|IS|NICE___YES_")
     assert GrammarDecoder(PhraseGrammar(["yes", "no", UNK], VOCAB)).decode(audio).text.split() == [UNK] * 3 + ["yes"]
     assert set(GrammarDecoder(PhraseGrammar(["yes", "no"], VOCAB)).decode(audio).text.split()) <= {"yes", "no"}
+    assert set(GrammarDecoder(PhraseGrammar([UNK], VOCAB)).decode(audio).text.split()) == {UNK}  # [unk] alone
 
 
 def test_silence_decodes_to_nothing():
