@@ -186,6 +186,11 @@ def main() -> int:
         "passes, end together) and random (each at a random place, as independent users would); default: both",
     )  # fmt: skip
     parser.add_argument("--serve-args", default="", help="more options for the server, e.g. '--no-final-pass'")
+    parser.add_argument(
+        "--compare-args", default=None, metavar="ARGS",
+        help="also search each mode and start with these server options added (e.g. '--lm demo'), right after "
+        "the search without them; reported under compare/",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "server_streams.json")
     args = parser.parse_args()
     counts = [int(n) for n in args.streams.split(",")] if args.streams else None
@@ -197,7 +202,7 @@ def main() -> int:
             "budget_p95_seconds": BUDGET_SECONDS, "server_threads": args.threads, "dtype": args.dtype or "default",
             "cpu": cpu_name(), "cpu_count": os.cpu_count(), "machine": platform.machine(),
             "python": platform.python_version(), "date": datetime.date.today().isoformat(),
-            "serve_args": args.serve_args,
+            "serve_args": args.serve_args, "compare_args": args.compare_args,
             "command": " ".join(["python", "bench/bench_server.py", *sys.argv[1:]]),
         },
     }  # fmt: skip
@@ -206,10 +211,18 @@ def main() -> int:
         report[mode] = {}
         for start in starts:
             print(f"{mode} (--max-batch {MODES[mode]}), {start} starts:", flush=True)
-            with Server(args.model, MODES[mode], args.threads, args.dtype, tuple(args.serve_args.split())) as server:
-                held, results = capacity(server.port, args.seconds, audio, counts, start == "random")
-            report[mode][start] = {"max_streams": held, "by_streams": {str(n): r for n, r in sorted(results.items())}}
-            print(f"  -> {held} real-time streams with p95 < {BUDGET_SECONDS:g} s", flush=True)
+            variants = [("", args.serve_args)]
+            if args.compare_args is not None:
+                variants.append(("compare", f"{args.serve_args} {args.compare_args}"))
+            for label, serve_args in variants:
+                with Server(args.model, MODES[mode], args.threads, args.dtype, tuple(serve_args.split())) as server:
+                    held, results = capacity(server.port, args.seconds, audio, counts, start == "random")
+                found = {"max_streams": held, "by_streams": {str(n): r for n, r in sorted(results.items())}}
+                if label:
+                    report.setdefault(label, {}).setdefault(mode, {})[start] = found
+                else:
+                    report[mode][start] = found
+                print(f"  -> {held} real-time streams with p95 < {BUDGET_SECONDS:g} s ({serve_args or 'no extra options'})", flush=True)
         if set(STARTS) <= set(starts) and report[mode]["random"]["max_streams"]:
             ratio = report[mode]["sync"]["max_streams"] / report[mode]["random"]["max_streams"]
             report[mode]["sync_over_random"] = round(ratio, 2)

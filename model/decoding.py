@@ -15,6 +15,7 @@ decoder chose the path.
 
 from __future__ import annotations
 
+import functools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
@@ -48,6 +49,7 @@ __all__ = [
 DEFAULT_BEAM_SIZE = 16  # hypotheses kept per frame
 BEAM_SIZE_TOKEN = 8  # most likely tokens of a frame that may extend a hypothesis
 BEAM_THRESHOLD = 25.0  # hypotheses this far (natural log) below the best are dropped
+SURE_BLANK_LOG_PROB = math.log(0.999)  # a frame this sure of blank is searched only as part of its run
 DEFAULT_BOOST = 1.5  # natural-log bonus per character of a hotword spoken in full
 MAX_BOOST = 10.0
 MAX_HOTWORDS = 500  # per decoder (per session on a server)
@@ -216,7 +218,8 @@ class _HotwordTrie:
 DEAD = -1  # hotword trie position of a hypothesis that left every hotword in the current word
 
 
-def _flashlight_lm_class():
+@functools.cache
+def _scorer_class() -> type:
     """The scorer class, made once flashlight is imported (its base class comes from there)."""
     from flashlight.lib.text.decoder import LM, LMState
 
@@ -230,13 +233,13 @@ def _flashlight_lm_class():
         as they come and give it back when the hypothesis leaves the hotword.
         """
 
-        def __init__(self, lm: LanguageModel | None, trie: _HotwordTrie, vocab: Vocabulary) -> None:
+        def __init__(self, lm: LanguageModel | None, hotwords: Sequence[Hotword], vocab: Vocabulary) -> None:
             LM.__init__(self)
-            self.lm, self.trie, self.vocab = lm, trie, vocab
+            self.lm, self.trie, self.vocab = lm, _HotwordTrie(hotwords, vocab), vocab
             self.delimiter = vocab.delimiter_id
             self.silent = vocab.silent_ids
-            self.info: dict = {}
-            self.hot_words = frozenset(w for w in _trie_words(trie, vocab))
+            self.info: dict = {}  # per LMState of the current decode: what is kept beside it (see above)
+            self.hot_words = frozenset(word for hotword in hotwords for word in hotword.phrase.split())
             if lm is not None:
                 self.unk_log10 = lm.kenlm.score(lm.kenlm.start(False), lm.index("<unk>"))[1]
 
@@ -300,38 +303,26 @@ def _flashlight_lm_class():
             best = lm.prefixes.get(prefix)
             if best is not None:
                 return lm.lm_weight * best
-            return lm.lm_weight * self.unk_log10 + (0.0 if hot else lm.unk_score)
+            if hot:  # spelling a hotword the LM lacks: it will score as the LM's rarest word
+                return lm.lm_weight * lm.rare_log10
+            return lm.lm_weight * self.unk_log10 + lm.unk_score
 
         def _end_word(self, kenlm_state, word: str):
             if self.lm is None:
                 return kenlm_state, 0.0
             lm = self.lm
             kenlm_state, log10 = lm.kenlm.score(kenlm_state, lm.index(word))
-            score = lm.lm_weight * log10 + lm.word_score
-            if word not in lm.words and word not in self.hot_words:
-                score += lm.unk_score
-            return kenlm_state, score
+            penalty = 0.0
+            if word not in lm.words:
+                if word in self.hot_words:
+                    log10 = lm.rare_log10  # a hotword is expected: as likely as the rarest word the LM knows
+                else:
+                    penalty = lm.unk_score
+            return kenlm_state, lm.lm_weight * log10 + lm.word_score + penalty
 
     return WordScorer
 
 
-def _trie_words(trie: _HotwordTrie, vocab: Vocabulary) -> Iterable[str]:
-    """Every word of every hotword phrase."""
-    stack = [(0, "")]
-    while stack:
-        node, word = stack.pop()
-        for token, child in trie.children[node].items():
-            if token == vocab.delimiter_id:
-                if word:
-                    yield word
-                stack.append((child, ""))
-            else:
-                stack.append((child, word + vocab.tokens[token]))
-        if trie.complete[node] and word:
-            yield word
-
-
-_SCORER_CLASS = None
 
 
 class BeamSearchDecoder(Decoder):
@@ -357,14 +348,11 @@ class BeamSearchDecoder(Decoder):
     ) -> None:
         from flashlight.lib.text.decoder import CriterionType, LexiconFreeDecoder, LexiconFreeDecoderOptions
 
-        global _SCORER_CLASS
-        if _SCORER_CLASS is None:
-            _SCORER_CLASS = _flashlight_lm_class()
         if beam_size < 1:
             raise ValueError(f"beam_size must be at least 1, got {beam_size}")
         self.vocab, self.lm, self.beam_size = vocab, lm, beam_size
         self.hotwords = check_hotwords(hotwords, vocab)
-        self._scorer = _SCORER_CLASS(lm, _HotwordTrie(self.hotwords, vocab), vocab)
+        self._scorer = _scorer_class()(lm, self.hotwords, vocab)
         options = LexiconFreeDecoderOptions(
             beam_size=beam_size,
             beam_size_token=min(BEAM_SIZE_TOKEN, len(vocab)),
@@ -391,15 +379,21 @@ class BeamSearchDecoder(Decoder):
         frames = logits.shape[0]
         if frames == 0:
             return [Alternative(self.vocab.decode_frames([], [], offset), 0.0)]
-        log_probs = torch.log_softmax(logits.float(), dim=-1).contiguous().cpu()
-        vocab_size = log_probs.shape[1]
-        results = self._decoder.decode(log_probs.data_ptr(), frames, vocab_size)
+        log_probs = torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
+        # Runs of frames that are surely blank are searched as one frame: every hypothesis would take
+        # blank there, so they only cost time (most CTC frames are such blanks). One frame of each run
+        # stays, so that the blank still separates a repeated character.
+        sure = log_probs[:, self.vocab.blank_id] > SURE_BLANK_LOG_PROB
+        kept = np.flatnonzero(~(sure & np.concatenate(([False], sure[:-1]))))
+        searched = np.ascontiguousarray(log_probs[kept])
+        results = self._decoder.decode(searched.ctypes.data, len(kept), searched.shape[1])
         self._scorer.info = {}  # the states of this decode are not needed again
         out: dict[str, Alternative] = {}
-        for result in sorted(results, key=lambda r: -r.score):
-            path = np.asarray(result.tokens[1 : frames + 1], dtype=np.int64)  # the ends are the start and end states
-            probs = log_probs.numpy()[np.arange(frames), path]
-            decoded = self.vocab.decode_frames(path.tolist(), np.exp(probs).tolist(), offset)
+        for result in sorted(results, key=lambda r: -r.score):  # distinct texts: the beam holds paths
+            path = np.full(frames, self.vocab.blank_id, dtype=np.int64)
+            path[kept] = result.tokens[1 : len(kept) + 1]  # tokens[0] and [-1] are the start and end states
+            probs = np.exp(log_probs[np.arange(frames), path])
+            decoded = self.vocab.decode_frames(path.tolist(), probs.tolist(), offset)
             out.setdefault(decoded.text, Alternative(decoded, float(result.score)))
             if len(out) == n:
                 break

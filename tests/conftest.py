@@ -91,10 +91,11 @@ def cached_model(demo_model, monkeypatch):
 
     real = model.loading.load_model
 
-    def load(name, device=None, dtype=None, revision=None):
-        if name == DEMO and device in (None, "auto", "cpu") and dtype is None:
-            return demo_model
-        return real(name, device=device, dtype=dtype, revision=revision)
+    def load(name, device=None, dtype=None, revision=None, **decoding):
+        greedy = decoding.get("lm", "auto") in ("auto", None) and not any(decoding.get(k) for k in ("hotwords", "lm_weight", "word_score"))
+        if name == DEMO and device in (None, "auto", "cpu") and dtype is None and greedy:
+            return demo_model  # the demo model has no language_model/ folder: greedy either way
+        return real(name, device=device, dtype=dtype, revision=revision, **decoding)
 
     monkeypatch.setattr(model.loading, "load_model", load)
     return demo_model

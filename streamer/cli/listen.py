@@ -20,6 +20,7 @@ from streamer.cli.common import (
     EXIT_OK,
     CliError,
     config_of,
+    decoder_of,
     error,
     is_terminal,
     load_model,
@@ -97,7 +98,7 @@ def run_mic(args: argparse.Namespace) -> int:
         elif not args.output:
             writers.append(make_writer(args.format, sys.stdout))
         model = load_model(args)
-        recognizer = make_recognizer(model, config)
+        recognizer = make_recognizer(model, config, decoder_of(model, args))
         try:
             capture = Capture(settings, sd)
             return _listen(capture, recognizer, Fanout(writers))

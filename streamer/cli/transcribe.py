@@ -24,6 +24,7 @@ from streamer.cli.common import (
     PROG,
     CliError,
     config_of,
+    decoder_of,
     error,
     is_terminal,
     load_model,
@@ -227,7 +228,11 @@ def run_transcribe(args: argparse.Namespace) -> int:
 
         # A file is not live: decoded offline in long chunks it costs about one offline pass and is as
         # accurate as offline (streamer.core.files). --live/--realtime: the live recognizer's windows.
-        recognizer = make_recognizer(model, config) if args.live or args.realtime else FileRecognizer(model, config)
+        decoder = decoder_of(model, args)
+        if args.live or args.realtime:
+            recognizer = make_recognizer(model, config, decoder)
+        else:
+            recognizer = FileRecognizer(model, config, decoder)
         for number, audio in enumerate(readable):
             if per_file:
                 try:

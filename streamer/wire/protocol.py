@@ -61,7 +61,7 @@ RESUMABLE_CLOSES = frozenset({1001, 1006, 1011, 1012, 1013})
 # Error codes of the ``error`` event, each with what happens to the session.
 ERROR_CODES: dict[str, str] = {
     "bad_message": "a text message that is not a known, well-formed JSON message; it is ignored and the session carries on",
-    "bad_config": "a config with an unknown encoding, a rate outside 8-192 kHz, bad channels or a field of the wrong type; session ends (1007)",
+    "bad_config": "a config with an unknown encoding, a rate outside 8-192 kHz, bad channels, bad hotwords or a field of the wrong type; session ends (1007)",
     "bad_audio": "a binary message of partial samples, non-finite floats or floats beyond +-2; it is dropped, the session carries on",
     "unauthorized": "the token is missing from the first message or wrong; the session ends (1008)",
     "idle_timeout": "no audio for the idle timeout; the last final is sent and the session ends (4001)",

@@ -1,0 +1,150 @@
+"""Hotwords on the demo model: rare names and terms recalled, and what a list of them costs elsewhere.
+
+    python bench/eval_hotwords.py [--boosts 1 1.5 2 3] [--lm demo]
+
+Speaks each rare term of bench/data/hotwords.json (surnames, places, products, technical terms the
+demo model never heard) in two everyday carrier sentences, in voices kept out of training
+(``training.synth.HELDOUT_VOICES``), and decodes them offline greedily and by beam search with all
+100 terms and distractors loaded as hotwords, with and without the language model: term recall
+(the term's words, in order, in the transcript). Then decodes held-out sentences that contain none of
+them (``training.corpus.heldout_sentences``, as bench/eval_demo_model.py) with and without the same
+100 hotwords: false insertions (a hotword in the transcript that the reference lacks) per 1,000
+reference words, and WER. Writes bench/results/hotwords.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from common import cpu_name, write_results  # noqa: E402
+from eval_demo_model import load_with_voices  # noqa: E402
+
+from model import load_model  # noqa: E402
+from model.decoding import BeamSearchDecoder, GreedyDecoder, Hotword  # noqa: E402
+from model.lm import load_language_model  # noqa: E402
+from training.corpus import heldout_sentences, normalize_text  # noqa: E402
+from training.metrics import cer, wer  # noqa: E402
+from training.synth import HELDOUT_VOICES, build_dataset  # noqa: E402
+
+DATA = ROOT / "bench" / "data" / "hotwords.json"
+CARRIERS_PER_TERM = 2
+
+
+def term_sentences(data: dict) -> list[tuple[str, str]]:
+    """(sentence, term) pairs: each term in ``CARRIERS_PER_TERM`` carriers, taken in rotation."""
+    carriers = data["carriers"]
+    pairs = []
+    for i, term in enumerate(data["terms"]):
+        for k in range(CARRIERS_PER_TERM):
+            carrier = carriers[(CARRIERS_PER_TERM * i + k) % len(carriers)]
+            pairs.append((normalize_text(carrier.format(term)), normalize_text(term)))
+    return pairs
+
+
+@torch.inference_mode()
+def all_logits(model, clips: list[np.ndarray]) -> list[torch.Tensor]:
+    """Each clip's logits, one offline forward per clip (as ``model.transcribe`` decodes them)."""
+    return [model(torch.from_numpy(model.front(clip))[None].to(model.device))[0].float() for clip in clips]
+
+
+def contains(text: str, phrase: str) -> int:
+    """How many times ``phrase``'s words occur, in order, among ``text``'s words."""
+    words, target = text.split(), phrase.split()
+    return sum(words[i : i + len(target)] == target for i in range(len(words) - len(target) + 1))
+
+
+def decode_all(decoder, logits: list[torch.Tensor]) -> tuple[list[str], float]:
+    start = time.process_time()
+    texts = [decoder.decode(x).text for x in logits]
+    return texts, time.process_time() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="demo")
+    parser.add_argument("--lm", default="demo", help="the LM of the with-LM rows (default: %(default)s)")
+    parser.add_argument("--boosts", type=float, nargs="+", default=[1.0, 1.5, 2.0, 3.0])
+    parser.add_argument("--sentences", type=int, default=300, help="held-out sentences without any term")
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "hubert-stream")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "hotwords.json")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    data = json.loads(DATA.read_text())
+    model = load_model(args.model, device="cpu", dtype="float32", lm=None)
+    lm = load_language_model(args.lm)
+    phrases = [normalize_text(t) for t in data["terms"] + data["distractors"]]
+
+    pairs = term_sentences(data)
+    spoken = load_with_voices(build_dataset([s for s, _ in pairs], HELDOUT_VOICES, args.cache / "eval-hotwords", seed=5))
+    assert [t for _, t, _ in spoken] == [s for s, _ in pairs]
+    plain = load_with_voices(
+        build_dataset(heldout_sentences(args.sentences), HELDOUT_VOICES, args.cache / "eval-heldout_voices", seed=1)
+    )
+    assert not any(contains(text, p) for _, text, _ in plain for p in phrases), "a held-out sentence holds a term"
+    term_logits, plain_logits = all_logits(model, [a for a, _, _ in spoken]), all_logits(model, [a for a, _, _ in plain])
+    term_refs, plain_refs = [s for s, _ in pairs], [t for _, t, _ in plain]
+    reference_words = sum(len(r.split()) for r in plain_refs)
+    audio_seconds = sum(len(a) for a, _, _ in spoken + plain) / 16_000
+
+    def row(name: str, decoder, boost: float | None = None) -> dict:
+        term_hyps, term_cpu = decode_all(decoder, term_logits)
+        plain_hyps, plain_cpu = decode_all(decoder, plain_logits)
+        recalled = sum(contains(h, t) > 0 for h, (_, t) in zip(term_hyps, pairs))
+        inserted = sum(max(0, contains(h, p) - contains(r, p)) for h, r in zip(plain_hyps, plain_refs) for p in phrases)
+        result = {
+            "decoder": name,
+            "boost": boost,
+            "term_recall": round(recalled / len(pairs), 4),
+            "term_sentences_wer": round(wer(term_refs, term_hyps), 4),
+            "plain_wer": round(wer(plain_refs, plain_hyps), 4),
+            "plain_cer": round(cer(plain_refs, plain_hyps), 4),
+            "false_insertions_per_1000_words": round(1000 * inserted / reference_words, 3),
+            "cpu_seconds_per_audio_second": round((term_cpu + plain_cpu) / audio_seconds, 4),
+        }
+        print(json.dumps(result), flush=True)
+        return result
+
+    vocab = model.vocab
+    rows = [row("greedy", GreedyDecoder(vocab)), row("beam, LM", BeamSearchDecoder(vocab, lm))]
+    for boost in args.boosts:
+        hotwords = [Hotword(p, boost) for p in phrases]
+        rows.append(row("beam, hotwords", BeamSearchDecoder(vocab, hotwords=hotwords), boost))
+        rows.append(row("beam, LM, hotwords", BeamSearchDecoder(vocab, lm, hotwords), boost))
+    examples = []
+    decoder = BeamSearchDecoder(vocab, lm, [Hotword(p) for p in phrases])
+    greedy = GreedyDecoder(vocab)
+    for i in range(0, len(pairs), len(pairs) // 8):
+        examples.append(
+            {"ref": term_refs[i], "greedy": greedy.decode(term_logits[i]).text, "lm_hotwords": decoder.decode(term_logits[i]).text}
+        )
+    write_results(
+        args.out,
+        {
+            "model": args.model,
+            "lm": str(lm.path.relative_to(ROOT) if lm.path.is_relative_to(ROOT) else lm.path),
+            "cpu": cpu_name(),
+            "torch_threads": 1,
+            "terms": len(data["terms"]),
+            "hotwords_loaded": len(phrases),
+            "term_sentences": len(pairs),
+            "plain_sentences": len(plain),
+            "plain_reference_words": reference_words,
+            "rows": rows,
+            "examples": examples,
+        },
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,295 @@
+"""Beam search with a language model and hotwords: finals, the server, the command line, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import finals_of
+from test_cli import assert_no_traceback, run
+from test_server import final_texts, running_server, stream_clip, url
+
+from model import load_model, transcribe
+from model.decoding import MAX_HOTWORDS, BeamSearchDecoder, GreedyDecoder, Hotword, check_hotwords, parse_hotword
+from model.lm import DEMO_LM_DIR, load_language_model
+from model.loading import DEMO_MODEL_DIR
+from streamer import Recognizer
+from training.lm import write_language_model
+from training.metrics import cer
+from training.speech import SENTENCES, VOICE, trim
+from training.synth import synthesize
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+ROOT = Path(__file__).resolve().parent.parent
+HELLO = ROOT / "examples" / "hello.wav"
+TERM = "KUBERNETES"
+TERM_SENTENCE = "MY BROTHER USES KUBERNETES AT WORK"  # the demo model spells the name "CUBENETES"
+
+
+@pytest.fixture(scope="module")
+def lm():
+    return load_language_model("demo")
+
+
+@pytest.fixture(scope="module")
+def term_speech() -> np.ndarray:
+    return trim(synthesize(TERM_SENTENCE, VOICE))
+
+
+def stream(model, audio, block: int, decoder) -> list:
+    recognizer = Recognizer(model, decoder=decoder)
+    events = []
+    for start in range(0, len(audio), block):
+        events += recognizer.accept(audio[start : start + block])
+    return events + recognizer.close()
+
+
+# ----- what the decoder gives ----------------------------------------------------------------------
+
+
+def test_the_language_model_corrects_misheard_words(demo, long_speech, lm):
+    """With the demo LM the finals of five spoken sentences have fewer character errors than greedy ones."""
+    audio, _ = long_speech
+    greedy = " ".join(f.text for f in finals_of(stream(demo, audio, 16_000, GreedyDecoder(demo.vocab))))
+    with_lm = " ".join(f.text for f in finals_of(stream(demo, audio, 16_000, BeamSearchDecoder(demo.vocab, lm))))
+    reference = " ".join(SENTENCES)
+    assert cer([reference], [with_lm]) < cer([reference], [greedy])
+
+
+@pytest.mark.parametrize("blocks", [[320], [16_000], [1_000, 7, 33_000, 4_801]])
+def test_chunking_never_changes_the_finals_with_the_lm(demo, long_speech, lm, blocks):
+    """Finals decoded with the LM are the same whatever the audio's pieces, words and times included."""
+    audio = long_speech[0][: 16_000 * 12]
+    decoder = BeamSearchDecoder(demo.vocab, lm)
+    reference = finals_of(stream(demo, audio, len(audio), decoder))
+    recognizer, events, position, i = Recognizer(demo, decoder=decoder), [], 0, 0
+    while position < len(audio):
+        size = blocks[i % len(blocks)]
+        events += recognizer.accept(audio[position : position + size])
+        position, i = position + size, i + 1
+    assert reference and finals_of(events + recognizer.close()) == reference
+
+
+def test_beam_finals_carry_word_times_and_confidences(demo, long_speech, lm):
+    """Every final word of a beam-decoded stream has its own ordered span in the sentence and a confidence in (0, 1]."""
+    audio, spans = long_speech
+    finals = finals_of(stream(demo, audio, 4_800, BeamSearchDecoder(demo.vocab, lm)))
+    assert len(finals) == len(SENTENCES)
+    for final, (start, end) in zip(finals, spans):
+        assert final.text == " ".join(w.word for w in final.words)
+        times = [t for w in final.words for t in (w.start, w.end)]
+        assert times == sorted(times) and start - 0.3 <= times[0] and times[-1] <= end + 0.3
+        assert all(0 < w.confidence <= 1 and w.end > w.start for w in final.words)
+
+
+def test_a_hotword_is_spelled_as_given(demo, term_speech, lm):
+    """A name the model misspells comes out right as a hotword, with and without the LM; greedy misses it."""
+    assert TERM not in transcribe(demo, term_speech).text.split()
+    for base in (GreedyDecoder(demo.vocab), BeamSearchDecoder(demo.vocab, lm)):
+        decoder = base.with_hotwords([Hotword("Kubernetes")])
+        assert TERM in transcribe(demo, term_speech, decoder=decoder).text.split()
+
+
+def test_hotwords_change_nothing_where_they_are_not_spoken(demo, long_speech, lm):
+    """Sentences without any hotword decode to the same text with a hundred unrelated hotwords loaded."""
+    audio = long_speech[0]
+    names = [f"{a}{b}" for a in ("KOWAL", "ZIEL", "PRZYB", "SZCZEP", "WOJC") for b in "ABCDEFGHIJKLMNOPQRST"]
+    for base in (GreedyDecoder(demo.vocab), BeamSearchDecoder(demo.vocab, lm)):
+        plain = transcribe(demo, audio, decoder=base.with_hotwords([Hotword("QUIXOTE")])).text
+        loaded = transcribe(demo, audio, decoder=base.with_hotwords([Hotword(n) for n in names])).text
+        assert loaded == plain
+
+
+@pytest.mark.parametrize(
+    "hotwords, message",
+    [
+        ([Hotword("")], "hotword 1: the phrase must be non-empty"),
+        ([Hotword("A" * 101)], "at most 100 characters"),
+        ([Hotword("NAME", 0.0)], "boost must be a number above 0 and at most 10"),
+        ([Hotword("NAME", 11.0)], "boost must be a number above 0 and at most 10"),
+        ([Hotword("R2D2")], "the model cannot spell '2'"),
+        ([Hotword("A")] * (MAX_HOTWORDS + 1), f"at most {MAX_HOTWORDS} hotwords"),
+    ],
+)
+def test_bad_hotwords_are_refused_by_name(hotwords, message):
+    """Each way a hotword list can be wrong is a ValueError that says which and why."""
+    from model.vocab import Vocabulary
+
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        check_hotwords(hotwords, Vocabulary.librispeech())
+
+
+def test_hotword_on_the_command_line_form():
+    """``PHRASE:BOOST`` and ``PHRASE`` parse; a boost that is not a number is named."""
+    assert parse_hotword("Kowalczyk:2.5") == Hotword("Kowalczyk", 2.5)
+    assert parse_hotword("New York") == Hotword("New York")
+    with pytest.raises(ValueError, match="must be a number, got 'x'"):
+        parse_hotword("Kowalczyk:x")
+
+
+# ----- where an LM comes from ----------------------------------------------------------------------
+
+
+def test_a_language_model_folder_beside_the_model_is_found_and_logged(tmp_path, caplog):
+    """A checkpoint with a language_model/ folder decodes with it (logged); lm=None decodes greedily."""
+    folder = tmp_path / "model"
+    shutil.copytree(DEMO_MODEL_DIR, folder)
+    shutil.copytree(DEMO_LM_DIR, folder / "language_model")
+    with caplog.at_level(logging.INFO, logger="model.loading"):
+        model = load_model(folder, device="cpu")
+    assert isinstance(model.decoder, BeamSearchDecoder) and model.lm is not None
+    assert "found the language model" in caplog.text and "language_model" in caplog.text
+    assert isinstance(load_model(folder, device="cpu", lm=None).decoder, GreedyDecoder)
+
+
+def test_attrs_json_sets_the_weights(tmp_path):
+    """The Wav2Vec2ProcessorWithLM attrs.json's alpha (natural log) and beta become lm_weight and word_score."""
+    folder = tmp_path / "language_model"
+    shutil.copytree(DEMO_LM_DIR, folder)
+    (folder / "attrs.json").write_text(json.dumps({"alpha": 1.0, "beta": 0.5, "unk_score_offset": -5.0}))
+    lm = load_language_model(folder)
+    assert (round(lm.lm_weight, 4), lm.word_score, lm.unk_score) == (2.3026, 0.5, -5.0)
+    assert load_language_model(folder, lm_weight=3.0, word_score=-1.0).lm_weight == 3.0
+
+
+def test_the_arpa_writer_gives_a_model_kenlm_reads(tmp_path):
+    """training/lm.py's ARPA file loads in KenLM, and each context's next-word probabilities sum to one."""
+    sentences = ["THE CAT SAT ON THE MAT", "THE DOG SAT ON THE LOG", "A CAT AND A DOG", "THE CAT ATE"] * 3
+    lm = load_language_model(write_language_model(sentences, tmp_path / "lm", order=3))
+    words = sorted(lm.words) + ["<unk>"]
+    for context in ([], ["THE"], ["THE", "CAT"], ["ON", "THE"], ["DOG", "CAT"]):
+        state = lm.kenlm.start(False)
+        for word in context:
+            state, _ = lm.kenlm.score(state, lm.index(word))
+        total = sum(10 ** lm.kenlm.score(state, lm.index(w))[1] for w in words) + 10 ** lm.kenlm.finish(state)[1]
+        assert abs(total - 1.0) < 1e-3, context
+
+
+# ----- bad language models -------------------------------------------------------------------------
+
+
+def bad_lms(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """Each way an LM can be wrong: (path, what the one line must say)."""
+    garbage = tmp_path / "garbage.arpa"
+    garbage.write_text("this is not a language model\n")
+    broken = tmp_path / "broken.arpa"
+    broken.write_text("\\data\\\nngram 1=2\n\n\\1-grams:\n-1.0\tHELLO\nnot-a-number\tWORLD\n\n\\end\\\n")
+    truncated = tmp_path / "truncated.arpa"
+    truncated.write_text("\\data\\\nngram 1=3\n\n\\1-grams:\n-1.0\tHELLO\n-1.0\tWORLD\n")
+    empty_folder = tmp_path / "empty_lm"
+    empty_folder.mkdir()
+    binary = tmp_path / "binary" / "lm.bin"
+    binary.parent.mkdir()
+    binary.write_bytes(b"mmap lm http://kheafield.com/code" + bytes(64))
+    return {
+        "missing": (tmp_path / "nowhere.arpa", "nowhere.arpa': no such file or folder"),
+        "garbage": (garbage, "garbage.arpa is not a KenLM language model"),
+        "broken line": (broken, "broken.arpa:6: 'not-a-number' is not a log10 probability"),
+        "truncated": (truncated, "truncated.arpa is not a valid KenLM language model"),
+        "folder without a KenLM file": (empty_folder, "empty_lm has no KenLM files"),
+        "binary without its words": (binary, "unigrams.txt is missing"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "garbage", "broken line", "truncated", "folder without a KenLM file", "binary without its words"])
+def test_a_bad_language_model_is_one_line_and_status_2(case, tmp_path, capsys):
+    """transcribe --lm with a missing or malformed LM: one line naming the file, exit status 2."""
+    path, message = bad_lms(tmp_path)[case]
+    status, out, err = run(capsys, "transcribe", str(HELLO), "--model", "demo", "--lm", str(path))
+    assert status == 2 and out == ""
+    assert_no_traceback(err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hubert-stream: error: cannot load --lm"), err
+    assert message in lines[0]
+
+
+def test_bad_hotwords_on_the_command_line(tmp_path, capsys):
+    """A bad --hotword or a bad line of --hotwords-file: one line naming it, exit status 2."""
+    listing = tmp_path / "names.txt"
+    listing.write_text("# names\nKowalczyk:2\n\nNguyen:lots\n")
+    cases = [
+        (["--hotword", "R2D2"], "hotword 'R2D2': the model cannot spell '2'"),
+        (["--hotword", "Kowalczyk:50"], "boost must be a number above 0 and at most 10"),
+        (["--hotwords-file", str(listing)], f"{listing}:4: hotword 'Nguyen:lots': the boost after ':' must be a number"),
+        (["--hotwords-file", str(tmp_path / "none.txt")], "cannot read --hotwords-file"),
+    ]
+    for options, message in cases:
+        status, out, err = run(capsys, "transcribe", str(HELLO), "--model", "demo", *options)
+        assert status == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+        assert message in err
+
+
+def test_hotwords_on_the_command_line(tmp_path, capsys, term_speech):
+    """transcribe --hotword spells the name; the same file without it does not."""
+    import soundfile as sf
+
+    clip = tmp_path / "term.wav"
+    sf.write(clip, term_speech, 16_000)
+    listing = tmp_path / "names.txt"
+    listing.write_text("Kubernetes:2\n")
+    for options, expected in (([], False), (["--hotword", "Kubernetes"], True), (["--hotwords-file", str(listing)], True)):
+        status, out, _ = run(capsys, "transcribe", str(clip), "--model", "demo", *options)
+        assert status == 0 and (TERM in out.split()) == expected, (options, out)
+
+
+def test_serve_with_a_malformed_lm_does_not_start(tmp_path):
+    """serve --lm with a broken file exits with status 2 and names the file; no session is served."""
+    path, message = bad_lms(tmp_path)["garbage"]
+    done = subprocess.run(
+        [sys.executable, "-m", "streamer", "serve", "--model", "demo", "--port", "0", "--lm", str(path)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+# ----- the server ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(demo):
+    with running_server(demo) as server:
+        yield server
+
+
+def test_hotwords_in_a_native_config(server, term_speech):
+    """A session whose config lists the name gets it spelled right; a session beside it without hotwords does not."""
+    audio = (term_speech * 32767).astype(np.int16)
+    config = {"hotwords": [{"phrase": "Kubernetes", "boost": 2.0}]}
+
+    async def both():
+        return await asyncio.gather(stream_clip(url(server), audio, config=config), stream_clip(url(server), audio))
+
+    (with_hotwords, code1), (without, code2) = asyncio.run(both())
+    assert code1 == code2 == 1000
+    assert TERM in " ".join(final_texts(with_hotwords)).split()
+    assert TERM not in " ".join(final_texts(without)).split()
+
+
+@pytest.mark.parametrize(
+    "hotwords, message",
+    [
+        ("Kubernetes", '"hotwords" must be an array of hotwords, got string'),
+        ([{"boost": 2}], "need 'phrase'"),
+        ([{"phrase": 7}], '"phrase" must be a string, got number'),
+        ([{"phrase": "Kubernetes", "boost": "high"}], '"boost" must be a number, got string'),
+        ([{"phrase": "Kubernetes", "boost": 99}], "hotwords: hotword 'Kubernetes': boost must be a number above 0"),
+        ([{"phrase": "R2D2"}], "hotwords: hotword 'R2D2': the model cannot spell '2'"),
+        ([{"phrase": "A" * 101}], "at most 100 characters"),
+        ([{"phrase": "NAME"}] * (MAX_HOTWORDS + 1), f"hotwords: at most {MAX_HOTWORDS} hotwords"),
+    ],
+)
+def test_bad_hotwords_in_a_config_are_refused(server, hotwords, message):
+    """A config with bad hotwords gets a bad_config error naming the problem, then close 1007."""
+    events, code = asyncio.run(stream_clip(url(server), np.zeros(1_600, np.int16), config={"hotwords": hotwords}))
+    errors = [e for e in events if e.type == "error"]
+    assert code == 1007 and len(errors) == 1 and errors[0].code == "bad_config"
+    assert message in errors[0].message
