@@ -329,14 +329,16 @@ def test_page_captions_spoken_words(serve, open_page, speech_wav):
     assert rate <= MAX_CER, f"CER {rate:.1%} > {MAX_CER:.0%}\n  spoken: {spoken}\n  shown:  {shown}"
 
 
-# Names the demo model misspells when it decodes greedily ("MOR ITES", "REV INDRAY") and spells right
-# as hotwords: checked offline (espeak-ng, the streaming recognizer, leads of 0.6-1.4 s) before use.
-NAMED = ("ask moritz about the train", "the report from ravindra is ready")
-NAMES = ("MORITZ", "RAVINDRA")
+# A name the demo model misspells when it decodes greedily ("REV INDRAY", "REAVINDRAY") and spells
+# right as a hotword: checked offline first (espeak-ng through 48 kHz, the streaming recognizer, six
+# starting phases of its windows: right as a hotword in 12 of 12 streams, greedily in none). MORITZ,
+# in the field too, is not spoken; it came out right as a hotword in only 8 of 12 such streams.
+NAMED = ("the report from ravindra is ready", "the letter from ravindra arrived")
+NAME = "RAVINDRA"
 
 
 def test_page_spells_words_to_expect_right(serve, open_page, tmp_path):
-    """Names the captions misspell come out right once they are in "Words to expect", which the page keeps."""
+    """A name the captions misspell comes out right once it is in "Words to expect", which the page keeps."""
     audio, _ = speech_with_pauses(NAMED, lead=LEAD_SECONDS, tail=TAIL_SECONDS)
     wav = tmp_path / "names.wav"
     sf.write(wav, audio, SAMPLE_RATE, subtype="PCM_16")
@@ -356,7 +358,7 @@ def test_page_spells_words_to_expect_right(serve, open_page, tmp_path):
         return shown
 
     plain = caption_once()
-    assert plain and not set(NAMES) & set(plain), plain  # what the field is there for
+    assert plain and NAME not in plain, plain  # what the field is there for
     page.click("#words-box summary")
     page.fill("#words", "Moritz,\nRavindra")
     page.reload()  # the words are kept in the browser
@@ -365,7 +367,7 @@ def test_page_spells_words_to_expect_right(serve, open_page, tmp_path):
     assert page.locator("#words-box").get_attribute("open") is not None
     expected = caption_once()
     print(f"\nwithout words to expect: {' '.join(plain)}\nwith them:               {' '.join(expected)}")
-    assert set(NAMES) <= set(expected), expected
+    assert expected.count(NAME) == 2, expected
     assert not page.errors, page.errors
 
 
