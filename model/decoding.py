@@ -20,6 +20,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,6 +29,7 @@ from model.lm import LanguageModel
 from model.vocab import Decoded, Vocabulary
 
 __all__ = [
+    "Alternative",
     "DEFAULT_BEAM_SIZE",
     "DEFAULT_BOOST",
     "MAX_BOOST",
@@ -39,6 +41,7 @@ __all__ = [
     "Hotword",
     "build_decoder",
     "check_hotwords",
+    "frame_logprobs",
     "greedy_frames",
     "parse_hotword",
 ]
@@ -62,12 +65,49 @@ def greedy_frames(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.softmax(logits.float(), dim=-1).max(dim=-1)
 
 
+@dataclass(frozen=True)
+class Alternative:
+    """One hypothesis of an n-best list: its decoding and its log score (higher is better)."""
+
+    decoded: Decoded
+    score: float
+
+
+def frame_logprobs(ids: Sequence[int], probs: Sequence[float], size: int) -> torch.Tensor:
+    """A stand-in for frames' distributions when only each frame's best token and its probability
+    were kept: that token at its probability, the other ``size - 1`` sharing the rest.
+
+    Returns log-probabilities ``[frames, size]``; their greedy decoding is the ``ids`` again.
+    """
+    p = torch.tensor(probs, dtype=torch.float64).clamp(1e-9, 1 - 1e-9)
+    logp = ((1 - p) / (size - 1)).log()[:, None].repeat(1, size)
+    logp[torch.arange(len(p)), torch.tensor(ids, dtype=torch.long)] = p.log()
+    return logp.float()
+
+
 class Decoder(ABC):
     """Turns the CTC logits of one span of frames into text, word spans and word confidences."""
 
     @abstractmethod
     def decode(self, logits: torch.Tensor, offset: int = 0) -> Decoded:
         """Decode logits ``[frames, vocab]``; spans in ``Decoded`` count from frame ``offset``."""
+
+    def alternatives(self, logits: torch.Tensor, n: int, offset: int = 0) -> list[Alternative]:
+        """Up to ``n`` hypotheses with distinct texts, best first. A decoder that keeps one
+        hypothesis gives that one, scored by the log-probability of its frames' tokens."""
+        decoded = self.decode(logits, offset)
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        ids = torch.tensor(decoded.frame_ids, dtype=torch.long)
+        score = float(logp[torch.arange(len(ids)), ids].sum()) if len(ids) == len(logp) else 0.0
+        return [Alternative(decoded, score)][:n]
+
+    def partial_search(self) -> Any:
+        """What constrains a stream's partials, or None: partials show the frames' best tokens.
+
+        A decoder that restricts its words (a grammar) returns an object with ``reset()``,
+        ``frames``, ``commit(ids, probs)`` and ``text(ids, probs) -> str`` that the streaming
+        core feeds the segment's frames to (``model.grammar.PartialSearch``)."""
+        return None
 
     def with_hotwords(self, hotwords: Sequence[Hotword]) -> Decoder:
         """This decoder with ``hotwords`` boosted (a server calls it once per session).
@@ -340,9 +380,17 @@ class BeamSearchDecoder(Decoder):
         return BeamSearchDecoder(self.vocab, self.lm, hotwords, self.beam_size) if hotwords else self
 
     def decode(self, logits: torch.Tensor, offset: int = 0) -> Decoded:
+        return self._search(logits, 1, offset)[0].decoded
+
+    def alternatives(self, logits: torch.Tensor, n: int, offset: int = 0) -> list[Alternative]:
+        """The final beam's hypotheses with distinct texts, best first (score: acoustic plus LM and
+        hotword scores, natural log); at most ``n``."""
+        return self._search(logits, n, offset)
+
+    def _search(self, logits: torch.Tensor, n: int, offset: int) -> list[Alternative]:
         frames = logits.shape[0]
         if frames == 0:
-            return self.vocab.decode_frames([], [], offset)
+            return [Alternative(self.vocab.decode_frames([], [], offset), 0.0)]
         log_probs = torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
         # Runs of frames that are surely blank are searched as one frame: every hypothesis would take
         # blank there, so they only cost time (most CTC frames are such blanks). One frame of each run
@@ -350,12 +398,18 @@ class BeamSearchDecoder(Decoder):
         sure = log_probs[:, self.vocab.blank_id] > SURE_BLANK_LOG_PROB
         kept = np.flatnonzero(~(sure & np.concatenate(([False], sure[:-1]))))
         searched = np.ascontiguousarray(log_probs[kept])
-        best = self._decoder.decode(searched.ctypes.data, len(kept), searched.shape[1])[0]
+        results = self._decoder.decode(searched.ctypes.data, len(kept), searched.shape[1])
         self._scorer.info = {}  # the states of this decode are not needed again
-        path = np.full(frames, self.vocab.blank_id, dtype=np.int64)
-        path[kept] = best.tokens[1 : len(kept) + 1]  # tokens[0] and [-1] are the start and end states
-        probs = np.exp(log_probs[np.arange(frames), path])
-        return self.vocab.decode_frames(path.tolist(), probs.tolist(), offset)
+        out: dict[str, Alternative] = {}
+        for result in sorted(results, key=lambda r: -r.score):  # distinct texts: the beam holds paths
+            path = np.full(frames, self.vocab.blank_id, dtype=np.int64)
+            path[kept] = result.tokens[1 : len(kept) + 1]  # tokens[0] and [-1] are the start and end states
+            probs = np.exp(log_probs[np.arange(frames), path])
+            decoded = self.vocab.decode_frames(path.tolist(), probs.tolist(), offset)
+            out.setdefault(decoded.text, Alternative(decoded, float(result.score)))
+            if len(out) == n:
+                break
+        return list(out.values())
 
 
 def build_decoder(

@@ -329,6 +329,48 @@ def test_page_captions_spoken_words(serve, open_page, speech_wav):
     assert rate <= MAX_CER, f"CER {rate:.1%} > {MAX_CER:.0%}\n  spoken: {spoken}\n  shown:  {shown}"
 
 
+# A name the demo model misspells when it decodes greedily ("REV INDRAY", "REAVINDRAY") and spells
+# right as a hotword: checked offline first (espeak-ng through 48 kHz, the streaming recognizer, six
+# starting phases of its windows: right as a hotword in 12 of 12 streams, greedily in none). MORITZ,
+# in the field too, is not spoken; it came out right as a hotword in only 8 of 12 such streams.
+NAMED = ("the report from ravindra is ready", "the letter from ravindra arrived")
+NAME = "RAVINDRA"
+
+
+def test_page_spells_words_to_expect_right(serve, open_page, tmp_path):
+    """A name the captions misspell comes out right once it is in "Words to expect", which the page keeps."""
+    audio, _ = speech_with_pauses(NAMED, lead=LEAD_SECONDS, tail=TAIL_SECONDS)
+    wav = tmp_path / "names.wav"
+    sf.write(wav, audio, SAMPLE_RATE, subtype="PCM_16")
+    duration = len(audio) / SAMPLE_RATE
+    server = serve()
+    page = open_page(server.url, wav=wav)
+
+    def caption_once() -> list[str]:
+        page.click("#start")
+        started = time.monotonic()
+        wait_for_state(page, "listening")
+        time.sleep(max(0.0, started + duration - TAIL_SECONDS + STOP_INTO_TAIL - time.monotonic()))
+        page.click("#stop")
+        wait_for_state(page, "stopped", STOP_TIMEOUT_MS)
+        shown = captions(page).upper().split()
+        page.click("#clear")
+        return shown
+
+    plain = caption_once()
+    assert plain and NAME not in plain, plain  # what the field is there for
+    page.click("#words-box summary")
+    page.fill("#words", "Moritz,\nRavindra")
+    page.reload()  # the words are kept in the browser
+    page.wait_for_selector("#status-text:has-text('Ready')")
+    assert page.input_value("#words") == "Moritz,\nRavindra"
+    assert page.locator("#words-box").get_attribute("open") is not None
+    expected = caption_once()
+    print(f"\nwithout words to expect: {' '.join(plain)}\nwith them:               {' '.join(expected)}")
+    assert expected.count(NAME) == 2, expected
+    assert not page.errors, page.errors
+
+
 def test_page_explains_full_server_and_retries(serve, open_page):
     """At --max-sessions 1 with the slot taken, the page says the server is full; Retry works once it frees."""
     from websockets.sync.client import connect

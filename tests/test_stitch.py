@@ -148,7 +148,8 @@ def test_a_segment_that_ends_is_reported_as_work_not_decoded():
 
 
 def test_the_stitcher_imports_no_model_code_and_takes_no_callback():
-    """The stitcher is pure: it imports nothing that runs a model, and nothing it is built with can run one."""
+    """The stitcher is pure: it imports nothing that runs a model, and nothing it is built with can run one
+    (``partials``, a phrase grammar's search over the frames' ids and probabilities, runs none either)."""
     import ast
     import inspect
     from pathlib import Path
@@ -159,7 +160,7 @@ def test_the_stitcher_imports_no_model_code_and_takes_no_callback():
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not {m for m in imported if m and (m.startswith(("torch", "model.hubert", "model.loading", "model.decoding", "streamer.core.recognizer", "streamer.core.batch")))}
-    assert list(inspect.signature(Stitcher).parameters) == ["vocab", "config"]
+    assert list(inspect.signature(Stitcher).parameters) == ["vocab", "config", "partials"]
     assert "Callable" not in Path(stitch.__file__).read_text()
 
 

@@ -99,7 +99,7 @@ def test_vosk_config_spacing_floats_and_words_off(demo, clips, reference):
 
         async def scenario():
             async with connect(url(server, "/")) as ws:
-                await ws.send('{"config":{"sample_rate":16000.0,"words":false,"phrase_list":["x"]}}')
+                await ws.send('{"config":{"sample_rate":16000.0,"words":false,"model":"x"}}')
                 await ws.send(clips["hello"].tobytes())
                 first = json.loads(await ws.recv())
                 await ws.send('{  "eof"  :  1  }')

@@ -5,6 +5,7 @@ unit has one definition."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 from pathlib import Path
 
@@ -21,10 +22,12 @@ from streamer.wire.events import (
     ErrorEvent,
     Final,
     Finalize,
+    Hypothesis,
     Lag,
     Partial,
     Ready,
     Resume,
+    VoskAlternatives,
     VoskConfig,
     VoskEof,
     VoskError,
@@ -49,6 +52,7 @@ NATIVE_MESSAGES = [
     Partial(0, "HELLO WOR", "HELLO", " WOR"),
     Final(0, "HELLO WORLD", 0.3, 1.24, WORDS),
     Final(1, "", 2.0, 2.0),
+    Final(2, "OPEN THE DOOR", 0.3, 1.24, WORDS, (Hypothesis("OPEN THE DOOR", -2.5, WORDS), Hypothesis("OPEN", -9.0))),
     Lag(1.42),
     ErrorEvent("bad_audio", "partial sample"),
     Done(),
@@ -69,6 +73,9 @@ VOSK_MESSAGES = [
     VoskPartial("hello wor", lag=1.5),
     VoskResult("hello world", WORDS),
     VoskResult("hello world", None, lag=2.0),
+    VoskConfig(16_000, phrase_list=("open the door", "[unk]"), max_alternatives=3),
+    VoskAlternatives((Hypothesis("open the door", -3.5, tuple(dataclasses.replace(w, confidence=1.0) for w in WORDS)),)),
+    VoskAlternatives((Hypothesis("open the door", -3.5), Hypothesis("open the drawer", -9.0)), words=False, lag=1.5),
     VoskError("partial sample", "bad_audio"),
 ]
 
@@ -96,7 +103,13 @@ def test_vosk_wire_shapes_are_vosks():
     }
     assert json.loads(VoskPartial("he").to_json()) == {"partial": "he"}
     assert json.loads(VoskError("m", "bad_audio").to_json()) == {"error": "m", "code": "bad_audio"}
-    assert parse_vosk('{ "config" : { "sample_rate" : 16000.0, "phrase_list": ["a"] } }') == VoskConfig(16_000)
+    assert parse_vosk('{ "config" : { "sample_rate" : 16000.0, "model": "a" } }') == VoskConfig(16_000)
+    assert json.loads(VoskAlternatives((Hypothesis("hi", -1.5, WORDS[:1]), Hypothesis("", 1.0))).to_json()) == {
+        "alternatives": [
+            {"confidence": -1.5, "result": [{"end": 0.62, "start": 0.3, "word": "HELLO"}], "text": "hi"},
+            {"confidence": 1.0, "text": ""},
+        ]
+    }
     assert parse_vosk('{"eof" : 1}') == VoskEof()
 
 

@@ -1,8 +1,9 @@
 // The captioning page: microphone -> AudioWorklet (worklet.js) -> websocket -> live captions.
 //
 // The page speaks the native protocol of docs/protocol.md: on open an optional {"type":"auth"}
-// and a config with the AudioContext's true sample rate and pcm_f32le mono, then 50 ms binary
-// packets in capture order, and {"type":"eof"} on Stop; the server resamples to 16 kHz and sends
+// and a config with the AudioContext's true sample rate and pcm_f32le mono (and, as "hotwords",
+// the names and terms in "Words to expect"), then 50 ms binary packets in capture order, and
+// {"type":"eof"} on Stop; the server resamples to 16 kHz and sends
 // partials (stable text + an unstable tail) and finals (text, start, end, word timings).
 // The websocket URL is relative to the page, so http -> ws:, https -> wss: (behind a TLS proxy)
 // and a proxy that serves the page under a path prefix also serves the stream under it.
@@ -41,7 +42,7 @@ const RESUMABLE_CLOSES = new Set([1001, 1006, 1011, 1012, 1013]); // streamer/wi
 // frame: the connection was lost, or the handshake was refused before it opened).
 const CLOSE_REASONS = {
   1001: "The server is shutting down or restarting.",
-  1007: "The server refused the audio format.",
+  1007: "The server refused the audio format or the words to expect.",
   1008: "This server needs a token. Enter it under \u201cServer token\u201d and press Retry.",
   1009: "A message was too large for the server.",
   1011: "The server had an internal error in this session.",
@@ -80,6 +81,7 @@ const ui = {
   empty: $("empty"),
   tokenBox: $("token-box"),
   token: $("token"),
+  words: $("words"),
   format: $("format"),
   copy: $("copy"),
   download: $("download"),
@@ -470,13 +472,41 @@ async function connect(s) {
 }
 
 function configMessage(s, resume) {
+  const hotwords = expectedWords().map((phrase) => ({ phrase }));
   return JSON.stringify({
     type: "config",
     sample_rate: s.context.sampleRate,
     encoding: "pcm_f32le",
     channels: 1,
     resume,
+    ...(hotwords.length ? { hotwords } : {}),
   });
+}
+
+// "Words to expect": names and terms the server's decoder favours for this stream (the config's
+// "hotwords", docs/protocol.md). Kept in this browser's localStorage, so they are there next time.
+const WORDS_KEY = "hubert-stream.words";
+
+function expectedWords() {
+  const words = ui.words.value.split(/[,\n]/).map((w) => w.trim().replace(/\s+/g, " "));
+  return [...new Set(words.filter(Boolean))];
+}
+
+function restoreWords() {
+  try {
+    ui.words.value = localStorage.getItem(WORDS_KEY) ?? "";
+  } catch {
+    // storage refused (a privacy setting): the field starts empty and still works for this visit
+  }
+  if (ui.words.value) ui.words.closest("details").open = true;
+}
+
+function keepWords() {
+  try {
+    localStorage.setItem(WORDS_KEY, ui.words.value);
+  } catch {
+    // storage refused: the words still go with this visit's streams
+  }
 }
 
 function onEvent(s, event) {
@@ -879,6 +909,7 @@ ui.device.addEventListener("change", switchDevice);
 ui.token.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !session) ui.retry.click();
 });
+ui.words.addEventListener("input", keepWords);
 ui.large.addEventListener("click", toggleLarge);
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape" && document.body.classList.contains("large")) toggleLarge();
@@ -888,5 +919,6 @@ ui.download.addEventListener("click", downloadTranscript);
 ui.clear.addEventListener("click", clearTranscript);
 navigator.mediaDevices?.addEventListener?.("devicechange", refreshDevices);
 updateTranscriptButtons();
+restoreWords();
 refreshDevices();
 checkHealth();

@@ -45,13 +45,13 @@ import torch
 
 from model.audio import NORM_EPS
 from model.audio import SAMPLE_RATE as MODEL_SAMPLE_RATE
-from model.decoding import Decoder, greedy_frames
+from model.decoding import Alternative, Decoder, frame_logprobs, greedy_frames
 from model.transcribe import as_audio, model_decoder
 from model.vocab import Decoded
 from streamer.core.batch import FinalPassRequest, HopRequest, WindowBest, forward_final_passes, forward_hops
-from streamer.core.stitch import SegmentEnd, Stitcher, final_event
+from streamer.core.stitch import SegmentEnd, Stitcher, final_event, word_timings
 from streamer.core.config import StreamingConfig
-from streamer.wire.events import Event, Partial
+from streamer.wire.events import Event, Hypothesis, Partial
 from streamer.wire.units import FRAME_SAMPLES, SAMPLE_RATE
 
 __all__ = [
@@ -76,11 +76,18 @@ class PendingFinal:
     logits: torch.Tensor | None = None  # [stop - start, vocab]
 
     def decode(self, decoder: Decoder, vocab) -> Decoded:
+        return decoder.decode(self._logits(vocab), offset=self.end.start)
+
+    def alternatives(self, decoder: Decoder, vocab, n: int) -> list[Alternative]:
+        """The segment's best ``n`` hypotheses, best first."""
+        return decoder.alternatives(self._logits(vocab), n, offset=self.end.start)
+
+    def _logits(self, vocab) -> torch.Tensor:
         if self.logits is not None:
-            return decoder.decode(self.logits, offset=self.end.start)
+            return self.logits
         if self.request is not None:
             raise RuntimeError("settle() before the final pass ran: set the pending final's logits first")
-        return vocab.decode_frames(self.end.ids, self.end.probs, offset=self.end.start)
+        return frame_logprobs(self.end.ids, self.end.probs, len(vocab))  # no final pass: the windows' frames
 
 
 class RunningNorm:
@@ -163,10 +170,14 @@ class Recognizer:
         model: a layer-norm HuBERT CTC from ``model.load_model`` (with ``vocab``).
         config: windows, endpointing and normalization knobs.
         decoder: decodes the finals (default: the model's ``decoder``, greedy CTC). Partials and
-            endpoints read the windows' greedy frame ids: cheap, and incremental per hop.
+            endpoints read the windows' greedy frame ids: cheap, and incremental per hop. A decoder
+            that restricts its words (``partial_search``) restricts the partials' too.
+        alternatives: how many hypotheses each final carries (``Final.alternatives``); 0: none.
     """
 
-    def __init__(self, model, config: StreamingConfig | None = None, decoder: Decoder | None = None) -> None:
+    def __init__(
+        self, model, config: StreamingConfig | None = None, decoder: Decoder | None = None, alternatives: int = 0
+    ) -> None:
         if not model.streamable:
             raise ValueError(
                 f"{model.name} has a group-norm feature encoder: each frame depends on the whole clip, "
@@ -183,13 +194,14 @@ class Recognizer:
         self.model = model
         self.config = config or StreamingConfig()
         self.decoder = decoder or model_decoder(model)
+        self.alternatives = alternatives
         self._silence = _silence_features(model)  # [conv_dim]
         self.reset()
 
     def reset(self) -> None:
         """Forget everything: the next sample is the start of a new stream at time 0."""
         c = self.config
-        self.stitcher = Stitcher(self.model.vocab, c)
+        self.stitcher = Stitcher(self.model.vocab, c, self.decoder.partial_search())
         self.norm = RunningNorm(c, self._do_normalize)
         self._raw = np.zeros(0, dtype=np.float32)  # received, not yet normalized
         self._pending: list[np.ndarray] = []  # blocks pushed since the last hop, not yet joined
@@ -323,7 +335,7 @@ class Recognizer:
     def settle(self, items: list[Event | PendingFinal]) -> list[Event]:
         """The events of ``items`` with each ``PendingFinal`` decoded into its ``Final`` (through
         ``decoder``), or dropped when it decodes to no text (see ``settle``)."""
-        return settle(items, self.decoder, self.stitcher)
+        return settle(items, self.decoder, self.stitcher, self.alternatives)
 
     # ----- internals ---------------------------------------------------------------------------
 
@@ -527,17 +539,26 @@ def waiting_final_passes(items: list) -> list[PendingFinal]:
     return [p for p in items if isinstance(p, PendingFinal) and p.logits is None and p.request is not None]
 
 
-def settle(items: list[Event | PendingFinal], decoder: Decoder, stitcher: Stitcher) -> list[Event]:
+def settle(
+    items: list[Event | PendingFinal], decoder: Decoder, stitcher: Stitcher, alternatives: int = 0
+) -> list[Event]:
     """The events of ``items`` with each ``PendingFinal`` decoded into its ``Final`` through
-    ``decoder``, or dropped when it decodes to no text: the segments after it (``stitcher``'s
-    and the partials among ``items``) take their numbers, so they stay consecutive."""
+    ``decoder`` (with its ``alternatives`` best hypotheses when that is not 0), or dropped when it
+    decodes to no text: the segments after it (``stitcher``'s and the partials among ``items``)
+    take their numbers, so they stay consecutive."""
     events: list[Event] = []
     retracted = 0
     for item in items:
         if isinstance(item, PendingFinal):
-            decoded = item.decode(decoder, stitcher.vocab)
+            hypotheses = item.alternatives(decoder, stitcher.vocab, alternatives) if alternatives else None
+            decoded = hypotheses[0].decoded if hypotheses else item.decode(decoder, stitcher.vocab)
             if decoded.text:
-                events.append(final_event(item.end.segment - retracted, decoded))
+                nbest = None
+                if hypotheses:
+                    nbest = tuple(
+                        Hypothesis(h.decoded.text, round(h.score, 3), word_timings(h.decoded)) for h in hypotheses
+                    )
+                events.append(final_event(item.end.segment - retracted, decoded, nbest))
             else:
                 retracted += 1
         elif retracted and isinstance(item, Partial):

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from model.vocab import Decoded, Vocabulary, collapse
 from streamer.core.config import StreamingConfig
-from streamer.wire.events import Event, Final, Partial, WordTiming
+from streamer.wire.events import Event, Final, Hypothesis, Partial, WordTiming
 
-__all__ = ["SegmentEnd", "Stitcher", "final_event"]
+__all__ = ["SegmentEnd", "Stitcher", "final_event", "word_timings"]
 
 # Silence after a word's last letter that shows it is over, in 20 ms frames (0.3 s): longer than
 # the blank runs between the letters of one word, so ``finalize`` does not cut a word in two.
@@ -55,9 +56,12 @@ class Stitcher:
     Methods that can end a segment return ``SegmentEnd`` values among the events, in order.
     """
 
-    def __init__(self, vocab: Vocabulary, config: StreamingConfig) -> None:
+    def __init__(self, vocab: Vocabulary, config: StreamingConfig, partials: Any = None) -> None:
         self.vocab = vocab
         self.config = config
+        # What restricts the partials' words (a decoder's ``partial_search()``, e.g. a phrase grammar's);
+        # None: partials show the frames' best tokens.
+        self.partials = partials
         self.segment = 0
         self.start = 0  # stream frame of the segment's first committed frame
         # Stream frame where the current utterance began: the stream's start or the first frame after a
@@ -106,15 +110,28 @@ class Stitcher:
 
     def partial(self) -> list[Event]:
         """A partial when the segment's text changed since the last one sent, else nothing."""
-        tentative = collapse(self.tentative_ids, self.ids[-1] if self.ids else None)
-        text = self.vocab.state_text(self.vocab.extend_text(self._text, tentative))
+        if self.partials is not None:
+            text, stable = self._searched_text(), ""  # a search may revise any word: none is stable
+        else:
+            tentative = collapse(self.tentative_ids, self.ids[-1] if self.ids else None)
+            text = self.vocab.state_text(self.vocab.extend_text(self._text, tentative))
+            stable = self.vocab.state_text(self._text)
         if text == self.shown:
             return []
-        stable = self.vocab.state_text(self._text)
         if not text.startswith(stable):  # cannot happen for greedy CTC; never show a wrong split
             stable = ""
         self.shown = text
         return [Partial(self.segment, text, stable, text[len(stable) :])]
+
+    def _searched_text(self) -> str:
+        """The partial's text from ``partials``: committed frames are searched once, tentative ones each time."""
+        search = self.partials
+        if search.frames > len(self.ids):  # frames were dropped from the front: search the segment anew
+            search.reset()
+        search.commit(self.ids[search.frames :], self.probs[search.frames :])
+        if not self.has_speech([*self.ids, *self.tentative_ids]):
+            return ""
+        return search.text(self.tentative_ids, self.tentative_probs)
 
     def flush(self) -> list[Event | SegmentEnd]:
         """Commit the tentative frames and end the segment (end of stream)."""
@@ -269,9 +286,17 @@ class Stitcher:
             self.utterance = self.start
         del self.ids[:count]
         del self.probs[:count]
+        if self.partials is not None and count:
+            self.partials.reset()
         self._text = self.vocab.extend_text(("", ""), collapse(self.ids))
 
 
-def final_event(segment: int, decoded: Decoded) -> Final:
-    words = tuple(WordTiming.at_frames(w.text, w.start, w.end, w.confidence) for w in decoded.words)
-    return Final(segment, decoded.text, words[0].start, words[-1].end, words)
+def final_event(segment: int, decoded: Decoded, alternatives: tuple[Hypothesis, ...] | None = None) -> Final:
+    """The ``Final`` of a decoded segment; with ``alternatives``, its n-best as well (best first)."""
+    words = word_timings(decoded)
+    return Final(segment, decoded.text, words[0].start, words[-1].end, words, alternatives)
+
+
+def word_timings(decoded: Decoded) -> tuple[WordTiming, ...]:
+    """A decoding's words, timed in stream seconds."""
+    return tuple(WordTiming.at_frames(w.text, w.start, w.end, w.confidence) for w in decoded.words)

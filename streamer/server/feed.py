@@ -60,11 +60,13 @@ class Feed:
         self._unfinalized = False  # audio was submitted since the last finalize
         self._held: list[np.ndarray] = []  # 16 kHz audio under MIN_JOB_SAMPLES, waiting for more
 
-    def configure(self, audio_format: AudioFormat, decoder: Any = None) -> None:
-        """Take a new input format and the stream's decoder (None: the model's), before any audio."""
+    def configure(self, audio_format: AudioFormat, decoder: Any = None, alternatives: int = 0) -> None:
+        """Take a new input format and the stream's decoder (None: the model's), before any audio;
+        ``alternatives``: how many hypotheses each final carries (0: none)."""
         self.audio = AudioInput(audio_format.sample_rate, audio_format.channels)
         self.format = audio_format
         self.stream.decoder = decoder
+        self.stream.alternatives = alternatives
 
     def accept(self, data: bytes, max_seconds: float | None = None) -> asyncio.Future[float] | None:
         """Decode, convert and queue one binary message; ``ValueError`` for bad audio (nothing queued).

@@ -15,7 +15,9 @@ from streamer.wire.events import (
     AudioFormat,
     Event,
     Final,
+    Hypothesis,
     Partial,
+    VoskAlternatives,
     VoskConfig,
     VoskError,
     VoskPartial,
@@ -42,6 +44,8 @@ class VoskSession(Session):
         self.collected: list[Event] = []  # events since the last reply
         self.current = ""  # the current segment's text
         self.words = True  # include word timings in results
+        self.phrases: tuple[str, ...] | None = None  # phrase_list: the grammar results keep to
+        self.max_alternatives = 0  # n-best results when above 0
 
     async def run(self) -> None:
         while True:
@@ -60,6 +64,12 @@ class VoskSession(Session):
                     await self.write(self._reply())
                     continue
                 request = parse_vosk(message)
+                if isinstance(request, VoskConfig):
+                    refusal = None if self.authorized else self.authorize(request.token)
+                    if refusal is not None:
+                        return await self._end(refusal)
+                    self._configure(request)  # nothing to reply, as Vosk
+                    continue
             except ProtocolError as e:
                 if not self.authorized:
                     return await self._end(self.authorize(None))
@@ -67,15 +77,7 @@ class VoskSession(Session):
                     return await self._end(error_ending(e.code, str(e), e.close))
                 await self._write_error(e.code, str(e))
                 continue
-            if isinstance(request, VoskConfig):
-                refusal = None if self.authorized else self.authorize(request.token)
-                if refusal is not None:
-                    return await self._end(refusal)
-                if request.sample_rate is not None and not self.feed.started:  # like Vosk: later configs are ignored
-                    self.feed.configure(AudioFormat(sample_rate=request.sample_rate))
-                if request.words is not None:
-                    self.words = request.words
-            elif not self.authorized:
+            if not self.authorized:
                 return await self._end(self.authorize(None))
             elif isinstance(request, VoskReset):
                 future = self.feed.finalize()
@@ -91,12 +93,45 @@ class VoskSession(Session):
     def deliver(self, events: list[Event]) -> None:
         self.collected.extend(events)
 
+    def _configure(self, config: VoskConfig) -> None:
+        """Take a config's settings. As in Vosk, the audio format, ``phrase_list`` and
+        ``max_alternatives`` count only before the first audio (Vosk makes its recognizer then);
+        ``words`` counts at any time. ``ProtocolError(bad_config)`` for a phrase the model cannot write."""
+        if config.words is not None:
+            self.words = config.words
+        if self.feed.started:
+            return
+        audio_format = self.feed.format if config.sample_rate is None else AudioFormat(sample_rate=config.sample_rate)
+        if config.phrase_list is not None:
+            self.phrases = config.phrase_list
+        if config.max_alternatives is not None:
+            self.max_alternatives = config.max_alternatives
+        self.feed.configure(audio_format, self._decoder(), self.max_alternatives)
+
+    def _decoder(self) -> Any:
+        """The stream's decoder: a grammar of ``phrases`` when there are any; for alternatives a beam
+        search with the model's LM (greedy decoding has one hypothesis); else the model's (None)."""
+        model = self.feed.worker.model
+        if self.phrases is not None:
+            from model.grammar import GrammarDecoder, PhraseGrammar  # the server's model side, loaded by now
+
+            try:
+                return GrammarDecoder(PhraseGrammar(self.phrases, model.vocab))
+            except ValueError as e:
+                raise ProtocolError("bad_config", f"phrase_list: {e}") from None
+        if self.max_alternatives:
+            from model.decoding import BeamSearchDecoder
+
+            decoder = model.decoder
+            return decoder if isinstance(decoder, BeamSearchDecoder) else BeamSearchDecoder(model.vocab, model.lm)
+        return None
+
     def _reply(self, final: bool = False) -> str:
         """The reply from the events since the last one; ``final`` (eof, reset) always gives a result."""
         events, self.collected = self.collected, []
         # Vosk clients read the keys they know; "lag" says we are behind.
         lag = round(self.lag, 3) if self.lag > self.options.lag_warning_seconds else None
-        reply, self.current = vosk_reply(events, self.current, self.words, final, lag)
+        reply, self.current = vosk_reply(events, self.current, self.words, final, lag, self.max_alternatives > 0)
         return reply.to_json()
 
     async def _write_error(self, code: str, message: str) -> None:
@@ -115,13 +150,19 @@ class VoskSession(Session):
 
 
 def vosk_reply(
-    events: list[Event], current: str, words: bool = True, final: bool = False, lag: float | None = None
-) -> tuple[VoskPartial | VoskResult, str]:
+    events: list[Event],
+    current: str,
+    words: bool = True,
+    final: bool = False,
+    lag: float | None = None,
+    alternatives: bool = False,
+) -> tuple[VoskPartial | VoskResult | VoskAlternatives, str]:
     """The one reply to a Vosk message: a result if a segment ended (or ``final``), else the partial.
 
     Vosk's models write lowercase, so its clients expect lowercase. If the events end more than one
-    segment, the result joins them. Returns ``(reply, current)`` where ``current`` is the segment's
-    text after these events.
+    segment, the result joins them. With ``alternatives`` a result is the n-best list of the finals'
+    ``alternatives``. Returns ``(reply, current)`` where ``current`` is the segment's text after these
+    events.
     """
     finals = [e for e in events if isinstance(e, Final)]
     for event in events:
@@ -131,9 +172,30 @@ def vosk_reply(
             current = ""
     if not finals and not final:
         return VoskPartial(current.lower(), lag), current
+    if alternatives:
+        return VoskAlternatives(_joined_alternatives(finals), words, lag), current
     timings = (
         tuple(WordTiming(w.word.lower(), w.start, w.end, w.confidence) for f in finals for w in f.words)
         if words
         else None
     )
     return VoskResult(" ".join(f.text.lower() for f in finals if f.text), timings, lag), current
+
+
+def _joined_alternatives(finals: list[Final]) -> tuple[Hypothesis, ...]:
+    """The n-best of the finals one reply carries: each of the last one's alternatives after the
+    earlier ones' best, scores added. No final: Vosk's empty n-best, one empty text at confidence 1."""
+    if not finals:
+        return (Hypothesis("", 1.0),)
+    head = [(f.alternatives or (Hypothesis(f.text, 0.0, f.words),))[0] for f in finals[:-1]]
+    out = []
+    for last in finals[-1].alternatives or (Hypothesis(finals[-1].text, 0.0, finals[-1].words),):
+        parts = [*head, last]
+        out.append(
+            Hypothesis(
+                " ".join(h.text.lower() for h in parts if h.text),
+                round(sum(h.confidence for h in parts), 3),
+                tuple(WordTiming(w.word.lower(), w.start, w.end, w.confidence) for h in parts for w in h.words),
+            )
+        )
+    return tuple(out)

@@ -102,6 +102,7 @@ class Stream:
         self.on_events = on_events
         self.recognizer: Any = None  # created on the worker thread: creating one runs the model
         self.decoder: Any = None  # this stream's decoder (None: the model's), set on the loop before any job
+        self.alternatives = 0  # hypotheses each final carries, set on the loop before any job
         self.jobs: deque[Job] = deque()  # waiting, in order
         self.pushed: list[Job] = []  # audio pushed into the recognizer whose hops may still be due
         self.gone = False  # set on the loop by discard(); the worker then drops the stream
@@ -279,12 +280,13 @@ class InferenceWorker:
         return True
 
     def _create(self, stream: Stream) -> None:
-        stream.recognizer = self._new_recognizer(stream.decoder)
+        stream.recognizer = self._new_recognizer(stream.decoder, stream.alternatives)
 
-    def _new_recognizer(self, decoder: Any = None) -> Any:
+    def _new_recognizer(self, decoder: Any = None, alternatives: int = 0) -> Any:
         from streamer.core.recognizer import Recognizer
 
-        return Recognizer(self.model, self.config, decoder=decoder)  # runs the model once (silence features)
+        # runs the model once (silence features)
+        return Recognizer(self.model, self.config, decoder=decoder, alternatives=alternatives)
 
     def _round(self) -> None:
         """Push waiting audio, then run one due hop of every live stream and of a few streams ahead of

@@ -7,7 +7,7 @@ Torch-free on purpose: remote clients import this module without the model. Each
   ``lag``, ``error``, ``done``; client -> server ``config``, ``auth``, ``finalize``, ``eof``;
 - Vosk dialect (keyed objects): client -> server ``{"config": {...}}``, ``{"eof": 1}``,
   ``{"reset": 1}``; server -> client ``{"partial": ...}``, ``{"result": [...], "text": ...}``,
-  ``{"error": ..., "code": ...}``.
+  ``{"alternatives": [...]}``, ``{"error": ..., "code": ...}``.
 
 Every message checks its fields when it is made, from JSON or in Python: a field of the wrong
 JSON type, a non-finite number or a missing required field is a ``ProtocolError`` naming the
@@ -46,11 +46,17 @@ __all__ = [
     "Final",
     "Finalize",
     "Hotword",
+    "Hypothesis",
     "Lag",
+    "MAX_ALTERNATIVES",
+    "MAX_PHRASE_CHARS",
+    "MAX_PHRASE_LIST_CHARS",
+    "MAX_PHRASES",
     "Message",
     "Partial",
     "Ready",
     "Resume",
+    "VoskAlternatives",
     "VoskConfig",
     "VoskEof",
     "VoskError",
@@ -115,6 +121,17 @@ def _convert(name: str, annotation: str, value: Any, code: str) -> Any:
         if isinstance(value, (list, tuple)):
             return tuple(w if isinstance(w, WordTiming) else WordTiming.from_dict(w, code) for w in value)
         expected = "an array of words"
+    elif annotation == "tuple[Hypothesis, ...]":
+        if isinstance(value, (list, tuple)):
+            return tuple(h if isinstance(h, Hypothesis) else Hypothesis.from_dict(h, code) for h in value)
+        expected = "an array of alternatives"
+    elif annotation == "tuple[str, ...]":
+        if isinstance(value, (list, tuple)):
+            for item in value:
+                if not isinstance(item, str):
+                    raise ProtocolError(code, f'"{name}" must be an array of strings, it holds {json_type(item)}')
+            return tuple(value)
+        expected = "an array of strings"
     else:  # pragma: no cover - a field type this module does not read
         raise AssertionError(f"no reader for {annotation}")
     raise ProtocolError(code, f'"{name}" must be {expected}, got {json_type(value)}')
@@ -193,6 +210,19 @@ class WordTiming(_Checked):
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Hypothesis(_Checked):
+    """One of a final's alternatives (n-best): its text, its log score ``confidence`` (higher is
+    better; the best comes first) and its words."""
+
+    text: str
+    confidence: float
+    words: tuple[WordTiming, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "confidence": self.confidence, "words": [w.to_dict() for w in self.words]}
 
 
 MAX_RESUME = 2**53 - 1  # largest offset or segment number: exact in a JavaScript number
@@ -292,7 +322,8 @@ class Partial(Event):
 
 @dataclass(frozen=True)
 class Final(Event):
-    """A finished segment: its text, its span in stream seconds and its words."""
+    """A finished segment: its text, its span in stream seconds and its words; ``alternatives``,
+    the n-best (the first is ``text``), when the session asked for them."""
 
     type: ClassVar[str] = "final"
     segment: int
@@ -300,9 +331,13 @@ class Final(Event):
     start: float
     end: float
     words: tuple[WordTiming, ...] = ()
+    alternatives: tuple[Hypothesis, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "words": [w.to_dict() for w in self.words]}
+        out = {**super().to_dict(), "words": [w.to_dict() for w in self.words]}
+        if self.alternatives is not None:
+            out["alternatives"] = [h.to_dict() for h in self.alternatives]
+        return out
 
 
 @dataclass(frozen=True)
@@ -442,18 +477,54 @@ class VoskMessage(_Checked):
         return json.dumps(self.to_dict(), ensure_ascii=False)
 
 
+MAX_PHRASES = 1_000  # phrases in a Vosk phrase_list: the grammar's search grows with their letters
+MAX_PHRASE_CHARS = 100  # characters in one phrase
+# Characters of a whole phrase_list: a final's search keeps a byte per state (two per letter) per frame
+# of its segment (10 MB for a 20 s segment at this bound), and each frame of a session's searches costs
+# in proportion to them (docs/performance.md, "Phrase lists").
+MAX_PHRASE_LIST_CHARS = 5_000
+MAX_ALTERNATIVES = 10  # most alternatives a Vosk client may ask for per result
+
+
 @dataclass(frozen=True)
 class VoskConfig(VoskMessage):
-    """``{"config": {"sample_rate": 8000, "words": true}}``; other Vosk keys are accepted and ignored."""
+    """``{"config": {"sample_rate": 8000, "words": true, "phrase_list": [...], "max_alternatives": 3}}``;
+    other Vosk keys are accepted and ignored.
+
+    ``phrase_list`` restricts results to those phrases (``"[unk]"`` among them stands for speech
+    that fits none); ``max_alternatives`` (0 = off) turns results into n-best lists."""
 
     refusal: ClassVar[str] = "bad_config"
     sample_rate: int | None = None
     words: bool | None = None
     token: str | None = None
+    phrase_list: tuple[str, ...] | None = None
+    max_alternatives: int | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_rate(self.sample_rate)
+        if self.phrase_list is not None:
+            if not 1 <= len(self.phrase_list) <= MAX_PHRASES:
+                raise ProtocolError(
+                    self.refusal, f'"phrase_list" must hold 1 to {MAX_PHRASES} phrases, got {len(self.phrase_list)}'
+                )
+            for phrase in self.phrase_list:
+                if not phrase.split():
+                    raise ProtocolError(self.refusal, '"phrase_list" holds an empty phrase')
+                if len(phrase) > MAX_PHRASE_CHARS:
+                    raise ProtocolError(
+                        self.refusal,
+                        f'"phrase_list" phrases are at most {MAX_PHRASE_CHARS} characters, got {len(phrase)}',
+                    )
+            if (total := sum(len(p) for p in self.phrase_list)) > MAX_PHRASE_LIST_CHARS:
+                raise ProtocolError(
+                    self.refusal, f'"phrase_list" holds at most {MAX_PHRASE_LIST_CHARS} characters in all, got {total}'
+                )
+        if self.max_alternatives is not None and not 0 <= self.max_alternatives <= MAX_ALTERNATIVES:
+            raise ProtocolError(
+                self.refusal, f'"max_alternatives" must be 0 to {MAX_ALTERNATIVES}, got {_short(self.max_alternatives)}'
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {"config": self._fields_dict()}
@@ -513,6 +584,47 @@ class VoskResult(VoskMessage):
 
 
 @dataclass(frozen=True)
+class VoskAlternatives(VoskMessage):
+    """``{"alternatives": [{"confidence": -3.4, "result": [{"end", "start", "word"}, ...], "text": ...}, ...]}``:
+    an utterance ended, in a session with ``max_alternatives``. Best first; ``confidence`` is the log
+    score of each (higher is better). ``"result"`` is there when the client wants word timings
+    (``words``) and the text has words; ``lag`` as in ``VoskPartial``."""
+
+    alternatives: tuple[Hypothesis, ...]
+    words: bool = True
+    lag: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        entries = []
+        for h in self.alternatives:
+            entry: dict[str, Any] = {"confidence": h.confidence}
+            if self.words and h.words:  # as Vosk: an empty text has no "result"
+                entry["result"] = [{"end": w.end, "start": w.start, "word": w.word} for w in h.words]
+            entry["text"] = h.text
+            entries.append(entry)
+        out: dict[str, Any] = {"alternatives": entries}
+        if self.lag is not None:
+            out["lag"] = self.lag
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any, code: str | None = None) -> VoskAlternatives:
+        entries = data.get("alternatives")
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise ProtocolError("bad_message", f'"alternatives" must be an array of objects, got {json_type(entries)}')
+        words = any("result" in e for e in entries) or not entries
+        hypotheses = [
+            {
+                "text": e.get("text"),
+                "confidence": e.get("confidence"),
+                "words": [{**w, "confidence": 1.0} if isinstance(w, dict) else w for w in e.get("result", [])],
+            }
+            for e in entries
+        ]
+        return super().from_dict({"alternatives": hypotheses, "words": words, "lag": data.get("lag")}, code)
+
+
+@dataclass(frozen=True)
 class VoskError(VoskMessage):
     """``{"error": "...", "code": "bad_audio"}``: the one reply to a refused message (Vosk has none)."""
 
@@ -535,6 +647,8 @@ def _vosk_from_dict(data: dict[str, Any]) -> VoskMessage:
         return VoskReset()
     if "partial" in data:
         return VoskPartial.from_dict(data)
+    if "alternatives" in data:
+        return VoskAlternatives.from_dict(data)
     if "text" in data:
         return VoskResult.from_dict(data)
     if "error" in data:
