@@ -14,6 +14,7 @@ the same speech.
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,9 @@ class SileroDetector(SpeechDetector):
     context_samples = SILERO_CONTEXT_SAMPLES
 
     def __init__(self) -> None:
-        self._net = torch.jit.load(str(_silero_file("silero_vad.jit")), map_location="cpu")._model.eval()
+        with warnings.catch_warnings():  # torch 2.10+ deprecates TorchScript; the wheel ships it (and ONNX)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self._net = torch.jit.load(str(_silero_file("silero_vad.jit")), map_location="cpu")._model.eval()
 
     def initial_state(self) -> torch.Tensor:
         return torch.zeros(2, SILERO_STATE_SIZE)
