@@ -15,8 +15,9 @@ Parts, each with ``--vad off`` (every hop runs the model), ``silero`` and ``ener
   own 10 ms of silence before the speech): first and last words right, CER.
 - ``nonspeech``: 60 s each of white noise, pink noise, tones and chords, keyboard clicks
   (``training.nonspeech``), streamed live and through the file path: words in finals.
-- ``cost``: the VAD's compute per audio second (TorchScript and onnxruntime, one stream and 32
-  streams batched; the energy detector), beside the demo model's and the large architecture's
+- ``cost``: the VAD's compute per stream per audio second (onnxruntime, what ``--vad silero`` runs,
+  and the wheel's TorchScript file; one stream, 32 streams per call, and a changing number of
+  streams per call; the energy detector), beside the demo model's and the large architecture's
   (random weights) offline forward per audio second, on the same CPU, one thread.
 
 Writes bench/results/vad.json.
@@ -30,6 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -205,35 +207,37 @@ def seconds_per_audio_second(step, audio_seconds: float, runs: int) -> float:
 
 
 def part_cost(model, runs: int) -> dict:
-    import onnxruntime
-
     seconds = 10.0
     frames = int(seconds * SAMPLE_RATE) // vad_module.VAD_FRAME_SAMPLES
     rng = np.random.default_rng(0)
     out: dict = {"audio_seconds": seconds}
-    jit = vad_module.SileroDetector()
-    options = onnxruntime.SessionOptions()
-    options.inter_op_num_threads = options.intra_op_num_threads = 1
-    onnx_file = vad_module._silero_file("silero_vad.onnx")
-    session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
-    rate = np.array(SAMPLE_RATE, dtype=np.int64)
-    for streams in (1, 32):
-        x = (0.1 * rng.standard_normal((streams, 576))).astype(np.float32)
+    onnx = vad_module.SileroDetector()  # what --vad silero runs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        jit = torch.jit.load(str(vad_module._silero_file("silero_vad.jit")), map_location="cpu")._model.eval()
 
-        def run_jit():
-            states = [jit.initial_state() for _ in range(streams)]
-            for _ in range(frames):
-                _, states = jit.probabilities(x, states)
+    def run_jit(x: np.ndarray, state: torch.Tensor) -> None:
+        with torch.inference_mode():
+            jit(torch.from_numpy(x), state)
 
-        def run_onnx():
-            state = np.zeros((2, streams, 128), np.float32)
-            for _ in range(frames):
-                _, state = session.run(None, {"input": x, "state": state, "sr": rate})
+    def run_onnx(x: np.ndarray, state: torch.Tensor) -> None:
+        onnx.probabilities(x, list(state.numpy().transpose(1, 0, 2)))
 
-        for name, step in (("silero_torchscript", run_jit), ("silero_onnxruntime", run_onnx)):
-            out.setdefault(name, {})[f"{streams}_streams"] = round(
-                seconds_per_audio_second(step, seconds, runs) / streams, 6
-            )
+    # One stream, 32 streams in every call, and calls whose stream count changes (as a server's do:
+    # 1-13 streams, mean 4): per stream per audio second.
+    shapes = {"1_stream": [1], "32_streams": [32], "varying_streams": [1, 2, 3, 5, 8, 13, 1, 4, 7, 2, 1, 1]}
+    for name, sizes in shapes.items():
+        inputs = [
+            ((0.1 * rng.standard_normal((b, 576))).astype(np.float32), torch.zeros(2, b, 128)) for b in sizes
+        ]
+        mean = sum(sizes) / len(sizes)
+        for runtime, call in (("silero_onnxruntime", run_onnx), ("silero_torchscript", run_jit)):
+
+            def step() -> None:
+                for i in range(frames):
+                    call(*inputs[i % len(inputs)])
+
+            out.setdefault(runtime, {})[name] = round(seconds_per_audio_second(step, seconds, runs) / mean, 6)
     energy = vad_module.EnergyDetector(-50.0)
     x = (0.1 * rng.standard_normal((32, 512))).astype(np.float32)
     out["energy"] = {

@@ -98,11 +98,11 @@ def hear(requests: list[HopRequest]) -> int:
     decide which hops skip the transformer. Returns how many 32 ms frames the detectors judged."""
     undecided = [r for r in requests if r.gated is None]
     activities = [r.recognizer.activity for r in undecided]
-    before = sum(a.frames for a in activities)
+    before = sum(a.judged_frames for a in activities)
     listen(activities)
     for r in undecided:
         r.gated = r.recognizer.listened()
-    return sum(a.frames for a in activities) - before
+    return sum(a.judged_frames for a in activities) - before
 
 
 @torch.inference_mode()

@@ -14,15 +14,14 @@ the same speech.
 from __future__ import annotations
 
 import importlib.util
-import warnings
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from streamer.core.config import StreamingConfig
+from streamer.wire.units import SAMPLE_RATE
 
 __all__ = [
     "VAD_FRAME_SAMPLES",
@@ -63,23 +62,33 @@ class SpeechDetector(ABC):
 
 
 class SileroDetector(SpeechDetector):
-    """silero-vad (v6, 16 kHz) through TorchScript, with its recurrent state passed in per stream."""
+    """silero-vad (v6, 16 kHz), the ONNX file its wheel carries, through onnxruntime on one CPU thread,
+    with its recurrent state passed in per stream.
+
+    onnxruntime rather than the wheel's TorchScript file: cheaper per call (a stream alone calls it
+    every 32 ms), and its cost does not jump when the number of streams in a call changes, which
+    TorchScript's shape specialization did (docs/performance.md).
+    """
 
     context_samples = SILERO_CONTEXT_SAMPLES
 
     def __init__(self) -> None:
-        with warnings.catch_warnings():  # torch 2.10+ deprecates TorchScript; the wheel ships it (and ONNX)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            self._net = torch.jit.load(str(_silero_file("silero_vad.jit")), map_location="cpu")._model.eval()
+        import onnxruntime  # here: only --vad silero needs it
 
-    def initial_state(self) -> torch.Tensor:
-        return torch.zeros(2, SILERO_STATE_SIZE)
+        options = onnxruntime.SessionOptions()
+        options.inter_op_num_threads = options.intra_op_num_threads = 1  # tiny calls: threads cost more than they give
+        self._session = onnxruntime.InferenceSession(
+            str(_silero_file("silero_vad.onnx")), options, providers=["CPUExecutionProvider"]
+        )
+        self._rate = np.array(SAMPLE_RATE, dtype=np.int64)
 
-    @torch.inference_mode()
-    def probabilities(self, frames: np.ndarray, states: list[torch.Tensor]) -> tuple[np.ndarray, list[torch.Tensor]]:
-        state = torch.stack(states, 1)  # [2, streams, 128]
-        probs, state = self._net(torch.from_numpy(frames), state)  # [streams, 1], [2, streams, 128]
-        return probs[:, 0].numpy(), list(state.unbind(1))
+    def initial_state(self) -> np.ndarray:
+        return np.zeros((2, SILERO_STATE_SIZE), np.float32)
+
+    def probabilities(self, frames: np.ndarray, states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        state = np.stack(states, 1)  # [2, streams, 128]
+        probs, state = self._session.run(None, {"input": frames, "state": state, "sr": self._rate})
+        return probs[:, 0], list(state.transpose(1, 0, 2))  # [streams], each [2, 128]
 
 
 class EnergyDetector(SpeechDetector):
@@ -138,7 +147,20 @@ class VoiceActivity:
         self.heard = 0  # stream samples the detector has judged
         self.speaking = False
         self.spans: list[list[int]] = []  # [start, stop) of each stretch of speech; an open one grows
-        self.frames = 0  # frames judged since the stream began (what the detector cost)
+        self.judged_frames = 0  # frames judged since the stream began (what the detector cost)
+
+    def take_frames(self) -> np.ndarray:
+        """The whole frames buffered, each with the context before it ``[frames, context + VAD_FRAME_SAMPLES]``;
+        they leave the buffer (``judged`` takes their results in order)."""
+        count = len(self._buffer) // VAD_FRAME_SAMPLES
+        size = len(self._context) + VAD_FRAME_SAMPLES
+        if not count:
+            return np.zeros((0, size), np.float32)
+        taken = np.concatenate([self._context, self._buffer[: count * VAD_FRAME_SAMPLES]])
+        self._buffer = self._buffer[count * VAD_FRAME_SAMPLES :]
+        if len(self._context):
+            self._context = taken[len(taken) - len(self._context) :].copy()
+        return np.lib.stride_tricks.sliding_window_view(taken, size)[::VAD_FRAME_SAMPLES][:count]
 
     def take(self, samples: np.ndarray, whole: bool = False) -> None:
         """Buffer raw samples of the stream, in order; ``whole``: the stream ends with them, so zeros
@@ -148,22 +170,10 @@ class VoiceActivity:
             zeros = VAD_FRAME_SAMPLES - len(self._buffer) % VAD_FRAME_SAMPLES
             self._buffer = np.concatenate([self._buffer, np.zeros(zeros, np.float32)])
 
-    def pending(self) -> int:
-        """Whole frames buffered and not yet judged."""
-        return len(self._buffer) // VAD_FRAME_SAMPLES
-
-    def next_frame(self) -> np.ndarray:
-        """The oldest unjudged frame with the context before it ``[context + VAD_FRAME_SAMPLES]``."""
-        return np.concatenate([self._context, self._buffer[:VAD_FRAME_SAMPLES]])
-
     def judged(self, probability: float, state: Any) -> None:
-        """The oldest frame's speech probability: move on past it."""
-        frame = self._buffer[:VAD_FRAME_SAMPLES]
-        self._buffer = self._buffer[VAD_FRAME_SAMPLES:]
-        if len(self._context):
-            self._context = frame[len(frame) - len(self._context) :]
+        """The speech probability of the next frame ``take_frames`` gave, and the detector's state after it."""
         self.state = state
-        self.frames += 1
+        self.judged_frames += 1
         start, self.heard = self.heard, self.heard + VAD_FRAME_SAMPLES
         if self.speaking:
             self.speaking = probability >= SPEECH_OFF
@@ -197,10 +207,10 @@ def listen(activities: list[VoiceActivity]) -> None:
     for activity in activities:
         groups.setdefault(id(activity.detector), []).append(activity)
     for group in groups.values():
-        remaining = [a for a in group if a.pending()]
-        while remaining:
-            frames = np.stack([a.next_frame() for a in remaining])  # [streams, context + 512]
-            probs, states = remaining[0].detector.probabilities(frames, [a.state for a in remaining])
-            for activity, probability, state in zip(remaining, probs.tolist(), states):
-                activity.judged(probability, state)
-            remaining = [a for a in remaining if a.pending()]
+        frames = [activity.take_frames() for activity in group]  # each [frames, context + 512]
+        for t in range(max(len(f) for f in frames)):
+            rows = [i for i, f in enumerate(frames) if t < len(f)]
+            batch = np.stack([frames[i][t] for i in rows])  # [streams, context + 512]
+            probs, states = group[0].detector.probabilities(batch, [group[i].state for i in rows])
+            for i, probability, state in zip(rows, probs.tolist(), states):
+                group[i].judged(probability, state)
