@@ -107,7 +107,7 @@ def test_first_and_last_words_are_kept(demo):
     """Short held-out sentences, each a fresh stream starting as the speech does: with the VAD each
     final begins and ends with the words it has without it, and differs by a letter at most."""
     _, clips = short_utterances()
-    for clip in clips[:12]:
+    for clip in clips[:8]:
         plain = " ".join(f.text for f in finals_of(transcribe_stream(demo, clip, 16_000))).split()
         heard = " ".join(f.text for f in finals_of(transcribe_stream(demo, clip, 16_000, SILERO))).split()
         assert (heard[0], heard[-1]) == (plain[0], plain[-1])
