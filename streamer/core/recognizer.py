@@ -33,9 +33,10 @@ for those frames, kept per stream (``HubertForCTC.forward_step``). A stream's fi
 and the first after a flush or a silent hop, computes its whole window and fills the cache.
 
 With a voice activity detector (``StreamingConfig.vad``, ``streamer.core.vad``) a hop runs the model
-only while speech was heard near the frames its window commits or shows (``SPEECH_PAD_FRAMES``
-after the speech, and the hop's lookahead before it); the others count as blank, so a pause costs
-the conv features alone and noise writes no letters. The final pass decodes only the stretch from
+only while the VAD hears speech in its new audio or the last window showed a letter in the frames
+it commits (``silent``); the others count as blank and skip the conv stack too, so a pause costs
+the VAD alone and noise writes no letters. A word's start is in the lookahead of the first window
+that runs, so it is committed with full lookahead even when the VAD hears it a hop late. The final pass decodes only the stretch from
 the first to the last speech of its audio, padded by ``SPEECH_PAD_FRAMES``; the frames outside it
 are blank.
 """
@@ -324,13 +325,12 @@ class Recognizer:
         return False
 
     def silent(self) -> bool:
-        """Whether the next hop may skip the model: its VAD heard no speech from ``SPEECH_PAD_FRAMES``
-        before the frames the hop commits to the newest sample judged, and no letter is tentative
-        (``listen`` has judged the hop's audio). Always False without a VAD."""
+        """Whether the next hop may skip the model (``listen`` has judged its audio): its VAD heard no
+        speech in the hop's new audio, and the last window showed no letter in the frames the hop
+        commits (they were its lookahead), so blanks lose nothing. Always False without a VAD."""
         if self.activity is None:
             return False
-        near = (self._committed - HOP_PAD_FRAMES) * self._frame
-        if self.activity.speech_until() > near:
+        if self.activity.speech_until() > self._end * self._frame:  # speech in the hop's new audio
             return False
         return not self.stitcher.has_speech(self.stitcher.tentative_ids)
 
@@ -634,10 +634,11 @@ def frame_sizes(model) -> tuple[int, int]:
     return frame, field
 
 
-# Frames around the speech a voice activity detector heard that still run the model (0.3 s): silero-vad
-# calls a word's soft edges (an unvoiced start, a fading end) silence a frame or two early.
+# Audio around the speech a voice activity detector heard that a final pass (and a file's chunk) still
+# decodes (0.3 s): silero-vad calls a word's soft edges (an unvoiced start, a fading end) silence a frame
+# or two early. With 0.3 s the finals of 70 short held-out sentences are those without the VAD; with
+# 0.2 s, 7 of them changed by a letter or two (bench/bench_vad.py, docs/performance.md).
 SPEECH_PAD_FRAMES = 15
-HOP_PAD_FRAMES = 0
 
 # With the final pass, audio a finalize() in speech leaves after its cut (2 s): the words before the
 # cut were decoded with this much future, so the two segments say what the uncut one would have (a
