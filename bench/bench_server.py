@@ -18,7 +18,10 @@ stream count doubles until p95 reply latency passes the budget, then is bisected
 
 Starts: ``sync`` sends every stream the clip from its start (within one chunk), so their
 sentences, and the final passes that end them, come at once; ``random`` starts each at a
-random place, as independent users would. The same work, only burstier. Writes
+random place, as independent users would. The same work, only burstier. ``--pauses`` streams a
+recording of held-out sentences with 1-5 s pauses over room noise (``training.speech.paused_recording``,
+over half of it silence) instead of ``examples/weather.wav``; with ``--serve-args '--vad silero'`` the
+server's voice activity detection time per audio second (from ``/metrics``) is reported too. Writes
 ``bench/results/server_streams.json``.
 """
 
@@ -97,6 +100,14 @@ class Server:
 
     def __enter__(self) -> Server:
         return self
+
+    def metric(self, name: str) -> float:
+        """A counter from the server's ``/metrics`` (``hubert_stream_`` + ``name``)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=10) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith(f"hubert_stream_{name} "):
+                    return float(line.split()[1])
+        raise KeyError(name)
 
     def __exit__(self, *exc: object) -> None:
         self.process.terminate()
@@ -190,11 +201,18 @@ def main() -> int:
         "--compare-args", default=None, metavar="ARGS",
         help="also search each mode and start with these server options added (e.g. '--lm demo'), right after "
         "the search without them; reported under compare/",
+        "--pauses", action="store_true",
+        help="stream held-out sentences with 1-5 s pauses over room noise instead of examples/weather.wav",
     )  # fmt: skip
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "server_streams.json")
     args = parser.parse_args()
     counts = [int(n) for n in args.streams.split(",")] if args.streams else None
-    audio = sf.read(ROOT / "examples" / "weather.wav", dtype="int16")[0]
+    if args.pauses:
+        from training.speech import paused_recording
+
+        audio = (np.clip(paused_recording()[1], -1, 1) * 32767).astype(np.int16)
+    else:
+        audio = sf.read(ROOT / "examples" / "weather.wav", dtype="int16")[0]
 
     report: dict[str, object] = {
         "setup": {
@@ -203,6 +221,7 @@ def main() -> int:
             "cpu": cpu_name(), "cpu_count": os.cpu_count(), "machine": platform.machine(),
             "python": platform.python_version(), "date": datetime.date.today().isoformat(),
             "serve_args": args.serve_args, "compare_args": args.compare_args,
+            "audio": "paused_recording" if args.pauses else "examples/weather.wav",
             "command": " ".join(["python", "bench/bench_server.py", *sys.argv[1:]]),
         },
     }  # fmt: skip
@@ -217,7 +236,10 @@ def main() -> int:
             for label, serve_args in variants:
                 with Server(args.model, MODES[mode], args.threads, args.dtype, tuple(serve_args.split())) as server:
                     held, results = capacity(server.port, args.seconds, audio, counts, start == "random")
+                    vad = server.metric("vad_seconds_total") / max(server.metric("audio_seconds_total"), 1e-9)
                 found = {"max_streams": held, "by_streams": {str(n): r for n, r in sorted(results.items())}}
+                if "--vad" in serve_args:  # the inference thread's VAD time over all sessions, per audio second
+                    found["vad_seconds_per_audio_second"] = round(vad, 6)
                 if label:
                     report.setdefault(label, {}).setdefault(mode, {})[start] = found
                 else:

@@ -1,5 +1,5 @@
 """A fake CTC model whose frame ids are written into the audio, for testing the streaming bookkeeping
-(hops, commits, flushes, the energy gate) with events known exactly in advance.
+(hops, commits, flushes, voice activity) with events known exactly in advance.
 
 The script is a list of CTC ids, one per 20 ms frame. ``audio(ids)`` turns it into samples: frame
 ``k`` is the 320 samples ``[320 k, 320 k + 320)``, all at level ``ids[k] * LEVEL_PER_ID``. The fake's

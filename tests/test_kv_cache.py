@@ -111,10 +111,11 @@ def test_batched_cached_streams_match_single_streams(demo, speech):
         assert batched == [f.text for f in finals(demo, clip, config, chunk=len(clip))]
 
 
-def test_whole_window_at_the_start_and_after_a_gate(demo, speech, monkeypatch):
-    """The cache fills with a whole window at the start and after gated hops; else hop + lookahead, also
-    across a finalize(), which leaves the hops (and so the cached frames) where they were."""
-    config = StreamingConfig(kv_cache=True, energy_gate_db=-60.0)
+def test_whole_window_at_the_start_then_hop_and_lookahead(demo, speech, monkeypatch):
+    """The cache fills with a whole window at the start; else hop + lookahead run, also across a
+    finalize(), which leaves the hops (and so the cached frames) where they were, and after silent
+    hops, whose frames the next window masks out (its context starts afresh)."""
+    config = StreamingConfig(kv_cache=True, vad="energy", energy_threshold_db=-60.0)
     computed = []
     real = demo.forward_step
 
@@ -132,8 +133,11 @@ def test_whole_window_at_the_start_and_after_a_gate(demo, speech, monkeypatch):
     computed.clear()
     recognizer.finalize()
     recognizer.accept(speech_part[4 * hop + overlap : 6 * hop + overlap])
-    assert computed == [config.hop_frames + config.lookahead_frames] * 2
+    assert computed and set(computed) == {config.hop_frames + config.lookahead_frames}
     computed.clear()
-    recognizer.accept(np.zeros(20 * hop, np.float32))  # quiet long enough for the gate to close
-    recognizer.accept(speech_part[: 2 * hop])
-    assert computed[-2:] == [config.window_frames, config.hop_frames + config.lookahead_frames]
+    computed.clear()
+    recognizer.accept(np.zeros(20 * hop, np.float32))  # silent hops: no speech near them
+    assert len(computed) < 5
+    computed.clear()
+    recognizer.accept(speech_part[: 4 * hop])
+    assert computed and set(computed) == {config.hop_frames + config.lookahead_frames}

@@ -1,6 +1,6 @@
 """The recognizer's bookkeeping with a fake model whose frame ids are scripted (tests/fakes.py):
 when hops run, which frames they commit, when segments end, what finalize and close flush, what
-the energy gate skips. Every expected event follows from the script, with no model behind it."""
+the voice activity detector skips. Every expected event follows from the script, with no model behind it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from model.hubert import HubertConfig
 from model.vocab import Vocabulary
 from streamer.core.config import FRAME_SECONDS, StreamingConfig
 from streamer.core.engine import BatchEngine
-from streamer.core.recognizer import Recognizer
+from streamer.core.recognizer import SPEECH_PAD_FRAMES, Recognizer
 from streamer.wire.events import Final, Partial, WordTiming
 from streamer.wire.units import FRAME_SAMPLES
 
@@ -223,37 +223,38 @@ def test_close_ends_the_stream_and_reset_starts_a_new_one():
     assert final_events(first) == [final(0, ("AGAIN", 4, 4 + 14))]
 
 
-# ----- the energy gate -----------------------------------------------------------------------------
+# ----- voice activity ------------------------------------------------------------------------------
 
 
-def test_the_energy_gate_skips_the_model_in_silence_and_keeps_the_words():
-    """With energy_gate_db the model stops once speech has left the window: the same finals, and
-    the 10 s of silence after them cost no model passes."""
+def test_voice_activity_skips_the_model_away_from_speech_and_keeps_the_words():
+    """With a VAD (the energy detector: the fake's blanks are digital silence) a hop runs the model
+    only with speech in or just before the frames it commits or shows: the same finals, and the
+    10 s of silence after them cost no model passes."""
     lead, speech = 6 * HOP, letters("hi yo")
     script = blanks(lead) + speech + blanks(500)  # then 10 s of digital silence
-    window = LEFT + HOP + LOOKAHEAD
 
-    ungated, plain = recognizer()
-    gated, model = recognizer(energy_gate_db=-40.0)
-    plain_events = ungated.accept(audio(script)) + ungated.close()
-    hops = hop_by_hop(gated, model, audio(script))
-    gated_events = [e for _, _, events in hops for e in events] + gated.close()
+    plain_recognizer, plain = recognizer()
+    listening, model = recognizer(vad="energy")
+    plain_events = plain_recognizer.accept(audio(script)) + plain_recognizer.close()
+    hops = hop_by_hop(listening, model, audio(script))
+    vad_events = [e for _, _, events in hops for e in events] + listening.close()
     assert (
-        final_events(gated_events)
+        final_events(vad_events)
         == final_events(plain_events)
         == [final(0, ("HI", lead, lead + 5), ("YO", lead + 8, lead + 13))]
     )
 
     ran = {end for end, model_ran, _ in hops if model_ran}
     first_letter, last_letter = lead, lead + len(speech) - 2
-    holds_speech = {end for end, _, _ in hops if end - window <= last_letter and end > first_letter}
-    assert holds_speech <= ran  # every window with a letter in it was decoded
-    startup = {end for end, _, _ in hops if end <= window}  # before a window of quiet has been heard
-    assert ran - startup <= {min(holds_speech) - HOP} | holds_speech | {max(holds_speech) + HOP}
-    silent = {end for end, _, _ in hops if end - window > last_letter}  # windows after the words
-    assert len(silent) >= 500 // HOP - window // HOP and len(ran & silent) <= 1
+
+    def near(end: int, before: int, after: int) -> bool:  # the hop's committed or shown frames, widened
+        return end - LOOKAHEAD - HOP - after <= last_letter and end + before > first_letter
+
+    assert {end for end, _, _ in hops if near(end, 0, 0)} <= ran  # every hop with a letter to commit or show
+    vad_frame = 2  # a 32 ms VAD frame spans parts of two or three 20 ms frames
+    assert ran <= {end for end, _, _ in hops if near(end, vad_frame, SPEECH_PAD_FRAMES + vad_frame)}
     assert plain.forward_calls == len(hops) + 1  # every hop, and close()'s last window
-    assert model.forward_calls <= len(ran) + 1 < plain.forward_calls / 5
+    assert model.forward_calls == len(ran) < plain.forward_calls / 5  # close() heard silence
 
 
 # ----- batching ------------------------------------------------------------------------------------

@@ -202,11 +202,11 @@ def test_batched_streams_get_the_same_text_as_single_streams(demo, long_speech):
         assert batched == [f.text for f in finals_of(stream(demo, clip, [len(clip)]))]
 
 
-def test_energy_gate_skips_silence_but_keeps_speech(demo, long_speech):
-    """With the energy gate on, long silence costs no model time and the text stays the same."""
+def test_energy_vad_skips_silence_but_keeps_speech(demo, long_speech):
+    """With the energy detector, long silence costs no model time and the text stays the same."""
     audio, _ = long_speech
     padded = np.concatenate([np.zeros(16_000 * 5, np.float32), audio[: 16_000 * 6]])
-    gated = StreamingConfig(energy_gate_db=-60.0)
+    gated = StreamingConfig(vad="energy", energy_threshold_db=-60.0)
     plain = [f.text for f in finals_of(transcribe_stream(demo, padded, 16_000))]
     assert [f.text for f in finals_of(transcribe_stream(demo, padded, 16_000, gated))] == plain
 

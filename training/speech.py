@@ -75,3 +75,34 @@ def short_utterances(count: int = SHORT_COUNT, seed: int = SHORT_SEED) -> tuple[
     rng = random.Random(seed)
     sentences = heldout_sentences(count, seed=seed)
     return sentences, [synthesize(s, random_voice(rng, HELDOUT_VOICES)) for s in sentences]
+
+
+ROOM_NOISE_DB = -60.0  # white noise under a whole paused recording: a quiet room's hiss, not digital silence
+
+
+@functools.lru_cache(maxsize=2)
+def paused_recording(
+    count: int = 30, seed: int = 5, pauses: tuple[float, float] = (1.0, 5.0)
+) -> tuple[list[str], np.ndarray, list[tuple[float, float]]]:
+    """Held-out sentences in held-out voices, each after a pause drawn from ``pauses`` (seconds), over
+    room noise at ``ROOM_NOISE_DB``: (sentences, audio, each sentence's (start, end) in seconds).
+    With the default pauses about half of it is silence, as in a meeting."""
+    import random
+
+    from training.corpus import heldout_sentences
+    from training.synth import HELDOUT_VOICES, random_voice
+
+    rng = random.Random(seed)
+    sentences = heldout_sentences(count, seed=seed)
+    parts, spans, position = [], [], 0
+    for sentence in sentences:
+        pause = np.zeros(int(rng.uniform(*pauses) * SAMPLE_RATE), np.float32)
+        speech = trim(synthesize(sentence, random_voice(rng, HELDOUT_VOICES)))
+        position += len(pause)
+        spans.append((position / SAMPLE_RATE, (position + len(speech)) / SAMPLE_RATE))
+        parts += [pause, speech]
+        position += len(speech)
+    parts.append(np.zeros(int(pauses[0] * SAMPLE_RATE), np.float32))
+    audio = np.concatenate(parts)
+    noise = np.random.default_rng(seed).standard_normal(len(audio)) * 10 ** (ROOM_NOISE_DB / 20)
+    return sentences, (audio + noise).astype(np.float32), spans

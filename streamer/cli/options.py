@@ -24,7 +24,7 @@ def streaming_config(args: argparse.Namespace) -> StreamingConfig:
         return StreamingConfig.from_seconds(
             hop=getattr(args, "hop", None), lookahead=getattr(args, "lookahead", None),
             left_context=getattr(args, "left_context", None), endpoint_silence=getattr(args, "endpoint_silence", None),
-            **{name: value for name in ("final_pass", "kv_cache") if (value := getattr(args, name, None)) is not None},
+            **{name: value for name in ("final_pass", "kv_cache", "vad") if (value := getattr(args, name, None)) is not None},
         )  # fmt: skip
     except ValueError as e:
         message = str(e)

@@ -33,7 +33,7 @@ from streamer.cli.common import (
 from streamer.cli.listen import run_devices, run_mic
 from streamer.cli.mic import QUEUE_SECONDS
 from streamer.cli.transcribe import PROGRESS_MIN_SECONDS, STDIN, run_transcribe
-from streamer.core.config import FRAME_SECONDS, StreamingConfig
+from streamer.core.config import FRAME_SECONDS, VAD_CHOICES, StreamingConfig
 from streamer.wire.units import MAX_CAPTURE_CHANNELS
 
 __all__ = ["build_parser", "main"]
@@ -298,6 +298,13 @@ def _add_streaming_options(parser: argparse.ArgumentParser) -> None:
         "offline decoding would; partials come from the windows either way (default: "
         f"{'on' if DEFAULTS.final_pass else 'off'}; --no-final-pass gives the windows' own finals, for less "
         f"compute; measured: {FIGURES})",
+    )  # fmt: skip
+    group.add_argument(
+        "--vad", choices=VAD_CHOICES, default=None,
+        help="voice activity detection: windows with no speech near them skip the model and count as silence, "
+        "and a sentence's final pass decodes only its speech. silero: the silero-vad network (tells speech from "
+        f"noise and music); energy: a level threshold ({DEFAULTS.energy_threshold_db:g} dBFS); off: every window "
+        f"runs the model (default: {DEFAULTS.vad}; measured: {FIGURES})",
     )  # fmt: skip
 
 

@@ -23,8 +23,17 @@ import numpy as np
 import torch
 
 from model.decoding import greedy_frames
+from streamer.core.vad import listen
 
-__all__ = ["FinalPassRequest", "HopRequest", "WindowBest", "forward_final_passes", "forward_hops", "similar_lengths"]
+__all__ = [
+    "FinalPassRequest",
+    "HopRequest",
+    "WindowBest",
+    "forward_final_passes",
+    "forward_hops",
+    "hear",
+    "similar_lengths",
+]
 
 PADDING_RATIO = 1.25  # final passes share a forward when the longest is at most this times the shortest
 _SCRATCH = threading.local()  # per thread: reusable CPU buffers that batches are stacked into
@@ -36,7 +45,7 @@ class HopRequest:
 
     recognizer: Any  # the streamer.core.recognizer.Recognizer the hop belongs to
     audio: torch.Tensor  # [hop * 320 + 80] normalized samples -> exactly hop new frames
-    gated: bool  # quiet enough to skip the transformer
+    gated: bool | None  # no speech near: the window skips the transformer; None until ``hear`` decides
 
 
 @dataclass(frozen=True)
@@ -50,11 +59,17 @@ class WindowBest:
 
 @dataclass(frozen=True)
 class FinalPassRequest:
-    """One final pass: normalized samples, and which of their conv frames ``[lo, hi)`` are wanted."""
+    """One final pass: normalized samples, and which of their conv frames ``[lo, hi)`` are wanted,
+    after ``before`` and followed by ``after`` blank frames (where its voice activity heard no speech)."""
 
-    audio: np.ndarray  # [samples] float32, normalized as a whole
+    audio: np.ndarray  # [samples] float32, normalized as a whole; empty when every wanted frame is blank
     lo: int
     hi: int
+    before: int = 0
+    after: int = 0
+
+
+SILENT_LOGIT = 30.0  # a blank frame's logit for the blank token (every other 0): probability 1 - 1e-11
 
 
 def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
@@ -78,17 +93,33 @@ def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack(tensors, out=buffer[: len(tensors)])
 
 
+def hear(requests: list[HopRequest]) -> int:
+    """Run the voice activity detectors of the requests not yet decided, batched across streams, and
+    decide which hops skip the transformer. Returns how many 32 ms frames the detectors judged."""
+    undecided = [r for r in requests if r.gated is None]
+    activities = [r.recognizer.activity for r in undecided]
+    before = sum(a.judged_frames for a in activities)
+    listen(activities)
+    for r in undecided:
+        r.gated = r.recognizer.listened()
+    return sum(a.judged_frames for a in activities) - before
+
+
 @torch.inference_mode()
 def forward_hops(model, requests: list[HopRequest]) -> list[WindowBest | None]:
     """Run one hop for each request (one per recognizer): conv features of the new audio, each
-    stream's window, and the layers, batched. Returns each window's best frames, None where gated.
+    stream's window, and the layers, batched. Returns each window's best frames, None where gated
+    (the voice activity of undecided hops is heard first, ``hear``).
     """
     if len({id(r.recognizer) for r in requests}) != len(requests):
         raise ValueError("a batch takes at most one hop per stream: hops of one stream depend on each other")
-    audio = _stack([r.audio for r in requests]).to(model.device)  # [batch, hop * 320 + 80]
-    features = model.extract_features(audio)  # [batch, hop, conv_dim]
-    windows = [r.recognizer.window(f) for r, f in zip(requests, features)]  # each [window, conv_dim]
+    hear(requests)
     live = [i for i, r in enumerate(requests) if not r.gated]
+    features = _conv([requests[i].audio for i in live], model)  # each [hop, conv_dim]
+    redo = [i for i in live if requests[i].recognizer.redo is not None]  # the silent hop before
+    earlier = dict(zip(redo, _conv([requests[i].recognizer.redo for i in redo], model)))
+    new = dict(zip(live, features))  # a silent hop's frames skip the conv stack too
+    windows = [r.recognizer.window(new.get(i), earlier.get(i)) for i, r in enumerate(requests)]  # [window, conv_dim]
     best: list[WindowBest | None] = [None] * len(requests)
     for r in requests:
         if r.gated:
@@ -101,6 +132,13 @@ def forward_hops(model, requests: list[HopRequest]) -> list[WindowBest | None]:
         if group:
             _forward(model, requests, windows, group, best, mode)
     return best
+
+
+def _conv(audio: list[torch.Tensor], model) -> list[torch.Tensor]:
+    """Conv features ``[hop, conv_dim]`` of each hop's audio ``[hop * 320 + 80]``, batched."""
+    if not audio:
+        return []
+    return list(model.extract_features(_stack(audio).to(model.device)))  # [batch, hop, conv_dim]
 
 
 def _frame_mask(padding: list[int], windows: torch.Tensor) -> torch.Tensor | None:
@@ -181,7 +219,9 @@ def forward_final_passes(model, requests: list[FinalPassRequest], max_batch: int
     frame depends only on its own samples, so the padding does not reach the real frames there.
     """
     results: list[torch.Tensor | None] = [None] * len(requests)
-    for rows in similar_lengths([len(r.audio) for r in requests], max_batch):
+    heard = [i for i, r in enumerate(requests) if len(r.audio)]
+    for rows in similar_lengths([len(requests[i].audio) for i in heard], max_batch):
+        rows = [heard[row] for row in rows]
         longest = max(len(requests[i].audio) for i in rows)
         batch = np.zeros((len(rows), longest), dtype=np.float32)
         for row, i in enumerate(rows):
@@ -196,4 +236,10 @@ def forward_final_passes(model, requests: list[FinalPassRequest], max_batch: int
         logits = model.forward_features(features, mask).float().cpu()  # [rows, frames, vocab]
         for row, i in enumerate(rows):
             results[i] = logits[row, requests[i].lo : requests[i].hi]
+    blank = torch.zeros(model.config.vocab_size)
+    blank[model.vocab.blank_id] = SILENT_LOGIT
+    for i, r in enumerate(requests):
+        if r.before or r.after or results[i] is None:
+            wanted = results[i] if results[i] is not None else blank[None, :0]
+            results[i] = torch.cat([blank.expand(r.before, -1), wanted, blank.expand(r.after, -1)])
     return results  # type: ignore[return-value]

@@ -6,7 +6,9 @@ from dataclasses import dataclass, fields
 
 from streamer.wire.units import FRAME_SECONDS
 
-__all__ = ["FRAME_SECONDS", "StreamingConfig"]
+VAD_CHOICES = ("silero", "energy", "off")  # StreamingConfig.vad; the detectors are in streamer.core.vad
+
+__all__ = ["FRAME_SECONDS", "VAD_CHOICES", "StreamingConfig"]
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,10 @@ class StreamingConfig:
     normalize: str = "running"  # "running": causal mean/variance of the stream; "none"
     norm_seconds: float = 10.0  # time constant of the running statistics
     norm_floor_db: float = -40.0  # variance floor (dBFS RMS): faint noise is not blown up to speech level
-    energy_gate_db: float | None = None  # skip the model while the audio stays below this (dBFS RMS)
+    # Voice activity ("silero", "energy", "off"): hops whose audio holds no speech skip the model and
+    # count as blank, and the final pass decodes only the speech (streamer.core.vad).
+    vad: str = "off"
+    energy_threshold_db: float = -50.0  # vad="energy": a 32 ms frame at or above this level (dBFS RMS) is speech
     # Decode each ended segment once more, as offline decoding would, for its final: the windows' ids
     # alone left short sentences 1.5 CER points behind offline decoding (the model is bidirectional;
     # docs/performance.md). Partials come from the windows either way.
@@ -50,6 +55,8 @@ class StreamingConfig:
             raise ValueError("max_segment_frames must be at least hop_frames + lookahead_frames")
         if self.normalize not in ("running", "none"):
             raise ValueError(f"normalize must be 'running' or 'none', not {self.normalize!r}")
+        if self.vad not in VAD_CHOICES:
+            raise ValueError(f"vad must be one of {', '.join(VAD_CHOICES)}, not {self.vad!r}")
         if self.norm_seconds <= 0:
             raise ValueError("norm_seconds must be positive")
 

@@ -4,16 +4,18 @@ Every hop of one ``StreamingConfig`` has the same audio length and every window 
 number of frames, so hops stack without padding. A hop whose window ends a segment leaves a
 ``PendingFinal`` in its stream's events; the final passes of all the streams a round of hops
 left waiting run together afterwards, padded and masked (``streamer.core.batch``), so the
-streams whose segment goes on get their partials without waiting for them. The server's
-inference worker, the benches and the GPU check all drive streams through this class.
+streams whose segment goes on get their partials without waiting for them. The streams' voice
+activity is heard first, batched across them, and the hops it calls silent skip the transformer.
+The server's inference worker, the benches and the GPU check all drive streams through this class.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from streamer.core.batch import HopRequest, forward_final_passes, forward_hops, similar_lengths
+from streamer.core.batch import HopRequest, forward_final_passes, forward_hops, hear, similar_lengths
 from streamer.core.recognizer import PendingFinal, Recognizer, waiting_final_passes
 from streamer.wire.events import Event
 
@@ -57,6 +59,9 @@ class BatchEngine:
         self.windows = 0  # windows run
         self.final_batches = 0  # forwards of final passes run
         self.final_passes = 0  # final passes run
+        self.silent_windows = 0  # hops whose voice activity let them skip the transformer
+        self.vad_frames = 0  # 32 ms frames the voice activity detectors judged
+        self.vad_seconds = 0.0  # time they took (wall clock, the calling thread)
 
     def run_hops(
         self, requests: list[HopRequest], on_events: OnEvents, on_error: OnError | None = None
@@ -70,6 +75,10 @@ class BatchEngine:
         waiting: Waiting = []
         for first in range(0, len(requests), self.max_batch):
             chunk = requests[first : first + self.max_batch]
+            started = time.perf_counter()
+            self.vad_frames += hear(chunk)
+            self.vad_seconds += time.perf_counter() - started
+            self.silent_windows += sum(1 for request in chunk if request.gated)
             best = forward_hops(self.model, chunk)
             self.batches += 1
             self.windows += len(chunk)

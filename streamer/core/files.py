@@ -8,7 +8,9 @@ frame ids go through the same ``Stitcher`` as a live stream's, so segments, fina
 word times and partials (stable text only: nothing is tentative) look as they do live.
 It costs about one offline pass and is as accurate as offline decoding.
 ``transcribe_stream`` runs the live recognizer instead: finals identical to a live
-stream of the same audio, at the live cost.
+stream of the same audio, at the live cost. With a voice activity detector
+(``StreamingConfig.vad``) a chunk decodes only from its first to its last speech, padded, and
+its frames outside that are blank; a chunk with no speech does not run the model.
 """
 
 from __future__ import annotations
@@ -20,9 +22,19 @@ import torch
 
 from model.decoding import Decoder, greedy_frames
 from model.transcribe import as_audio, model_decoder
+from streamer.core.batch import SILENT_LOGIT
 from streamer.core.config import StreamingConfig
-from streamer.core.recognizer import PendingFinal, Recognizer, frame_sizes, settle, whole_frames, zeros_to_whole_frame
+from streamer.core.recognizer import (
+    SPEECH_PAD_FRAMES,
+    PendingFinal,
+    Recognizer,
+    frame_sizes,
+    settle,
+    whole_frames,
+    zeros_to_whole_frame,
+)
 from streamer.core.stitch import SegmentEnd, Stitcher
+from streamer.core.vad import VoiceActivity, detector, listen
 from streamer.wire.audio import AudioInput
 from streamer.wire.events import Event
 
@@ -63,6 +75,8 @@ class FileRecognizer:
         self._start = 0  # first stream frame not yet handed to the stitcher
         self._rows = torch.zeros(0, self.model.config.vocab_size)  # logits of the stitcher's frames, [frames, vocab]
         self._rows_start = 0  # stream frame of self._rows[0]
+        found = detector(self.config)
+        self.activity = VoiceActivity(found) if found is not None else None
         self._closed = False
 
     def accept(self, samples: np.ndarray) -> list[Event]:
@@ -71,6 +85,9 @@ class FileRecognizer:
             raise RuntimeError("this recording is closed; call reset() to start a new one")
         samples = as_audio(samples, "samples")
         self._audio = np.concatenate([self._audio, samples]) if len(samples) else self._audio
+        if self.activity is not None:
+            self.activity.take(samples)
+            listen([self.activity])
         events: list[Event] = []
         while self._frames_held() - (self._start - self._base) >= CHUNK_FRAMES + CONTEXT_FRAMES:
             events += self._decode(self._start + CHUNK_FRAMES, last=False)
@@ -88,6 +105,9 @@ class FileRecognizer:
         if have:  # complete the last partial frame with zeros so no received sample is dropped
             padding = np.zeros(zeros_to_whole_frame(have, self._frame, self._field), np.float32)
             self._audio = np.concatenate([self._audio, padding])
+        if self.activity is not None:
+            self.activity.take(np.zeros(0, np.float32), whole=True)
+            listen([self.activity])
         events = self.finalize()
         self._closed = True
         return events
@@ -102,9 +122,7 @@ class FileRecognizer:
         if stop <= self._start or end <= self._start:
             return []
         heard_until = end if last else min(end, stop + CONTEXT_FRAMES)  # frames the model hears
-        audio = self._audio[: (heard_until - self._base - 1) * self._frame + self._field]
-        clip = torch.from_numpy(np.ascontiguousarray(self.model.front(audio)))[None].to(self.model.device)
-        logits = self.model(clip)[0].float().cpu()  # [frames, vocab]
+        logits = self._logits(self._base, heard_until)  # [frames, vocab]
         probs, ids = greedy_frames(logits)  # each [frames]
         ids, probs = ids.tolist(), probs.tolist()
         cut = min(stop, end) if last else self._cut(ids, stop)
@@ -120,6 +138,27 @@ class FileRecognizer:
         self._audio = self._audio[(keep_from - self._base) * self._frame :]
         self._base = keep_from
         return events
+
+    def _logits(self, first: int, stop: int) -> torch.Tensor:
+        """Logits ``[stop - first, vocab]`` of stream frames ``[first, stop)``, decoded as one clip; with
+        a VAD only from its first to its last speech (padded), the frames outside blank."""
+        lo, hi = first, stop
+        if self.activity is not None:
+            speech = self.activity.speech_within(first * self._frame, (stop - 1) * self._frame + self._field)
+            self.activity.forget_before(first * self._frame)
+            if speech is None:
+                lo = hi = first
+            else:
+                lo = max(first, speech[0] // self._frame - SPEECH_PAD_FRAMES)
+                hi = min(stop, -(-speech[1] // self._frame) + SPEECH_PAD_FRAMES)
+        blank = torch.zeros(self.model.config.vocab_size)
+        blank[self.model.vocab.blank_id] = SILENT_LOGIT
+        if hi <= lo:
+            return blank.expand(stop - first, -1)
+        audio = self._audio[(lo - self._base) * self._frame : (hi - self._base - 1) * self._frame + self._field]
+        clip = torch.from_numpy(np.ascontiguousarray(self.model.front(audio)))[None].to(self.model.device)
+        logits = self.model(clip)[0].float().cpu()  # [hi - lo, vocab]
+        return torch.cat([blank.expand(lo - first, -1), logits, blank.expand(stop - hi, -1)])
 
     def _settle(self, items: list[Event | SegmentEnd]) -> list[Event]:
         """Events with each segment that ended decoded from its frames' logits; then the logits of

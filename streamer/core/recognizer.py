@@ -30,7 +30,15 @@ decoding (36 with the mask).
 With ``StreamingConfig.kv_cache`` (on by default) a hop runs only its hop + lookahead frames through the
 layers; the left context's keys and values per layer are the ones earlier hops computed
 for those frames, kept per stream (``HubertForCTC.forward_step``). A stream's first hop,
-and the first after a flush or a gated hop, computes its whole window and fills the cache.
+and the first after a flush or a silent hop, computes its whole window and fills the cache.
+
+With a voice activity detector (``StreamingConfig.vad``, ``streamer.core.vad``) a hop runs the model
+only while the VAD hears speech in its new audio or the last window showed a letter in the frames
+it commits (``silent``); the others count as blank and skip the conv stack too, so a pause costs
+the VAD alone and noise writes no letters. A word's start is in the lookahead of the first window
+that runs, so it is committed with full lookahead even when the VAD hears it a hop late. The final pass decodes only the stretch from
+the first to the last speech of its audio, padded by ``SPEECH_PAD_FRAMES``; the frames outside it
+are blank.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ from model.vocab import Decoded
 from streamer.core.batch import FinalPassRequest, HopRequest, WindowBest, forward_final_passes, forward_hops
 from streamer.core.stitch import SegmentEnd, Stitcher, final_event, word_timings
 from streamer.core.config import StreamingConfig
+from streamer.core.vad import VoiceActivity, detector, listen
 from streamer.wire.events import Event, Hypothesis, Partial
 from streamer.wire.units import FRAME_SAMPLES, SAMPLE_RATE
 
@@ -219,7 +228,15 @@ class Recognizer:
         self._sample_frames = c.final_context_frames + c.max_segment_frames + self._keep if c.final_pass else 0
         samples = self._sample_frames * self._frame + self._overlap
         self._samples = Newest(torch.zeros(2 * samples), samples) if c.final_pass else None
-        self._loud_until = -1  # last frame whose hop was above the energy gate
+        found = detector(c)
+        self.activity = VoiceActivity(found) if found is not None else None  # None: every hop runs the model
+        self._resting = False  # the last hop skipped the model (silent)
+        self._hop_audio: torch.Tensor | None = None  # the newest hop's normalized audio
+        self._skipped: torch.Tensor | None = None  # the last silent hop's, whose conv features were not computed
+        # The audio of the silent hop before a hop that runs again: its frames are that hop's first
+        # committed ones, so the batch computes their conv features (``window(..., earlier)``).
+        self.redo: torch.Tensor | None = None
+        self._context_start = 0  # stream frame where the model's context begins (see listened)
         self._closed = False
         # With kv_cache: keys/values of the next window's left context, [layers, 2, heads, left, head_dim],
         # or None when the next hop must compute its whole window.
@@ -283,26 +300,71 @@ class Recognizer:
         self._received += len(samples)
 
     def next_hop(self) -> HopRequest | None:
-        """Take the next due hop's audio, or None while less than a hop is buffered."""
+        """Take the next due hop's audio, or None while less than a hop is buffered. With a VAD its
+        ``gated`` is None until ``listen`` judged its audio (``streamer.core.batch.hear``)."""
         if self.samples_to_next_hop:
             return None
+        c = self.config
         fresh = self._hop_samples()
         self._gather()
         block, self._raw = self._raw[:fresh], self._raw[fresh:]
-        return HopRequest(self, torch.from_numpy(self._take_in(block)), self._gate(block))
+        if self.activity is None:
+            return HopRequest(self, torch.from_numpy(self._take_in(block)), gated=False)
+        self.activity.take(block)
+        self.activity.forget_before(max(0, self._end - self._sample_frames - c.window_frames) * self._frame)
+        self._hop_audio = torch.from_numpy(self._take_in(block))
+        return HopRequest(self, self._hop_audio, gated=None)  # the VAD decides
 
-    def window(self, new_features: torch.Tensor) -> torch.Tensor:
+    def listened(self) -> bool:
+        """Whether the next hop skips the model (``silent``), once ``listen`` has judged its audio.
+
+        A hop that runs after skipped ones starts the model's context afresh at the frames it commits
+        and shows: the frames before them are masked out of its window, as before a stream's start,
+        and the keys/values of the left context are empty, so it costs a hop and not a whole window.
+        """
+        if self.silent():
+            self._kv = None
+            self._resting = True
+            self._skipped = self._hop_audio
+            return True
+        if self._resting:
+            c = self.config
+            self._resting = False
+            self.redo = self._skipped
+            self._context_start = self._end - c.lookahead_frames  # the hop's first committed frame
+            if c.kv_cache:  # masked out: its content is never read, zeros keep NaN out of the sums
+                self._kv = self.model.new_kv_cache(1, c.left_context_frames)[0].zero_()
+        return False
+
+    def silent(self) -> bool:
+        """Whether the next hop may skip the model (``listen`` has judged its audio): its VAD heard no
+        speech in the hop's new audio, and the last window showed no letter in the frames the hop
+        commits (they were its lookahead), so blanks lose nothing. Always False without a VAD."""
+        if self.activity is None:
+            return False
+        if self.activity.speech_until() > self._end * self._frame:  # speech in the hop's new audio
+            return False
+        return not self.stitcher.has_speech(self.stitcher.tentative_ids)
+
+    def window(self, new_features: torch.Tensor | None, earlier: torch.Tensor | None = None) -> torch.Tensor:
         """Append one hop's conv features ``[hop, conv_dim]``; return the window ``[window, conv_dim]``.
 
-        Its first ``padding`` frames stand before the stream's start: the model must mask them out.
+        Its first ``padding`` frames stand before the model's context: the model must mask them out.
+        None: a silent hop, whose frames no window will read (they stand before the next context), so
+        their conv features are not computed. ``earlier``: the conv features of the silent hop before
+        this one (``redo``), whose frames this hop commits.
         """
-        self._append(new_features)
+        if earlier is not None:
+            self._features.newest(earlier.shape[0]).copy_(earlier)
+            self.redo = None
+        self._append(self._silence.expand(self.config.hop_frames, -1) if new_features is None else new_features)
         return self._recent(self.config.window_frames)
 
     @property
     def padding(self) -> int:
-        """Frames of the newest window that stand before the stream's start (0 after the first windows)."""
-        return max(0, self.config.window_frames - self._end)
+        """Frames of the newest window that stand before the model's context: the stream's start, or
+        where hops ran again after silent ones (0 once the windows are past it)."""
+        return max(0, self.config.window_frames - (self._end - self._context_start))
 
     @property
     def kv(self) -> torch.Tensor | None:
@@ -426,24 +488,20 @@ class Recognizer:
         segment that begins after a pause has no history, so a session resumed at its start decodes
         it exactly as the uninterrupted stream did."""
         history = max(utterance, first - self.config.final_context_frames)
-        start = max(0, min(first, history), self._end - self._sample_frames)
-        samples = self._samples.newest((self._end - start) * self._frame + self._overlap).numpy().copy()
-        return FinalPassRequest(self.norm.whole(samples), first - start, stop - start)
-
-    def _gate(self, block: np.ndarray) -> bool:
-        """True while this hop and the lookahead behind it are quieter than the energy gate."""
-        threshold = self.config.energy_gate_db
-        if threshold is None:
-            return False
-        rms_db = 10 * math.log10(float(np.mean(block.astype(np.float64) ** 2)) + 1e-20)
-        hop_end = self._end + self.config.hop_frames
-        if rms_db >= threshold:
-            self._loud_until = hop_end
-        quiet_since = hop_end - self._loud_until
-        pending = bool(self.stitcher.tentative_ids) and any(
-            i != self.model.vocab.blank_id for i in self.stitcher.tentative_ids
-        )
-        return quiet_since > self.config.window_frames and not pending
+        start, end = max(0, min(first, history), self._end - self._sample_frames), self._end
+        if self.activity is not None:  # only the speech, padded
+            speech = self.activity.speech_within(start * self._frame, end * self._frame + self._overlap)
+            if speech is None:
+                start = end = first
+            else:
+                start = max(start, speech[0] // self._frame - SPEECH_PAD_FRAMES)
+                end = min(end, -(-speech[1] // self._frame) + SPEECH_PAD_FRAMES)
+        lo, hi = max(first, start), min(stop, end)
+        if lo >= hi:
+            return FinalPassRequest(np.zeros(0, np.float32), 0, 0, before=stop - first)
+        samples = self._samples.newest((self._end - start) * self._frame + self._overlap)
+        samples = samples[: (end - start) * self._frame + self._overlap].numpy().copy()
+        return FinalPassRequest(self.norm.whole(samples), lo - start, hi - start, lo - first, stop - hi)
 
     def _flush(self, pad_last_frame: bool) -> list[Event]:
         """Run one last window over everything buffered and end the segment (end of stream)."""
@@ -460,14 +518,17 @@ class Recognizer:
         if new_frames:
             fresh = new_frames * self._frame + (self._overlap - len(self._tail))
             block, self._raw = raw[:fresh], raw[fresh:]
+            if self.activity is not None:
+                self.activity.take(block, whole=pad_last_frame)
+                listen([self.activity])
             self._append(self._conv(self._take_in(block)))
         elif pad_last_frame:
             self._raw = np.zeros(0, dtype=np.float32)
         items: list[Event | PendingFinal] = []
-        if self._end > self._committed:
+        if self._end > self._committed and not self.silent():
             # Window: left context before the first uncommitted frame (none before the stream's
             # start) up to the newest frame, decoded as offline decoding of that audio would be.
-            start = max(0, self._committed - c.left_context_frames)
+            start = max(self._context_start, self._committed - c.left_context_frames)
             probs, ids = self._decode(self._recent(self._end - start))
             items += self._take(ids, probs, start, commit_until=self._end, partial=False)
         return events + self._settle_now(items + self._to_pending(self.stitcher.flush()))
@@ -485,10 +546,12 @@ class Recognizer:
         c = self.config
         events = self._drain()
         self._gather()
+        if self.silent() and not self.stitcher.has_speech():
+            return events  # no speech in the segment nor near its end: nothing to finalize
         extra = self._peek()  # [frames, conv_dim] of the buffered samples short of a hop, not kept
         if self._end + extra.shape[0] <= self._committed:
             return events + self._settle_now(self._to_pending(self.stitcher.flush()))
-        start = max(0, self._committed - c.left_context_frames)
+        start = max(self._context_start, self._committed - c.left_context_frames)
         probs, ids = self._decode(torch.cat([self._recent(self._end - start), extra]))
         # The final pass decodes the segment with the audio after the cut: in speech, keep enough of it
         # that the words before the cut decode as they would without the cut.
@@ -591,6 +654,12 @@ def frame_sizes(model) -> tuple[int, int]:
         )
     return frame, field
 
+
+# Audio around the speech a voice activity detector heard that a final pass (and a file's chunk) still
+# decodes (0.3 s): silero-vad calls a word's soft edges (an unvoiced start, a fading end) silence a frame
+# or two early. With 0.3 s the finals of 70 short held-out sentences are those without the VAD; with
+# 0.2 s, 7 of them changed by a letter or two (bench/bench_vad.py, docs/performance.md).
+SPEECH_PAD_FRAMES = 15
 
 # With the final pass, audio a finalize() in speech leaves after its cut (2 s): the words before the
 # cut were decoded with this much future, so the two segments say what the uncut one would have (a

@@ -49,6 +49,9 @@ class Metrics:
         self.rejected: dict[str, int] = {}  # reason -> handshakes refused
         self.errors: dict[str, int] = {}  # error code -> error events sent
         self.audio_seconds = 0.0
+        self.vad_seconds = 0.0  # inference thread time in the voice activity detector
+        self.vad_frames = 0  # 32 ms frames it judged
+        self.silent_windows = 0  # hops it let skip the model
         self.batch_size = Histogram((1, 2, 4, 8, 16, 32, 64, 128))
         self.inference_seconds = Histogram((0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
         self.final_pass_batch_size = Histogram((1, 2, 4, 8, 16, 32, 64, 128))
@@ -92,6 +95,15 @@ class Metrics:
                 f"# HELP {p}_audio_seconds_total Seconds of audio received.",
                 f"# TYPE {p}_audio_seconds_total counter",
                 f"{p}_audio_seconds_total {self.audio_seconds:.3f}",
+                f"# HELP {p}_vad_seconds_total Inference thread time spent detecting voice activity.",
+                f"# TYPE {p}_vad_seconds_total counter",
+                f"{p}_vad_seconds_total {self.vad_seconds:.6f}",
+                f"# HELP {p}_vad_frames_total 32 ms frames of audio the voice activity detector judged.",
+                f"# TYPE {p}_vad_frames_total counter",
+                f"{p}_vad_frames_total {self.vad_frames}",
+                f"# HELP {p}_silent_windows_total Windows that skipped the model: no speech near them.",
+                f"# TYPE {p}_silent_windows_total counter",
+                f"{p}_silent_windows_total {self.silent_windows}",
                 *self.batch_size.render(f"{p}_batch_size", "Windows per forward pass."),
                 *self.inference_seconds.render(f"{p}_inference_seconds", "Time per batched forward pass."),
                 *self.final_pass_batch_size.render(

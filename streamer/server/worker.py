@@ -388,6 +388,7 @@ class InferenceWorker:
         for first in range(0, len(requests), self.max_batch):
             chunk = requests[first : first + self.max_batch]
             start = time.monotonic()
+            vad = (self.engine.vad_seconds, self.engine.vad_frames, self.engine.silent_windows)
             try:
                 waiting = self.engine.run_hops(chunk, post, fail_one)
             except Exception as e:
@@ -397,6 +398,9 @@ class InferenceWorker:
                 continue
             self.metrics.observe("inference_seconds", time.monotonic() - start)
             self.metrics.observe("batch_size", len(chunk))
+            self.metrics.add("vad_seconds", self.engine.vad_seconds - vad[0])
+            self.metrics.add("vad_frames", self.engine.vad_frames - vad[1])
+            self.metrics.add("silent_windows", self.engine.silent_windows - vad[2])
             for recognizer, items in waiting:
                 stream = by_recognizer[recognizer]
                 if stream not in self._streams:
