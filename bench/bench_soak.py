@@ -374,7 +374,7 @@ async def soak(server: Server, refs: dict[str, Reference], flood: tuple[np.ndarr
 def drained(server: Server) -> dict[str, float]:
     """The server's state once it has closed every session (the non-reader's last one is dropped late)."""
     until = time.monotonic() + DRAIN_SECONDS
-    while (state := server_state(server.process.pid, server.port))["sessions_active"] and time.monotonic() < until:
+    while server_state(server.process.pid, server.port)["sessions_active"] and time.monotonic() < until:
         time.sleep(0.5)
     time.sleep(1.0)  # the handlers' last bookkeeping
     return server_state(server.process.pid, server.port)

@@ -87,9 +87,10 @@ def final_texts(events) -> list[str]:
 
 
 @contextlib.contextmanager
-def running_server(model, **options):
-    """A StreamServer on port 0 in its own thread and event loop, like a real process."""
-    server = StreamServer(model, options=ServerOptions(port=0, **options))
+def running_server(model, streaming=None, **options):
+    """A StreamServer on port 0 in its own thread and event loop, like a real process
+    (``streaming``: a StreamingConfig other than the default)."""
+    server = StreamServer(model, streaming=streaming, options=ServerOptions(port=0, **options))
     loop = asyncio.new_event_loop()
     started, stop = threading.Event(), asyncio.Event()
 

@@ -4,20 +4,18 @@ any chunking gives the same finals, and the server runs it for every session."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
-import threading
 import urllib.request
 
 import numpy as np
 import pytest
+from conftest import finals_of
+from test_server import running_server
 from websockets.asyncio.client import connect
 
-from conftest import finals_of
 from streamer import BatchEngine, Recognizer, StreamingConfig
 from streamer.core.files import transcribe_file, transcribe_stream
-from streamer.server import ServerOptions, StreamServer
 from training.metrics import cer, edit_distance
 from training.nonspeech import NONSPEECH
 from training.speech import paused_recording, short_utterances
@@ -120,7 +118,8 @@ def test_the_server_runs_the_vad_for_its_sessions_and_counts_it(demo, paused):
     _, audio, _ = paused
     clip = audio[: 16_000 * 8]  # a sentence after a pause, then silence; the server keeps to real time
     expected = [f.text for f in finals_of(transcribe_stream(demo, clip, 16_000, SILERO))]
-    with running_server(demo, SILERO) as port:
+    with running_server(demo, SILERO) as server:
+        port = server.port
 
         async def stream() -> list[str]:
             pcm = (np.clip(clip, -1, 1) * 32767).astype(np.int16)
@@ -136,31 +135,6 @@ def test_the_server_runs_the_vad_for_its_sessions_and_counts_it(demo, paused):
     assert int(metrics["hubert_stream_vad_frames_total"]) >= 0.9 * len(clip) / 512  # the hops' (close's are not)
     assert float(metrics["hubert_stream_vad_seconds_total"]) > 0
     assert int(metrics["hubert_stream_silent_windows_total"]) > 0
-
-
-@contextlib.contextmanager
-def running_server(model, streaming: StreamingConfig):
-    """A StreamServer on a free port in its own thread and event loop; yields the port."""
-    server = StreamServer(model, streaming=streaming, options=ServerOptions(port=0))
-    loop = asyncio.new_event_loop()
-    started, stop = threading.Event(), asyncio.Event()
-
-    async def main() -> None:
-        await server.start()
-        await server.worker.loaded
-        started.set()
-        await stop.wait()
-        await server.shutdown()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    assert started.wait(30), "the server did not start"
-    try:
-        yield server.port
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(30)
-        loop.close()
 
 
 def test_the_command_line_takes_vad(capsys, tmp_path):
