@@ -201,6 +201,8 @@ def main() -> int:
         "--compare-args", default=None, metavar="ARGS",
         help="also search each mode and start with these server options added (e.g. '--lm demo'), right after "
         "the search without them; reported under compare/",
+    )  # fmt: skip
+    parser.add_argument(
         "--pauses", action="store_true",
         help="stream held-out sentences with 1-5 s pauses over room noise instead of examples/weather.wav",
     )  # fmt: skip
