@@ -106,3 +106,16 @@ def test_no_project_history_in_the_tree():
 def test_history_pattern(line, history):
     """The history check catches a round, issue or stop by number, and leaves the scheduler's rounds alone."""
     assert bool(HISTORY.search(line)) is history
+
+
+def test_every_python_file_in_the_tree_compiles():
+    """Scripts no test imports (benches, training, examples) still parse: a broken one is found here,
+    not by the next person who runs it."""
+    broken = []
+    for path in repository_files():
+        if path.suffix == ".py":
+            try:
+                compile(path.read_text(), str(path), "exec")
+            except SyntaxError as e:
+                broken.append(f"{path.relative_to(ROOT)}:{e.lineno}: {e.msg}")
+    assert not broken, "\n".join(broken)
