@@ -377,7 +377,16 @@ class BeamSearchDecoder(Decoder):
         self._decoder = LexiconFreeDecoder(options, self._scorer, vocab.delimiter_id, vocab.blank_id, [])
 
     def with_hotwords(self, hotwords: Sequence[Hotword]) -> Decoder:
-        return BeamSearchDecoder(self.vocab, self.lm, hotwords, self.beam_size) if hotwords else self
+        """A decoder with this one's hotwords and ``hotwords`` (a phrase in both takes the boost given here).
+
+        ``ValueError`` names a bad hotword, or the total when both lists together exceed ``MAX_HOTWORDS``.
+        """
+        if not hotwords:
+            return self
+        merged = {h.phrase: h for h in (*self.hotwords, *check_hotwords(hotwords, self.vocab))}
+        if len(merged) > MAX_HOTWORDS:
+            raise ValueError(f"at most {MAX_HOTWORDS} hotwords in all, and every decode here already has {len(self.hotwords)}")
+        return BeamSearchDecoder(self.vocab, self.lm, tuple(merged.values()), self.beam_size)
 
     def decode(self, logits: torch.Tensor, offset: int = 0) -> Decoded:
         return self._search(logits, 1, offset)[0].decoded

@@ -284,6 +284,45 @@ def test_hotwords_in_a_native_config(server, term_speech):
     assert TERM not in " ".join(final_texts(without)).split()
 
 
+def test_serve_hotwords_reach_every_session(term_speech):
+    """serve --hotword: a session that sends no hotwords gets the name spelled right; one that sends its
+    own gets both its own and the server's."""
+    import os
+
+    from test_client_install import server_port, wait_until_loaded
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "streamer", "serve", "--model", "demo", "--port", "0", "--hotword", "Vanderbilt:2"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        port = server_port(process)
+        wait_until_loaded(port)
+        address = f"ws://127.0.0.1:{port}/v1/stream"
+        audio = (term_speech * 32767).astype(np.int16)
+        config = {"hotwords": [{"phrase": "Kowalczyk"}]}
+
+        async def both():
+            return await asyncio.gather(stream_clip(address, audio), stream_clip(address, audio, config=config))
+
+        (plain, code1), (own, code2) = asyncio.run(asyncio.wait_for(both(), 60))
+    finally:
+        process.terminate()
+        process.wait(30)
+    assert code1 == code2 == 1000
+    assert TERM in " ".join(final_texts(plain)).split()
+    assert TERM in " ".join(final_texts(own)).split()
+
+
+def test_session_hotwords_add_to_the_decoders_own(demo):
+    """A decoder made with hotwords keeps them when a session adds its own; the session's boost wins."""
+    decoder = BeamSearchDecoder(demo.vocab, hotwords=[Hotword("Vanderbilt", 2.0), Hotword("Nguyen", 1.5)])
+    session = decoder.with_hotwords([Hotword("nguyen", 3.0), Hotword("Kowalczyk")])
+    assert {(h.phrase, h.boost) for h in session.hotwords} == {("VANDERBILT", 2.0), ("NGUYEN", 3.0), ("KOWALCZYK", 1.5)}
+    full = BeamSearchDecoder(demo.vocab, hotwords=[Hotword("A" * (i % 90 + 1) + "B" * (i // 90)) for i in range(MAX_HOTWORDS)])
+    with pytest.raises(ValueError, match=f"at most {MAX_HOTWORDS} hotwords in all, and every decode here already has {MAX_HOTWORDS}"):
+        full.with_hotwords([Hotword("Kowalczyk")])
+
+
 @pytest.mark.parametrize(
     "hotwords, message",
     [

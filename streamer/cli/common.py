@@ -24,7 +24,6 @@ __all__ = [
     "PROG",
     "CliError",
     "config_of",
-    "decoder_of",
     "hotwords_of",
     "error",
     "is_terminal",
@@ -83,10 +82,11 @@ def config_of(args: argparse.Namespace) -> StreamingConfig:
 
 def load_model(args: argparse.Namespace) -> Any:
     """The model with the LM the options ask for (``--lm``, ``--no-lm``, the model's own
-    ``language_model/`` folder otherwise) in its decoder, or a CliError whose one line says what was wrong.
+    ``language_model/`` folder otherwise) and the ``--hotword``/``--hotwords-file`` phrases in its decoder
+    (every recognizer and server session decodes with ``model.decoder``), or a CliError whose one line
+    says what was wrong.
 
-    The hotwords are checked here too, so that a bad one stops the command before it starts; the
-    recognizers take them from ``decoder_of``."""
+    The hotwords are read first, so that a bad one stops the command before the model loads."""
     from model import loading
     from model.lm import load_language_model
 
@@ -102,16 +102,11 @@ def load_model(args: argparse.Namespace) -> Any:
         model = loading.load_model(args.model, device=args.device_type, dtype=args.dtype, lm=lm, **weights)
     except (OSError, ValueError, RuntimeError) as e:  # FileNotFoundError is an OSError
         raise CliError(f"cannot load model {args.model!r}: {e}") from e
-    decoder_of(model, args, hotwords)
-    return model
-
-
-def decoder_of(model: Any, args: argparse.Namespace, hotwords: Sequence[Any] | None = None) -> Any:
-    """The decoder of this command's recognizers: the model's, with ``--hotword``/``--hotwords-file``."""
     try:
-        return model.decoder.with_hotwords(hotwords_of(args) if hotwords is None else hotwords)
+        model.decoder = model.decoder.with_hotwords(hotwords)
     except ValueError as e:
         raise CliError(str(e)) from e
+    return model
 
 
 def hotwords_of(args: argparse.Namespace) -> list[Any]:
@@ -139,11 +134,11 @@ def hotwords_of(args: argparse.Namespace) -> list[Any]:
     return hotwords
 
 
-def make_recognizer(model: Any, config: StreamingConfig, decoder: Any = None) -> Any:
+def make_recognizer(model: Any, config: StreamingConfig) -> Any:
     from streamer.core.recognizer import Recognizer
 
     try:
-        return Recognizer(model, config, decoder=decoder)
+        return Recognizer(model, config)
     except ValueError as e:  # a model that cannot stream
         raise CliError(str(e)) from e
 

@@ -20,7 +20,6 @@ from streamer.cli.common import (
     EXIT_OK,
     CliError,
     config_of,
-    decoder_of,
     error,
     is_terminal,
     load_model,
@@ -98,7 +97,7 @@ def run_mic(args: argparse.Namespace) -> int:
         elif not args.output:
             writers.append(make_writer(args.format, sys.stdout))
         model = load_model(args)
-        recognizer = make_recognizer(model, config, decoder_of(model, args))
+        recognizer = make_recognizer(model, config)
         try:
             capture = Capture(settings, sd)
             return _listen(capture, recognizer, Fanout(writers))

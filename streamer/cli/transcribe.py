@@ -24,7 +24,6 @@ from streamer.cli.common import (
     PROG,
     CliError,
     config_of,
-    decoder_of,
     error,
     is_terminal,
     load_model,
@@ -228,11 +227,10 @@ def run_transcribe(args: argparse.Namespace) -> int:
 
         # A file is not live: decoded offline in long chunks it costs about one offline pass and is as
         # accurate as offline (streamer.core.files). --live/--realtime: the live recognizer's windows.
-        decoder = decoder_of(model, args)
         if args.live or args.realtime:
-            recognizer = make_recognizer(model, config, decoder)
+            recognizer = make_recognizer(model, config)
         else:
-            recognizer = FileRecognizer(model, config, decoder)
+            recognizer = FileRecognizer(model, config)
         for number, audio in enumerate(readable):
             if per_file:
                 try:
