@@ -1,12 +1,12 @@
 """Hotwords on the demo model: rare names and terms recalled, and what a list of them costs elsewhere.
 
-    python bench/eval_hotwords.py [--boosts 1 1.5 2 3] [--lm demo]
+    python bench/eval_hotwords.py [--boosts 1.5 2 2.5 3] [--lm demo]
 
 Speaks each rare term of bench/data/hotwords.json (surnames, places, products, technical terms the
 demo model never heard) in two everyday carrier sentences, in voices kept out of training
-(``training.synth.HELDOUT_VOICES``), and decodes them offline greedily and by beam search with all
-100 terms and distractors loaded as hotwords, with and without the language model: term recall
-(the term's words, in order, in the transcript). Then decodes held-out sentences that contain none of
+(``training.synth.HELDOUT_VOICES``), and decodes them offline greedily and by beam search with the
+language model, each without hotwords and with all 100 terms and distractors loaded as hotwords:
+term recall (the term's words, in order, in the transcript). Then decodes held-out sentences that contain none of
 them (``training.corpus.heldout_sentences``, as bench/eval_demo_model.py) with and without the same
 100 hotwords: false insertions (a hotword in the transcript that the reference lacks) per 1,000
 reference words, and WER. Writes bench/results/hotwords.json.
@@ -73,7 +73,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="demo")
     parser.add_argument("--lm", default="demo", help="the LM of the with-LM rows (default: %(default)s)")
-    parser.add_argument("--boosts", type=float, nargs="+", default=[1.0, 1.5, 2.0, 3.0])
+    parser.add_argument("--boosts", type=float, nargs="+", default=[1.5, 2.0, 2.5, 3.0])
     parser.add_argument("--sentences", type=int, default=300, help="held-out sentences without any term")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "hubert-stream")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "hotwords.json")
@@ -115,14 +115,14 @@ def main() -> int:
         return result
 
     vocab = model.vocab
-    rows = [row("greedy", GreedyDecoder(vocab)), row("beam, LM", BeamSearchDecoder(vocab, lm))]
+    greedy, beam = GreedyDecoder(vocab), BeamSearchDecoder(vocab, lm)
+    rows = [row("greedy", greedy), row("beam, LM", beam)]
     for boost in args.boosts:
         hotwords = [Hotword(p, boost) for p in phrases]
-        rows.append(row("beam, hotwords", BeamSearchDecoder(vocab, hotwords=hotwords), boost))
-        rows.append(row("beam, LM, hotwords", BeamSearchDecoder(vocab, lm, hotwords), boost))
+        rows.append(row("greedy, hotwords", greedy.with_hotwords(hotwords), boost))
+        rows.append(row("beam, LM, hotwords", beam.with_hotwords(hotwords), boost))
     examples = []
-    decoder = BeamSearchDecoder(vocab, lm, [Hotword(p) for p in phrases])
-    greedy = GreedyDecoder(vocab)
+    decoder = beam.with_hotwords([Hotword(p) for p in phrases])
     for i in range(0, len(pairs), len(pairs) // 8):
         examples.append(
             {"ref": term_refs[i], "greedy": greedy.decode(term_logits[i]).text, "lm_hotwords": decoder.decode(term_logits[i]).text}

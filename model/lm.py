@@ -54,7 +54,6 @@ class LanguageModel:
     path: Path
     words: frozenset[str]
     prefixes: dict[str, float]  # every prefix of a word: the best log10 unigram probability of its words
-    rare_log10: float  # the lowest log10 unigram probability of a word it knows: what a hotword it lacks scores
     kenlm: Any
     dictionary: Any
     lm_weight: float = DEFAULT_LM_WEIGHT
@@ -139,7 +138,7 @@ def load_language_model(
     except RuntimeError as e:
         reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         raise ValueError(f"{file} is not a valid KenLM language model: {reason}") from e
-    return LanguageModel(given, frozenset(words), prefixes, min(unigrams.values()), kenlm, dictionary, float(lm_weight), float(word_score), unk_score)
+    return LanguageModel(given, frozenset(words), prefixes, kenlm, dictionary, float(lm_weight), float(word_score), unk_score)
 
 
 def _kenlm_file(folder: Path) -> Path:

@@ -17,7 +17,7 @@ from test_cli import assert_no_traceback, run
 from test_server import final_texts, running_server, stream_clip, url
 
 from model import load_model, transcribe
-from model.decoding import MAX_HOTWORDS, BeamSearchDecoder, GreedyDecoder, Hotword, check_hotwords, parse_hotword
+from model.decoding import DEFAULT_BOOST, MAX_HOTWORDS, BeamSearchDecoder, GreedyDecoder, Hotword, check_hotwords, parse_hotword
 from model.lm import DEMO_LM_DIR, load_language_model
 from model.loading import DEMO_MODEL_DIR
 from streamer import Recognizer
@@ -96,6 +96,43 @@ def test_a_hotword_is_spelled_as_given(demo, term_speech, lm):
     for base in (GreedyDecoder(demo.vocab), BeamSearchDecoder(demo.vocab, lm)):
         decoder = base.with_hotwords([Hotword("Vanderbilt")])
         assert TERM in transcribe(demo, term_speech, decoder=decoder).text.split()
+
+
+def test_a_hotword_takes_only_the_place_of_the_misheard_name(demo, term_speech):
+    """The hotword replaces the words the name was heard as and nothing else; its word time lies where
+    they were, and its confidence is the model's, not a made-up certainty."""
+    plain = transcribe(demo, term_speech)
+    spotted = transcribe(demo, term_speech, decoder=GreedyDecoder(demo.vocab).with_hotwords([Hotword("Vanderbilt")]))
+    heard = [w.word for w in plain.words]
+    words = [w.word for w in spotted.words]
+    at, after = words.index(TERM), heard.index("AFTER")  # the words around the name are heard right
+    assert words[:at] == heard[:at] and words[at + 1 :] == heard[after:]
+    misheard = plain.words[at:after]  # VANDAR BIL T
+    name = spotted.words[at]
+    assert misheard[0].start - 0.1 <= name.start and name.end <= misheard[-1].end + 0.1
+    assert 0 < name.confidence < 0.95
+
+
+def test_the_spotter_finds_the_cheapest_span_exactly():
+    """The spotter's single pass gives, for every hotword and last frame, the cost of the best span
+    ending there: the same as aligning the hotword over every possible span one by one."""
+    from model.hotwords import HotwordSpotter
+    from model.vocab import Vocabulary
+
+    vocab = Vocabulary.librispeech()
+    generator = np.random.default_rng(7)
+    log_probs = np.log(generator.dirichlet(np.full(len(vocab), 0.3), size=24))
+    spotter = HotwordSpotter(check_hotwords([Hotword("TEE"), Hotword("AN"), Hotword("NO ON")], vocab), vocab)
+    loss = log_probs - log_probs.max(axis=1, keepdims=True)
+    cost, first = spotter._best_spans(loss)
+    for h in range(3):
+        need = int(spotter.lengths[h] // 2)  # tokens the hotword has: a span needs at least that many frames
+        for end in range(len(loss)):
+            spans = [-spotter._align(loss[start : end + 1], h)[1] for start in range(0, end - need + 2)]
+            expected = min(spans, default=np.inf)
+            assert cost[h, end] == pytest.approx(expected, abs=1e-6) or (expected > 1e20 and cost[h, end] > 1e20)
+            if expected < 1e20:
+                assert -spotter._align(loss[first[h, end] : end + 1], h)[1] == pytest.approx(expected, abs=1e-6)
 
 
 def test_hotwords_change_nothing_where_they_are_not_spoken(demo, long_speech, lm):
@@ -315,10 +352,10 @@ def test_serve_hotwords_reach_every_session(term_speech):
 
 def test_session_hotwords_add_to_the_decoders_own(demo):
     """A decoder made with hotwords keeps them when a session adds its own; the session's boost wins."""
-    decoder = BeamSearchDecoder(demo.vocab, hotwords=[Hotword("Vanderbilt", 2.0), Hotword("Nguyen", 1.5)])
+    decoder = GreedyDecoder(demo.vocab).with_hotwords([Hotword("Vanderbilt", 2.0), Hotword("Nguyen", 1.5)])
     session = decoder.with_hotwords([Hotword("nguyen", 3.0), Hotword("Kowalczyk")])
-    assert {(h.phrase, h.boost) for h in session.hotwords} == {("VANDERBILT", 2.0), ("NGUYEN", 3.0), ("KOWALCZYK", 1.5)}
-    full = BeamSearchDecoder(demo.vocab, hotwords=[Hotword("A" * (i % 90 + 1) + "B" * (i // 90)) for i in range(MAX_HOTWORDS)])
+    assert {(h.phrase, h.boost) for h in session.hotwords} == {("VANDERBILT", 2.0), ("NGUYEN", 3.0), ("KOWALCZYK", DEFAULT_BOOST)}
+    full = GreedyDecoder(demo.vocab).with_hotwords([Hotword("A" * (i % 90 + 1) + "B" * (i // 90)) for i in range(MAX_HOTWORDS)])
     with pytest.raises(ValueError, match=f"at most {MAX_HOTWORDS} hotwords in all, and every decode here already has {MAX_HOTWORDS}"):
         full.with_hotwords([Hotword("Kowalczyk")])
 

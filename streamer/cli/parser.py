@@ -43,10 +43,10 @@ __all__ = ["build_parser", "main"]
 DEFAULT_MODEL = "facebook/hubert-large-ls960-ft"
 MODEL_ALIASES = ("demo", "large", "xlarge")
 DTYPES = ("float32", "bfloat16", "float16")
-# The same as model.lm.DEFAULT_LM_WEIGHT and model.decoding's DEFAULT_BOOST and MAX_BOOST (a test
+# The same as model.lm.DEFAULT_LM_WEIGHT and model.hotwords' DEFAULT_BOOST and MAX_BOOST (a test
 # keeps them equal), for the same reason.
 DEFAULT_LM_WEIGHT = 2.0
-DEFAULT_BOOST = 1.5
+DEFAULT_BOOST = 2.0
 MAX_BOOST = 10.0
 
 DISTRIBUTION = "hubert-stream"  # pyproject.toml's [project] name, whose version --version prints
@@ -252,8 +252,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     group.add_argument(
         "--hotword", action="append", default=[], metavar="PHRASE[:BOOST]",
-        help="a word or phrase to favour (repeatable); BOOST is the bonus per character "
-        f"(above 0, at most {MAX_BOOST:g}; default {DEFAULT_BOOST:g})",
+        help="a word or phrase to expect (repeatable); it replaces what was heard where its spelling is at most "
+        f"BOOST per character less likely (natural log; above 0, at most {MAX_BOOST:g}; default {DEFAULT_BOOST:g})",
     )  # fmt: skip
     group.add_argument(
         "--hotwords-file", metavar="FILE",

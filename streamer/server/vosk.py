@@ -122,8 +122,10 @@ class VoskSession(Session):
         if self.max_alternatives:
             from model.decoding import BeamSearchDecoder
 
-            decoder = model.decoder
-            return decoder if isinstance(decoder, BeamSearchDecoder) else BeamSearchDecoder(model.vocab, model.lm)
+            decoder = model.decoder  # n-best needs a beam; the server's hotwords stay with it
+            if isinstance(getattr(decoder, "base", decoder), BeamSearchDecoder):
+                return decoder
+            return BeamSearchDecoder(model.vocab, model.lm).with_hotwords(getattr(decoder, "hotwords", ()))
         return None
 
     def _reply(self, final: bool = False) -> str:

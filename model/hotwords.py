@@ -1,0 +1,269 @@
+"""Hotwords found where the acoustics allow them: a CTC word spotter that every decoder's result passes.
+
+A decoder, greedy or beam search with an LM, spells a rare name the way the model heard it
+(``KOWALCHICK`` for ``KOWALCZYK``, ``VANDA BILT`` for ``VANDERBILT``). ``HotwordSpotter`` searches the
+same frames for each hotword, exactly and without pruning: for every span of frames, how much less
+likely the hotword's spelling is there than the model's best path through those frames (its
+*cost*, natural log). Where a hotword's cost is below its boost times its number of characters,
+it replaces the words heard in that span, with its own character and word times from its alignment.
+
+Spans are compared with the frames' best tokens, not with the decoder's words, so the test is
+acoustic and the same under any decoder: an LM can neither invent a hotword nor hide one. A phrase
+is spotted once per span; overlapping candidates go to the one with the lowest cost per character.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.vocab import CharSpan, Decoded, Vocabulary, WordSpan
+
+__all__ = [
+    "DEFAULT_BOOST",
+    "MAX_BOOST",
+    "MAX_HOTWORDS",
+    "MAX_HOTWORD_CHARS",
+    "Hotword",
+    "HotwordSpotter",
+    "check_hotwords",
+    "parse_hotword",
+]
+
+DEFAULT_BOOST = 2.0  # natural log per character: how much less likely than the best path a hotword may be
+MAX_BOOST = 10.0
+MAX_HOTWORDS = 500  # per decoder (per session on a server)
+MAX_HOTWORD_CHARS = 100  # characters in one hotword phrase
+SURE_BLANK_LOG_PROB = math.log(0.999)  # a frame this sure of blank is searched only as part of its run
+KEPT_PART_CHARS = 3  # a word a spot cuts keeps a part this long outside the spot (see HotwordSpotter.apply)
+_NEVER = -1e30  # the score of a state no path reaches
+
+
+@dataclass(frozen=True)
+class Hotword:
+    """A word or phrase to expect: it takes the place of the words heard where its spelling is at most
+    ``boost`` (natural log) per character less likely than the model's best path through those frames."""
+
+    phrase: str
+    boost: float = DEFAULT_BOOST
+
+
+def parse_hotword(text: str) -> Hotword:
+    """``PHRASE`` or ``PHRASE:BOOST``, as the command line takes a hotword."""
+    phrase, sep, boost = text.rpartition(":")
+    if not sep:
+        return Hotword(text)
+    try:
+        return Hotword(phrase, float(boost))
+    except ValueError:
+        raise ValueError(f"hotword {text!r}: the boost after ':' must be a number, got {boost!r}") from None
+
+
+def check_hotwords(hotwords: Iterable[Hotword], vocab: Vocabulary) -> tuple[Hotword, ...]:
+    """Hotwords in the vocabulary's spelling (one space between words), each checked.
+
+    ``ValueError`` names the first that is wrong: too many, empty, too long, a boost out of
+    (0, ``MAX_BOOST``], or a character the model cannot spell.
+    """
+    checked = []
+    for number, hotword in enumerate(hotwords, 1):
+        if number > MAX_HOTWORDS:
+            raise ValueError(f"at most {MAX_HOTWORDS} hotwords")
+        if not isinstance(hotword.phrase, str) or not hotword.phrase.strip():
+            raise ValueError(f"hotword {number}: the phrase must be non-empty text")
+        phrase = " ".join(hotword.phrase.split())
+        if len(phrase) > MAX_HOTWORD_CHARS:
+            raise ValueError(f"hotword {phrase[:20]!r}...: at most {MAX_HOTWORD_CHARS} characters, got {len(phrase)}")
+        boost = hotword.boost
+        if isinstance(boost, bool) or not isinstance(boost, (int, float)) or not 0 < boost <= MAX_BOOST:
+            raise ValueError(f"hotword {phrase!r}: boost must be a number above 0 and at most {MAX_BOOST:g}, got {boost!r}")
+        spelled = _spelling(phrase, vocab)
+        if spelled is None:
+            bad = sorted({c for c in phrase.upper() if c != " " and c not in vocab.ids and c.lower() not in vocab.ids})
+            raise ValueError(f"hotword {phrase!r}: the model cannot spell {''.join(bad)!r}")
+        checked.append(Hotword(spelled, float(boost)))
+    return tuple(checked)
+
+
+def _spelling(phrase: str, vocab: Vocabulary) -> str | None:
+    """``phrase`` as the vocabulary spells it (as given, upper or lower case), or None."""
+    for candidate in (phrase, phrase.upper(), phrase.lower()):
+        if all(c == " " or c in vocab.ids for c in candidate):
+            return candidate
+    return None
+
+
+def searched_frames(log_probs: np.ndarray, blank_id: int) -> np.ndarray:
+    """The frames a search over ``log_probs`` needs: runs of frames that are surely blank count as
+    their first frame (every hypothesis takes blank there, so the rest only cost time; the one frame
+    kept still separates a repeated character). Most CTC frames are such blanks."""
+    sure = log_probs[:, blank_id] > SURE_BLANK_LOG_PROB
+    return np.flatnonzero(~(sure & np.concatenate(([False], sure[:-1]))))
+
+
+@dataclass(frozen=True)
+class Spot:
+    """A hotword placed on frames ``[start, end]`` (inclusive, from the decode's first frame):
+    ``path`` is its alignment there, one token id per frame; ``cost`` per character."""
+
+    hotword: Hotword
+    start: int
+    end: int
+    path: tuple[int, ...]
+    cost: float
+
+
+class HotwordSpotter:
+    """Finds hotwords in a span's log-probabilities and puts them into a decoding of it.
+
+    Args:
+        hotwords: checked hotwords (``check_hotwords``).
+        vocab: the checkpoint's vocabulary.
+    """
+
+    def __init__(self, hotwords: Sequence[Hotword], vocab: Vocabulary) -> None:
+        self.hotwords, self.vocab = tuple(hotwords), vocab
+        blank = vocab.blank_id
+        # Each hotword as CTC states: blank, token, blank, token, ..., blank; all padded to one width.
+        states = [[blank, *[x for token in vocab.encode(h.phrase) for x in (token, blank)]] for h in self.hotwords]
+        width = max(map(len, states), default=1)
+        self.states = np.full((len(states), width), blank, dtype=np.int64)
+        self.skip = np.zeros((len(states), width), dtype=bool)  # a state its second predecessor may jump to
+        for i, row in enumerate(states):
+            self.states[i, : len(row)] = row
+            for s in range(2, len(row)):
+                self.skip[i, s] = row[s] != blank and row[s] != row[s - 2]
+        self.lengths = np.array([len(row) for row in states], dtype=np.int64)
+        self.valid = np.arange(width)[None, :] < self.lengths[:, None]
+        self.chars = np.array([len(h.phrase.replace(" ", "")) for h in self.hotwords], dtype=np.float64)
+        self.allowed = np.array([h.boost for h in self.hotwords]) * self.chars  # cost a spot may have
+
+    def spots(self, log_probs: np.ndarray) -> list[Spot]:
+        """The hotwords placed in ``log_probs`` ``[frames, vocab]``: non-overlapping, best first."""
+        if not self.hotwords or len(log_probs) == 0:
+            return []
+        kept = searched_frames(log_probs, self.vocab.blank_id)
+        # What each token costs on each frame against that frame's best token (0 for the best).
+        loss = log_probs - log_probs.max(axis=1, keepdims=True)
+        cost, begin = self._best_spans(loss[kept])
+        found = np.argwhere(cost < self.allowed[:, None])  # (hotword, last searched frame) pairs
+        order = np.argsort((cost / self.chars[:, None])[found[:, 0], found[:, 1]], kind="stable")
+        taken: list[Spot] = []
+        for h, last in found[order]:
+            start, end = int(kept[begin[h, last]]), int(kept[last])
+            if any(start <= s.end and s.start <= end for s in taken):
+                continue
+            path, score = self._align(loss[start : end + 1], h)  # on every frame of the span
+            taken.append(Spot(self.hotwords[h], start, end, path, -score / self.chars[h]))
+        return taken
+
+    def _best_spans(self, loss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each hotword and last frame, the cost of the best span ending there and its first frame.
+
+        A Viterbi pass over every hotword at once, where any frame may start a span afresh.
+        """
+        count, width = self.states.shape
+        frames = len(loss)
+        rows = np.arange(count)
+        score = np.full((count, width), _NEVER)
+        begin = np.zeros((count, width), dtype=np.int64)
+        cost = np.empty((count, frames))
+        first = np.empty((count, frames), dtype=np.int64)
+        never_col = np.full((count, 1), _NEVER)
+        never_two = np.full((count, 2), _NEVER)
+        for t in range(frames):
+            one = np.concatenate((never_col, score[:, :-1]), axis=1)
+            two = np.where(self.skip, np.concatenate((never_two, score[:, :-2]), axis=1), _NEVER)
+            best = np.maximum(score, np.maximum(one, two))
+            from_one = (one >= score) & (one >= two)
+            from_two = (two > score) & (two > one)
+            shifted_one = np.concatenate((begin[:, :1], begin[:, :-1]), axis=1)
+            shifted_two = np.concatenate((begin[:, :2], begin[:, :-2]), axis=1)
+            begin = np.where(from_two, shifted_two, np.where(from_one, shifted_one, begin))
+            fresh = best[:, :2] < 0.0  # starting here beats any span that began earlier
+            best[:, :2] = np.where(fresh, 0.0, best[:, :2])
+            begin[:, :2] = np.where(fresh, t, begin[:, :2])
+            score = np.where(self.valid, best + loss[t][self.states], _NEVER)
+            last, before = score[rows, self.lengths - 1], score[rows, self.lengths - 2]
+            cost[:, t] = -np.maximum(last, before)
+            first[:, t] = np.where(last >= before, begin[rows, self.lengths - 1], begin[rows, self.lengths - 2])
+        return cost, first
+
+    def _align(self, loss: np.ndarray, h: int) -> tuple[tuple[int, ...], float]:
+        """The best alignment of hotword ``h`` over all of ``loss``'s frames: token ids and its score."""
+        states = self.states[h, : self.lengths[h]]
+        skip = self.skip[h, : self.lengths[h]]
+        size, frames = len(states), len(loss)
+        score = np.full(size, _NEVER)
+        score[:2] = loss[0][states[:2]]
+        back = np.zeros((frames, size), dtype=np.int64)
+        for t in range(1, frames):
+            one = np.concatenate(([_NEVER], score[:-1]))
+            two = np.where(skip, np.concatenate(([_NEVER, _NEVER], score[:-2])), _NEVER)
+            choices = np.stack((score, one, two))
+            back[t] = choices.argmax(axis=0)
+            score = choices.max(axis=0) + loss[t][states]
+        state = size - 1 if size == 1 or score[-1] >= score[-2] else size - 2
+        total = float(score[state])
+        path = []
+        for t in range(frames - 1, -1, -1):
+            path.append(int(states[state]))
+            state -= int(back[t, state])
+        return tuple(reversed(path)), total
+
+    def apply(self, decoded: Decoded, log_probs: np.ndarray, offset: int = 0) -> Decoded:
+        """``decoded`` (of ``log_probs``' frames, spans from ``offset``) with the hotwords spotted in
+        those frames in place of what it heard there.
+
+        A word the spot cuts keeps its part outside the spot as a word of its own when that part has
+        at least ``KEPT_PART_CHARS`` characters (ABOUTHEBAN ETRTHY -> ABOUT ABERNATHY); a shorter part
+        is taken in by the hotword, aligned again over the spot and that part together.
+        """
+        spots = self.spots(log_probs)
+        path = np.array(decoded.frame_ids, dtype=np.int64)
+        if not spots or len(path) != len(log_probs):
+            return decoded
+        loss = log_probs - log_probs.max(axis=1, keepdims=True)
+        placed: list[tuple[Spot, int, int]] = []  # each spot with the frames it took over
+        for spot in spots:
+            taken = []  # frames of the short parts of cut words, outside the spot
+            for word in decoded.words:
+                if word.start - offset > spot.end or word.end - offset - 1 < spot.start:
+                    continue
+                chars = [c for c in decoded.chars if word.start <= c.start < word.end]
+                left = [c for c in chars if c.end - offset - 1 < spot.start]
+                right = [c for c in chars if c.start - offset > spot.end]
+                cut = [c for c in chars if c not in left and c not in right]  # its frames outside go too
+                for part in (left, right, cut):
+                    if part is cut or len(part) < KEPT_PART_CHARS:
+                        frames = (f - offset for c in part for f in range(c.start, c.end))
+                        taken += [f for f in frames if not spot.start <= f <= spot.end]
+            start, end = min([spot.start, *taken]), max([spot.end, *taken])
+            if any(start <= e and s <= end for _, s, e in placed):
+                continue
+            h = self.hotwords.index(spot.hotword)
+            alignment, score = (spot.path, -spot.cost * self.chars[h]) if not taken else self._align(loss[start : end + 1], h)
+            if -score >= self.allowed[h]:
+                continue
+            path[start : end + 1] = alignment
+            placed.append((spot, start, end))
+        if not placed:
+            return decoded
+        probs = np.exp(log_probs[np.arange(len(path)), path])
+        return _decode_segments(self.vocab, path, probs, offset, [(s, e) for _, s, e in placed])
+
+
+def _decode_segments(vocab: Vocabulary, path: np.ndarray, probs: np.ndarray, offset: int, spans) -> Decoded:
+    """``vocab.decode_frames`` of ``path``, with a word break at each end of every spotted span (the
+    spans' alignments hold no delimiter at their edges, and a neighbouring word may touch them)."""
+    cuts = sorted({0, len(path), *[c for s, e in spans for c in (s, e + 1)]})
+    chars: list[CharSpan] = []
+    words: list[WordSpan] = []
+    for a, b in zip(cuts, cuts[1:]):
+        part = vocab.decode_frames(path[a:b].tolist(), probs[a:b].tolist(), offset + a)
+        chars += part.chars
+        words += part.words
+    return Decoded(" ".join(w.text for w in words), tuple(int(i) for i in path), tuple(chars), tuple(words))
