@@ -332,7 +332,7 @@ def test_page_captions_spoken_words(serve, open_page, speech_wav):
 # A name the demo model misspells when it decodes greedily ("REV INDRAY", "REAVINDRAY") and spells
 # right as a hotword: checked offline first (espeak-ng through 48 kHz, the streaming recognizer, six
 # starting phases of its windows: right as a hotword in 12 of 12 streams, greedily in none). MORITZ,
-# in the field too, is not spoken; it came out right as a hotword in only 8 of 12 such streams.
+# in the field too, is not spoken, and appeared in none of those streams.
 NAMED = ("the report from ravindra is ready", "the letter from ravindra arrived")
 NAME = "RAVINDRA"
 
