@@ -22,6 +22,10 @@ Steps, each recorded in the JSON (``bench/results/gpu_check.json``; a dry run wr
 5. ``final_passes``: the final passes of streams that end sentences together, batched in one padded,
    masked forward (``streamer.core.batch.forward_final_passes``, what ``BatchEngine`` runs) against
    one by one: time per pass and the largest logit difference.
+6. ``plugins``: the demo model streamed on the device with what users plug in: finals beam-searched
+   with the demo LM and hotwords, and ``vad="silero"``; each compared with the CPU in the same
+   precision. A plug-in whose package is missing on the machine is recorded as such (the GPU
+   machine has no network: its wheels travel in ``wheels/``).
 
 A wall-clock budget (``--budget-s``) stops the capacity search early and says so in the JSON.
 """
@@ -164,8 +168,8 @@ def check_parity(folder: Path, device: torch.device, dtypes: list[str], seconds:
 # ----- 2. the demo streamed on the device vs the CPU -----------------------------------------
 
 
-def stream_finals(model, audio: np.ndarray, config: StreamingConfig) -> str:
-    recognizer = Recognizer(model, config)
+def stream_finals(model, audio: np.ndarray, config: StreamingConfig, decoder=None) -> str:
+    recognizer = Recognizer(model, config, decoder=decoder)
     events = []
     for first in range(0, len(audio), BLOCK):
         events += recognizer.accept(audio[first : first + BLOCK])
@@ -207,6 +211,49 @@ def check_demo_stream(device: torch.device, dtypes: list[str | None], seconds: f
             }
         results[config_name] = entry
         log(f"demo stream ({config_name}): " + json.dumps(entry))
+    return results
+
+
+# ----- 6. plug-ins on the device: LM, hotwords, VAD ------------------------------------------
+
+
+def check_plugins(device: torch.device, seconds: float | None) -> dict:
+    """The demo streamed on ``device`` and on the CPU with the demo LM and hotwords, and with the VAD."""
+    from model.decoding import BeamSearchDecoder, Hotword
+    from model.lm import load_language_model
+
+    audio, text = read_speech()
+    if seconds is not None:
+        audio = audio[: int(seconds * SAMPLE_RATE)]
+        text = " ".join(json.loads(SPEECH_TEXT.read_text())["sentences"][:2])
+    model = load_model("demo", device=device)
+    name = str(model.dtype).removeprefix("torch.")
+    cpu = load_model("demo", device="cpu", dtype=name if name in ("float32", "bfloat16") else "float32")
+    results: dict = {"dtype": name, "audio_s": round(len(audio) / SAMPLE_RATE, 2)}
+    try:
+        lm = load_language_model("demo")
+        plugins = {"lm_hotwords": (StreamingConfig(), BeamSearchDecoder(model.vocab, lm).with_hotwords([Hotword("Kowalczyk")]))}
+    except ImportError as e:
+        results["lm_hotwords"] = {"missing": str(e)}
+        plugins = {}
+    plugins["vad_silero"] = (StreamingConfig(vad="silero"), None)
+    for key, (config, decoder) in plugins.items():
+        try:
+            started = time.perf_counter()
+            got = stream_finals(model, audio, config, decoder)
+            seconds_taken = time.perf_counter() - started
+            cpu_text = stream_finals(cpu, audio, config, decoder)
+        except ImportError as e:
+            results[key] = {"missing": str(e)}
+            continue
+        results[key] = {
+            "finals": got,
+            "identical_to_cpu": got == cpu_text,
+            "cer_vs_cpu": round(cer([cpu_text], [got]), 4),
+            "cer_vs_text": round(cer([text], [got]), 4),
+            "device_wall_s": round(seconds_taken, 2),
+        }
+        log(f"plug-in {key}: " + json.dumps(results[key]))
     return results
 
 
@@ -418,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--p95-bound", type=float, default=0.5, help="p95 hop latency a held stream may have, s")
     parser.add_argument("--max-batch", type=int, default=128, help="the engine's most windows per forward")
     parser.add_argument(
-        "--skip", default="", help="comma-separated steps to skip: parity,demo,window,capacity,final"
+        "--skip", default="", help="comma-separated steps to skip: parity,demo,plugins,window,capacity,final"
     )
     args = parser.parse_args(argv)
     began = time.perf_counter()
@@ -459,6 +506,9 @@ def main(argv: list[str] | None = None) -> int:
         if "demo" not in skip:
             dtypes = ["float32", "bfloat16"] if dry else [None, "float32"]  # None: the device's default
             results["demo_stream"] = check_demo_stream(device, dtypes, seconds=5.0 if dry else None)
+            save(results, out)
+        if "plugins" not in skip:
+            results["plugins"] = check_plugins(device, seconds=5.0 if dry else None)
             save(results, out)
         model = load_model(folder, device=device)  # the device's default precision
         results["setup"]["dtype"] = str(model.dtype).removeprefix("torch.")

@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 if compgen -G "wheels/*.whl" > /dev/null; then
     python -m pip install --quiet --no-index --find-links wheels/ soxr websockets soundfile \
         || echo "gpu_check.sh: could not install the carried wheels; going on without them" >&2
+    python -m pip install --quiet --no-index --find-links wheels/ flashlight-text silero-vad onnxruntime \
+        || echo "gpu_check.sh: no carried wheels for the plug-ins; the plugins step records them as missing" >&2
 fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true

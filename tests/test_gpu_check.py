@@ -38,6 +38,8 @@ def test_dry_run_covers_every_step(tmp_path):
     demo = results["demo_stream"]["default"]
     assert demo["float32"]["identical_to_cpu"] and demo["bfloat16"]["identical_to_cpu"]
     assert demo["float32"]["cpu_cer_vs_text"] < 0.15
+    # The plug-ins run there too: LM and hotwords on the finals, the VAD on the audio.
+    assert results["plugins"]["lm_hotwords"]["identical_to_cpu"] and results["plugins"]["vad_silero"]["identical_to_cpu"]
     # The compiled window forward ran beside eager and agrees within bf16 rounding.
     for kind in ("step", "window"):
         assert results["window_forward"]["2"][f"{kind}_max_abs_vs_eager"] < 0.1
