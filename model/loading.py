@@ -16,7 +16,7 @@ from model.audio import AudioFront
 from model.device import compile_model, compile_requested, resolve_device, resolve_dtype
 from model.hubert import HubertConfig, HubertForCTC
 from model.decoding import Hotword, build_decoder
-from model.lm import LanguageModel, find_language_model, load_language_model
+from model.lm import LM_FOLDER, LanguageModel, find_language_model, load_language_model
 from model.vocab import Vocabulary
 
 __all__ = ["ALIASES", "DEMO_MODEL_DIR", "convert_state_dict", "load_model", "resolve_model_folder", "save_pretrained"]
@@ -108,7 +108,7 @@ def resolve_model_folder(name_or_path: str | os.PathLike, revision: str | None =
 
 def _download(repo_id: str, revision: str | None) -> Path:
     """Fetch only the files a CTC checkpoint needs; the hub cache is reused."""
-    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub import constants, hf_hub_download, snapshot_download
     from huggingface_hub.errors import (
         EntryNotFoundError,
         HfHubHTTPError,
@@ -160,6 +160,9 @@ def _download(repo_id: str, revision: str | None) -> Path:
             if any(isinstance(e, LocalEntryNotFoundError) for e in weights_errors):
                 raise RuntimeError(unreachable) from weights_errors[-1]
             raise RuntimeError(f"{repo_id!r} on the hub has neither {' nor '.join(WEIGHT_FILES)}")
+        # A Wav2Vec2ProcessorWithLM repository keeps its KenLM model in language_model/ beside the
+        # checkpoint; fetched with it (nothing when the repository has none), it is found as a local one is.
+        snapshot_download(repo_id, revision=revision, allow_patterns=[f"{LM_FOLDER}/*"], local_files_only=cache_only)
     except RepositoryNotFoundError as e:
         raise RuntimeError(
             f"{repo_id!r} is not a model on the Hugging Face Hub (or it is private: log in with `hf auth login`)"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import http.server
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -51,7 +55,7 @@ def _hub_cache(tmp_path: Path, source: Path, repo_id: str = "someone/hubert-tiny
     (repo / "refs" / "main").write_text(COMMIT)
     for file in source.iterdir():
         if file.name not in drop:
-            shutil.copy(file, snapshot / file.name)
+            (shutil.copytree if file.is_dir() else shutil.copy)(file, snapshot / file.name)
     return cache
 
 
@@ -105,6 +109,89 @@ def test_hub_cache_offline(checkpoint_factory, tmp_path, weights):
     result = _load_in_subprocess("someone/hubert-tiny-ctc", cache)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["someone/hubert-tiny-ctc", "49", "Vocabulary"]
+
+
+class _Hub(http.server.ThreadingHTTPServer):
+    """A Hugging Face hub on 127.0.0.1 serving one repository from a folder: the file and
+    repository-info routes that ``huggingface_hub`` downloads through, nothing else."""
+
+    def __init__(self, repo_id: str, folder: Path) -> None:
+        self.repo_id, self.folder = repo_id, folder
+        self.files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+        super().__init__(("127.0.0.1", 0), _HubHandler)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _HubHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_HEAD(self) -> None:
+        self._answer(body=False)
+
+    def do_GET(self) -> None:
+        self._answer(body=True)
+
+    def _answer(self, body: bool) -> None:
+        hub: _Hub = self.server
+        path = urllib.parse.unquote(self.path.split("?")[0])
+        info, tree = f"/api/models/{hub.repo_id}/revision/", f"/api/models/{hub.repo_id}/tree/"
+        resolve = f"/{hub.repo_id}/resolve/"
+        if path.startswith(info):
+            data = json.dumps({"id": hub.repo_id, "sha": COMMIT, "siblings": [{"rfilename": f} for f in hub.files]}).encode()
+            headers = {"Content-Type": "application/json"}
+        elif path.startswith(tree):
+            entries = [
+                {"type": "file", "path": f, "size": (hub.folder / f).stat().st_size, "oid": hashlib.sha1(f.encode()).hexdigest()}
+                for f in hub.files
+            ]
+            data, headers = json.dumps(entries).encode(), {"Content-Type": "application/json"}
+        elif path.startswith(resolve) and path[len(resolve) :].partition("/")[2] in hub.files:
+            data = (hub.folder / path[len(resolve) :].partition("/")[2]).read_bytes()
+            headers = {"X-Repo-Commit": COMMIT, "ETag": f'"{hashlib.sha256(data).hexdigest()}"'}
+        elif path == "/":
+            data, headers = b"", {}
+        else:
+            self.send_response(404)
+            self.send_header("X-Error-Code", "EntryNotFound")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        for key, value in {**headers, "Content-Length": str(len(data))}.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+
+
+def test_a_hub_checkpoints_language_model_comes_with_it(checkpoint_factory, tmp_path):
+    """A hub repository in the Wav2Vec2ProcessorWithLM layout, downloaded from a hub: its language_model/
+    folder comes with the checkpoint and decodes the finals (logged), as it does beside a local folder."""
+    from model.lm import DEMO_LM_DIR
+
+    folder, _ = checkpoint_factory("large")
+    shutil.copytree(DEMO_LM_DIR, folder / "language_model")
+    hub = _Hub("someone/hubert-tiny-ctc", folder)
+    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    env.update(HF_ENDPOINT=hub.endpoint, HF_HUB_CACHE=str(tmp_path / "cache"), PYTHONPATH=str(ROOT))
+    code = (
+        "import logging; logging.basicConfig(level=logging.INFO)\n"
+        "from model import load_model\n"
+        "m = load_model('someone/hubert-tiny-ctc', device='cpu')\n"
+        "print(type(m.decoder).__name__, m.lm.path.name)"
+    )
+    try:
+        result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        hub.shutdown()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["BeamSearchDecoder", "language_model"]
+    assert "found the language model" in result.stderr
 
 
 def test_hub_id_not_cached_offline_says_what_to_do(checkpoint_factory, tmp_path):
