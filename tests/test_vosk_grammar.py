@@ -120,6 +120,17 @@ def test_max_alternatives_gives_vosk_n_best_lists(server, speech):
     assert all(set(h) == {"confidence", "text"} for h in free_best)
 
 
+def test_n_best_lists_keep_the_servers_hotwords(speech):
+    """A server started with a hotword (serve --hotword) spells it in a Vosk session's n-best lists too."""
+    from model import Hotword, load_model
+
+    model = load_model("demo", hotwords=[Hotword("Vanderbilt")])
+    with running_server(model, protocol="vosk") as server:
+        replies = run(server, {"max_alternatives": 2}, speech("please call vanderbilt after lunch"))
+    best = next(r["alternatives"] for r in replies if "alternatives" in r and r["alternatives"][0]["text"])
+    assert "vanderbilt" in best[0]["text"].split()
+
+
 def test_an_empty_n_best_is_vosks(server):
     """eof with nothing said gives Vosk's empty n-best: one empty text at confidence 1."""
     replies = run(server, {"max_alternatives": 2}, np.zeros(8_000, np.int16))
