@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+
 import signal
 
 import pytest
@@ -94,7 +96,9 @@ def cached_model(demo_model, monkeypatch):
     def load(name, device=None, dtype=None, revision=None, **decoding):
         greedy = decoding.get("lm", "auto") in ("auto", None) and not any(decoding.get(k) for k in ("hotwords", "lm_weight", "word_score"))
         if name == DEMO and device in (None, "auto", "cpu") and dtype is None and greedy:
-            return demo_model  # the demo model has no language_model/ folder: greedy either way
+            # The demo model has no language_model/ folder: greedy either way. A shallow copy (the same
+            # weights), so that a command giving it hotwords (model.decoder) leaves other tests' model alone.
+            return copy.copy(demo_model)
         return real(name, device=device, dtype=dtype, revision=revision, **decoding)
 
     monkeypatch.setattr(model.loading, "load_model", load)
