@@ -224,7 +224,7 @@ def load_model(
             ``model.lm.load_language_model`` takes: ``demo``, a file or a ``language_model/`` folder); ``"auto"`` takes the checkpoint's own
             ``language_model/`` folder when it has one (logged); None decodes without an LM.
         lm_weight, word_score: the LM's weights (default: the LM folder's ``attrs.json``).
-        hotwords: phrases every decode favours (``model.decoding.Hotword``).
+        hotwords: phrases every decode looks for (``model.hotwords.Hotword``), put where the acoustics allow them.
 
     Returns:
         The model in eval mode with ``.vocab``, ``.front``, ``.decoder`` (greedy CTC, or a beam search

@@ -254,7 +254,7 @@ class Resume(_Checked):
 
 @dataclass(frozen=True)
 class Hotword(_Checked):
-    """A word or phrase a session's decoder favours: ``{"phrase": "Kowalczyk", "boost": 2.0}``.
+    """A word or phrase a session's finals should spell where it is heard: ``{"phrase": "Kowalczyk", "boost": 2.5}``.
 
     The wire checks the types; the server checks the bounds (count, length, boost, spelling) with
     the model's decoder, and refuses a config that breaks them with ``bad_config``.
