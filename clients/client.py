@@ -19,7 +19,7 @@ import sys
 import time
 import wave
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from streamer.wire.events import (
     Event,
     Final,
     Finalize,
+    Hotword,
     Lag,
     Partial,
     Ready,
@@ -182,6 +183,8 @@ class StreamClient:
         token_in_message: send the token in the config message (as browsers must) instead of a header.
         resume: resume after an abnormal close (False: one session, as servers without resume give).
         max_unacked_seconds: the most unacknowledged audio kept for a resume.
+        hotwords: words or phrases the finals should spell where they are heard (names, terms), each a
+            phrase or ``(phrase, boost)``; the server checks them (``bad_config`` when it refuses one).
     """
 
     def __init__(
@@ -194,11 +197,17 @@ class StreamClient:
         token_in_message: bool = False,
         resume: bool = True,
         max_unacked_seconds: float = RESUME_BUFFER_SECONDS,
+        hotwords: Sequence[str | tuple[str, float]] = (),
     ) -> None:
         self.uri = uri
         # A bad rate, encoding or channel count is a ValueError here, not a close from the server.
         self.config = Config(
-            sample_rate, encoding, channels, token if token_in_message else None, Resume(0, 0) if resume else None
+            sample_rate,
+            encoding,
+            channels,
+            token if token_in_message else None,
+            Resume(0, 0) if resume else None,
+            tuple(Hotword(h) if isinstance(h, str) else Hotword(*h) for h in hotwords),
         )
         self.dtype = np.dtype("<i2") if encoding == "pcm_s16le" else np.dtype("<f4")
         self.headers = {}
@@ -472,15 +481,17 @@ async def stream_file(
     chunk_seconds: float = CHUNK_SECONDS,
     token: str | None = None,
     on_event: Callable[[Event], None] | None = None,
+    hotwords: Sequence[str | tuple[str, float]] = (),
 ) -> SessionResult:
-    """Send a sound file (as fast as the server takes it, or at ``realtime`` pace) and collect the events.
+    """Send a sound file (as fast as the server takes it, or at ``realtime`` pace) and collect the events
+    (``hotwords`` as ``StreamClient`` takes them).
 
     Raises:
         ClientError: the file cannot be read, or there is no session to be had at ``uri``.
     """
     audio, rate = read_audio(path)
     chunk = max(1, int(rate * chunk_seconds))
-    async with StreamClient(uri, sample_rate=rate, channels=audio.shape[1], token=token) as client:
+    async with StreamClient(uri, sample_rate=rate, channels=audio.shape[1], token=token, hotwords=hotwords) as client:
 
         async def send() -> None:
             start = time.monotonic()
@@ -500,8 +511,10 @@ async def stream_microphone(
     device: int | str | None = None,
     token: str | None = None,
     on_event: Callable[[Event], None] | None = None,
+    hotwords: Sequence[str | tuple[str, float]] = (),
 ) -> SessionResult:
-    """Send the microphone until ``stop`` is set, then eof; collect the events.
+    """Send the microphone until ``stop`` is set, then eof; collect the events (``hotwords`` as
+    ``StreamClient`` takes them).
 
     Raises:
         ClientError: no sounddevice/PortAudio, a microphone that cannot be opened, or no session at ``uri``.
@@ -523,7 +536,7 @@ async def stream_microphone(
     def callback(indata: np.ndarray, frames: int, when: object, status: object) -> None:
         loop.call_soon_threadsafe(offer, indata[:, 0].copy())  # PortAudio's thread: copy and hand over
 
-    async with StreamClient(uri, sample_rate=sample_rate, token=token) as client:
+    async with StreamClient(uri, sample_rate=sample_rate, token=token, hotwords=hotwords) as client:
 
         async def send() -> None:
             with contextlib.ExitStack() as opened:
@@ -570,6 +583,17 @@ def format_event(event: Event) -> str:
     return event.to_json()
 
 
+def _hotword(text: str) -> str | tuple[str, float]:
+    """``PHRASE`` or ``PHRASE:BOOST`` (argparse names a boost that is not a number)."""
+    phrase, sep, boost = text.rpartition(":")
+    if not sep:
+        return text
+    try:
+        return phrase, float(boost)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: the boost after ':' must be a number") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m clients.client URI FILE`` or ``python -m clients.client URI --mic``."""
     parser = argparse.ArgumentParser(prog="python -m clients.client", description=__doc__.splitlines()[0])
@@ -580,6 +604,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, default=SAMPLE_RATE, help="microphone: sample rate (default: %(default)s)")
     parser.add_argument("--realtime", action="store_true", help="send the file at real-time pace")
     parser.add_argument("--token", default=None, help="bearer token, if the server requires one")
+    parser.add_argument(
+        "--hotword", action="append", default=[], type=_hotword, metavar="PHRASE[:BOOST]",
+        help="a word or phrase the finals should spell where it is heard (repeatable); BOOST: the server's default if left out",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print events as JSON lines")
     parser.add_argument("--quiet", action="store_true", help="print only the finals")
     args = parser.parse_args(argv)
@@ -593,11 +621,11 @@ def main(argv: list[str] | None = None) -> int:
 
     async def go() -> SessionResult:
         if args.file is not None:
-            return await stream_file(args.uri, args.file, args.realtime, token=args.token, on_event=show)
+            return await stream_file(args.uri, args.file, args.realtime, token=args.token, on_event=show, hotwords=args.hotword)
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)
         device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
-        return await stream_microphone(args.uri, stop, args.rate, device, args.token, on_event=show)
+        return await stream_microphone(args.uri, stop, args.rate, device, args.token, on_event=show, hotwords=args.hotword)
 
     try:
         result = asyncio.run(go())

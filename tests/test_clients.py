@@ -58,6 +58,30 @@ def test_client_command_runs_without_torch(demo, reference):
     assert " ".join(reference["hello"]) in done.stdout
 
 
+def test_client_command_sends_hotwords(demo, tmp_path):
+    """`python -m clients.client URI FILE --hotword NAME` gets the name spelled right; without it the
+    demo model misspells it. A boost that is not a number is one line and status 2 (argparse)."""
+    import soundfile as sf
+
+    from training.speech import VOICE, trim
+    from training.synth import synthesize
+
+    clip = tmp_path / "name.wav"
+    sf.write(clip, trim(synthesize("please call vanderbilt after lunch", VOICE)), 16_000)
+    with running_server(demo) as server:
+        plain, named = (
+            run_without_torch(
+                "from clients.client import main; raise SystemExit(main(sys.argv[1:]))",
+                url(server), str(clip), "--quiet", *options,
+            )  # fmt: skip
+            for options in ([], ["--hotword", "Vanderbilt", "--hotword", "Nguyen:2.5"])
+        )
+    assert plain.returncode == named.returncode == 0, named.stderr
+    assert "VANDERBILT" not in plain.stdout.split() and "VANDERBILT" in named.stdout.split()
+    bad = run_without_torch("from clients.client import main; raise SystemExit(main(sys.argv[1:]))", "ws://x", str(clip), "--hotword", "A:lots")
+    assert bad.returncode == 2 and "the boost after ':' must be a number" in bad.stderr
+
+
 def test_stream_file_example_prints_the_transcript(demo, reference):
     """examples/stream_file.py against a live server prints the transcript, torch-free."""
     with running_server(demo) as server:
