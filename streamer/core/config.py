@@ -32,12 +32,13 @@ class StreamingConfig:
     vad: str = "off"
     energy_threshold_db: float = -50.0  # vad="energy": a 32 ms frame at or above this level (dBFS RMS) is speech
     # What ends a segment besides the blank run (``endpoint_blank_frames``), with a VAD on: "vad", once
-    # the VAD has heard ``endpoint_vad_frames`` of silence after the segment's speech; "both", once
-    # besides the windows show as many blank frames after their last letter; "blank", the blank run
-    # alone. Without a VAD only the blank run ends segments. "vad" by measurement: finals come about
-    # 0.5 s sooner than on the blank run, with the same text (docs/performance.md).
+    # the VAD has heard ``endpoint_vad_frames`` of silence after the segment's speech; "both", only
+    # when the windows also show as many blank frames after their last letter; "blank", the blank
+    # run alone. Without a VAD only the blank run ends segments. By measurement (bench/bench_vad.py,
+    # docs/performance.md): with 0.5 s of VAD silence finals come 0.24 s sooner than on the blank run
+    # and split no more sentences at a hesitation; 0.3 s halves the wait but splits more of them.
     endpoint: str = "vad"
-    endpoint_vad_frames: int = 15  # 0.3 s
+    endpoint_vad_frames: int = 25  # 0.5 s
     # Decode each ended segment once more, as offline decoding would, for its final: the windows' ids
     # alone left short sentences 1.5 CER points behind offline decoding (the model is bidirectional;
     # docs/performance.md). Partials come from the windows either way.

@@ -1,0 +1,83 @@
+"""The server's voice activity thread: one thread judges every session's audio as it arrives.
+
+The inference thread pushes a stream's audio into its recognizer, whose ``VoiceActivity`` queues it,
+and hands the stream here (``Listener.hear``). This thread takes every stream handed to it since its
+last batch and runs the detector over all of them at once (``streamer.core.vad.listen``: one batched
+call per 32 ms frame position), so each call judges many streams, and the inference thread (on a
+GPU server, the GPU's driver) only reads the decisions: a hop waits until the VAD has judged its
+audio (``Recognizer.hop_heard``), and this thread wakes the inference thread after each batch.
+
+On the inference thread, judged one round's hops at a time, the detector cost 2.6 ms per stream per
+audio second, as much as the hops it let the demo model skip; here the batches are larger and the
+work runs beside the model's (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from streamer.core.vad import listen
+from streamer.server.metrics import Metrics
+
+__all__ = ["Listener"]
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+class Listener:
+    """The thread that runs the voice activity detector for every stream of a server.
+
+    Args:
+        on_heard: called on this thread after each batch with the streams judged and the exception
+            that failed them (None when all went well); it must only hand them over (a queue's put).
+        metrics: where the detector's time and frames are counted.
+    """
+
+    def __init__(self, on_heard: Callable[[list[Any], Exception | None], None], metrics: Metrics) -> None:
+        self._on_heard = on_heard
+        self._metrics = metrics
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="vad", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def hear(self, stream: Any) -> None:
+        """Judge the audio ``stream``'s recognizer has taken (a ``streamer.server.worker.Stream``)."""
+        self._queue.put(stream)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._queue.put(_STOP)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            items = [self._queue.get()]
+            while True:
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if any(item is _STOP for item in items):
+                return
+            streams = list({id(s): s for s in items}.values())  # a stream handed over twice is judged once
+            activities = [a for s in streams if (r := s.recognizer) is not None and (a := r.activity) is not None]
+            before = sum(a.judged_frames for a in activities)
+            started = time.perf_counter()
+            error = None
+            try:
+                listen(activities)
+            except Exception as e:  # the streams fail on the inference thread; the thread goes on
+                log.exception("voice activity detection failed for %d streams", len(streams))
+                error = e
+            self._metrics.add("vad_seconds", time.perf_counter() - started)
+            self._metrics.add("vad_frames", sum(a.judged_frames for a in activities) - before)
+            self._on_heard(streams, error)
