@@ -138,15 +138,18 @@ def test_first_and_last_words_are_kept(demo):
         assert edit_distance(" ".join(plain), " ".join(heard)) <= 1
 
 
-def test_the_server_runs_the_vad_for_its_sessions_and_counts_it(demo, paused):
-    """A server started with the silero VAD judges its sessions' audio on its VAD thread: three
-    sessions at once each get the finals their stream gets alone, and /metrics shows the VAD's
-    work: frames judged, time spent, windows that skipped the model."""
+@pytest.mark.parametrize("beside", [False, True], ids=["model-waits-for-vad", "model-runs-beside-vad"])
+def test_the_server_runs_the_vad_for_its_sessions_and_counts_it(demo, paused, beside):
+    """A server started with the silero VAD judges its sessions' audio on its VAD thread, whether the
+    model waits for its decisions (a CPU model) or runs other hops meanwhile (a GPU model's way): three
+    sessions at once each get the finals their stream gets alone, and /metrics shows the VAD's work:
+    frames judged, time spent, windows that skipped the model."""
     _, audio, _ = paused
     clips = [audio[: 16_000 * 8], audio[16_000 * 2 : 16_000 * 12], audio[16_000 * 5 : 16_000 * 11]]
     expected = [[f.text for f in finals_of(transcribe_stream(demo, clip, 16_000, SILERO))] for clip in clips]
     with running_server(demo, SILERO) as server:
         port = server.port
+        server.worker.vad_beside = beside  # set once the model loaded, before any session
 
         async def stream(clip: np.ndarray) -> list[str]:
             pcm = (np.clip(clip, -1, 1) * 32767).astype(np.int16)

@@ -544,8 +544,10 @@ class Recognizer:
             if speech is None:
                 start = end = first
             else:
-                start = max(start, speech[0] // self._frame - SPEECH_PAD_FRAMES)
-                end = min(end, -(-speech[1] // self._frame) + SPEECH_PAD_FRAMES)
+                lo = max(start, speech[0] // self._frame - SPEECH_PAD_FRAMES)
+                hi = min(end, -(-speech[1] // self._frame) + SPEECH_PAD_FRAMES)
+                more = min(end - hi, -(hi - lo) % FINAL_PASS_FRAMES_STEP)  # to a whole number of steps: later first
+                start, end = max(start, lo - (-(hi - lo) % FINAL_PASS_FRAMES_STEP - more)), hi + more
         lo, hi = max(first, start), min(stop, end)
         if lo >= hi:
             return FinalPassRequest(np.zeros(0, np.float32), 0, 0, before=stop - first)
@@ -711,6 +713,12 @@ def frame_sizes(model) -> tuple[int, int]:
 # or two early. With 0.3 s the finals of 70 short held-out sentences are those without the VAD; with
 # 0.2 s, 7 of them changed by a letter or two (bench/bench_vad.py, docs/performance.md).
 SPEECH_PAD_FRAMES = 15
+
+# With a VAD, a final pass's stretch of speech grows (into the audio around it) to a whole number of
+# these (0.5 s): the conv stack's first run at a new input length costs 5x a later one (oneDNN builds
+# its kernels per shape), and speech cut at any frame made nearly every final pass a new length; in a
+# server that doubled the final passes' cost (docs/performance.md).
+FINAL_PASS_FRAMES_STEP = 25
 
 # With the final pass, audio a finalize() in speech leaves after its cut (2 s): the words before the
 # cut were decoded with this much future, so the two segments say what the uncut one would have (a

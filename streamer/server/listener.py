@@ -44,14 +44,23 @@ class Listener:
         self._on_heard = on_heard
         self._metrics = metrics
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._idle = threading.Condition()
+        self._handed = 0  # batches handed over and not yet judged (under _idle)
         self._thread = threading.Thread(target=self._run, name="vad", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def hear(self, stream: Any) -> None:
-        """Judge the audio ``stream``'s recognizer has taken (a ``streamer.server.worker.Stream``)."""
-        self._queue.put(stream)
+    def hear(self, streams: list[Any]) -> None:
+        """Judge the audio that ``streams``' recognizers have taken (``streamer.server.worker.Stream``)."""
+        with self._idle:
+            self._handed += 1
+        self._queue.put(streams)
+
+    def wait(self, timeout: float) -> None:
+        """Return once every batch handed over is judged (or after ``timeout`` seconds)."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._handed == 0, timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._queue.put(_STOP)
@@ -68,16 +77,19 @@ class Listener:
                     break
             if any(item is _STOP for item in items):
                 return
-            streams = list({id(s): s for s in items}.values())  # a stream handed over twice is judged once
+            streams = list({id(s): s for batch in items for s in batch}.values())  # each stream once
             activities = [a for s in streams if (r := s.recognizer) is not None and (a := r.activity) is not None]
             before = sum(a.judged_frames for a in activities)
-            started = time.perf_counter()
+            started = time.thread_time()  # CPU time: what the detector costs, not how long the thread waited for a core
             error = None
             try:
                 listen(activities)
             except Exception as e:  # the streams fail on the inference thread; the thread goes on
                 log.exception("voice activity detection failed for %d streams", len(streams))
                 error = e
-            self._metrics.add("vad_seconds", time.perf_counter() - started)
+            self._metrics.add("vad_seconds", time.thread_time() - started)
             self._metrics.add("vad_frames", sum(a.judged_frames for a in activities) - before)
+            with self._idle:
+                self._handed -= len(items)
+                self._idle.notify_all()
             self._on_heard(streams, error)

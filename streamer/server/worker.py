@@ -38,10 +38,13 @@ even once the load falls. Every ``TRIM_SECONDS`` the worker hands it back (``mal
 milliseconds, between rounds, and once more when it falls idle after work), so resident memory
 follows the memory in use.
 
-Voice activity. With a VAD (``StreamingConfig.vad``) the worker hands each stream to the server's
-VAD thread (``streamer.server.listener.Listener``) as it pushes the stream's audio; a stream's hop
-waits until the VAD has judged its audio, and the VAD thread wakes the worker after each batch. The
-worker itself only reads the decisions (and judges a stream's last frame when it closes).
+Voice activity. With a VAD (``StreamingConfig.vad``) the worker hands the streams whose audio it
+pushed in a round to the server's VAD thread (``streamer.server.listener.Listener``) as one batch; a
+stream's hop waits until the VAD has judged its audio. With the model on a GPU the other streams'
+hops and the final passes run meanwhile and the VAD thread wakes the worker after each batch; with
+the model on the CPU the worker waits for the batch (the model's threads hold every core: work
+beside them slowed both). The worker itself only reads the decisions (and judges a stream's last
+frame when it closes).
 
 ``streamer.server.feed.Feed`` is the loop's side of one stream.
 """
@@ -167,6 +170,10 @@ class InferenceWorker:
         self._untrimmed = False  # worker thread only: work ran since then
         self._listener: Any = None  # the VAD thread (streamer.server.listener.Listener), with a VAD
         self._listening: set[Stream] = set()  # worker thread only: streams whose due hop waits for the VAD
+        # Whether the model's work goes on while the VAD thread judges (a GPU model: the CPU is free
+        # beside it); on the CPU the worker waits for the VAD's decisions instead, as the model's
+        # threads take every core and run slower beside a third busy thread. Set once the model is loaded.
+        self.vad_beside = False
         self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.loaded: asyncio.Future[None] | None = None  # resolves on the loop once the model is loaded
@@ -222,6 +229,7 @@ class InferenceWorker:
             if self.config.vad != "off":
                 from streamer.server.listener import Listener
 
+                self.vad_beside = self.model.device.type != "cpu"
                 self._listener = Listener(lambda streams, error: self._queue.put((_HEARD, streams, error)), self.metrics)
                 self._listener.start()
         except Exception as e:  # reported on the loop; the server decides what to do
@@ -316,8 +324,9 @@ class InferenceWorker:
     def _round(self) -> None:
         """Push waiting audio, then run one due hop of every live stream and of a few streams ahead of
         real time (all of them when no live stream is open), in batches of ``max_batch``."""
-        for stream in list(self._streams):
-            self._guard(stream, self._advance, stream)
+        pushed = [stream for stream in list(self._streams) if self._guard(stream, self._advance, stream)]
+        if self._listener is not None and pushed:
+            self._listener.hear(pushed)  # in one batch: the detector's calls cost the same for 1 stream or 30
         self._rounds += 1
         now = time.monotonic()
         self._hold_until = None
@@ -336,6 +345,8 @@ class InferenceWorker:
         for stream in list(self._streams):
             if not stream.pushed or stream in waiting:
                 continue
+            if stream.recognizer.samples_to_next_hop == 0 and not stream.recognizer.hop_heard and not self.vad_beside:
+                self._listener.wait(LISTEN_WAIT)  # the cores are the model's: let the VAD have them first
             if stream.recognizer.samples_to_next_hop == 0 and not stream.recognizer.hop_heard:
                 self._listening.add(stream)  # its hop waits for the VAD thread's decisions
                 continue
@@ -379,31 +390,28 @@ class InferenceWorker:
             return []
         return turn
 
-    def _advance(self, stream: Stream) -> None:
-        """Push the stream's leading audio jobs (and hand them to the VAD thread); run a finalize/close
-        once the audio before it is done."""
+    def _advance(self, stream: Stream) -> bool:
+        """Push the stream's leading audio jobs; run a finalize/close once the audio before it is done.
+        Returns whether it pushed audio into the stream's recognizer, which is still open."""
         pushed = False
-        try:
-            while stream.jobs:
-                job = stream.jobs[0]
-                if job.kind == "audio":
-                    stream.recognizer.push(job.samples)
-                    job.until = stream.recognizer.samples_received
-                    stream.live_at, stream.message_samples = job.live_at, len(job.samples)
-                    stream.pushed.append(stream.jobs.popleft())
-                    pushed = True
-                    continue
-                if stream.pushed or stream.held:
-                    return  # a control job waits until every hop of the audio before it has run, and its finals
-                events = stream.recognizer.finalize() if job.kind == "finalize" else stream.recognizer.close()
-                stream.jobs.popleft()  # only now: if that raised, the failure settles the job with the others
-                self._post(stream, events, [job])
-                if job.kind == "close":
-                    self._forget(stream)
-                    return
-        finally:
-            if pushed and self._listener is not None and stream.recognizer is not None:
-                self._listener.hear(stream)
+        while stream.jobs:
+            job = stream.jobs[0]
+            if job.kind == "audio":
+                stream.recognizer.push(job.samples)
+                job.until = stream.recognizer.samples_received
+                stream.live_at, stream.message_samples = job.live_at, len(job.samples)
+                stream.pushed.append(stream.jobs.popleft())
+                pushed = True
+                continue
+            if stream.pushed or stream.held:
+                break  # a control job waits until every hop of the audio before it has run, and its finals
+            events = stream.recognizer.finalize() if job.kind == "finalize" else stream.recognizer.close()
+            stream.jobs.popleft()  # only now: if that raised, the failure settles the job with the others
+            self._post(stream, events, [job])
+            if job.kind == "close":
+                self._forget(stream)
+                return False
+        return pushed
 
     def _run_hops(self, requests: list, by_recognizer: dict) -> None:
         """Run the hops of ``requests`` in batches of ``max_batch``. A stream whose hop ended a segment
