@@ -95,7 +95,7 @@ class Metrics:
                 f"# HELP {p}_audio_seconds_total Seconds of audio received.",
                 f"# TYPE {p}_audio_seconds_total counter",
                 f"{p}_audio_seconds_total {self.audio_seconds:.3f}",
-                f"# HELP {p}_vad_seconds_total Time spent detecting voice activity (the VAD thread's, and the inference thread's at stream closes).",
+                f"# HELP {p}_vad_seconds_total CPU time the voice activity detector took (its thread, and the inference thread at stream closes).",
                 f"# TYPE {p}_vad_seconds_total counter",
                 f"{p}_vad_seconds_total {self.vad_seconds:.6f}",
                 f"# HELP {p}_vad_frames_total 32 ms frames of audio the voice activity detector judged.",
