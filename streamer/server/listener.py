@@ -1,15 +1,16 @@
 """The server's voice activity thread: one thread judges every session's audio as it arrives.
 
-The inference thread pushes a stream's audio into its recognizer, whose ``VoiceActivity`` queues it,
-and hands the stream here (``Listener.hear``). This thread takes every stream handed to it since its
-last batch and runs the detector over all of them at once (``streamer.core.vad.listen``: one batched
+The inference thread pushes each stream's audio into its recognizer, whose ``VoiceActivity`` queues
+it, and hands the round's streams here together (``Listener.hear``). This thread takes every stream
+handed to it since its last batch and runs the detector over all of them at once (``streamer.core.vad.listen``: one batched
 call per 32 ms frame position), so each call judges many streams, and the inference thread (on a
 GPU server, the GPU's driver) only reads the decisions: a hop waits until the VAD has judged its
 audio (``Recognizer.hop_heard``), and this thread wakes the inference thread after each batch.
 
-On the inference thread, judged one round's hops at a time, the detector cost 2.6 ms per stream per
-audio second, as much as the hops it let the demo model skip; here the batches are larger and the
-work runs beside the model's (docs/performance.md).
+Each detector call has a fixed cost (a stream alone costs 4.7 ms per audio second, one of 32 in a
+call 1.4 ms), so the batch decides what the VAD costs: judged for each round's due hops alone (1-13 streams a call) it cost 2.6 ms per stream per
+audio second in a server, as much as the demo model's hops it saved; every stream pushed in a round,
+2.0 ms (docs/performance.md).
 """
 
 from __future__ import annotations

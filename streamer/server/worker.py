@@ -42,8 +42,8 @@ Voice activity. With a VAD (``StreamingConfig.vad``) the worker hands the stream
 pushed in a round to the server's VAD thread (``streamer.server.listener.Listener``) as one batch; a
 stream's hop waits until the VAD has judged its audio. With the model on a GPU the other streams'
 hops and the final passes run meanwhile and the VAD thread wakes the worker after each batch; with
-the model on the CPU the worker waits for the batch (the model's threads hold every core: work
-beside them slowed both). The worker itself only reads the decisions (and judges a stream's last
+the model on the CPU the worker waits for the batch (the model's threads hold every core: its hops
+ran 15% slower beside the VAD thread). The worker itself only reads the decisions (and judges a stream's last
 frame when it closes).
 
 ``streamer.server.feed.Feed`` is the loop's side of one stream.
