@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import statistics
 import sys
 import tempfile
@@ -260,7 +261,7 @@ def part_endpoint(model) -> dict:
     sentences, audio, spans = paused_recording()
     texts, clips = short_utterances()
     hesitant, hesitant_audio, hesitant_spans, hesitations = hesitant_recording()
-    bins = list(zip(HESITATION_BINS, HESITATION_BINS[1:]))
+    bins = list(itertools.pairwise(HESITATION_BINS))
     out: dict = {
         "recording_sentences": len(sentences), "short_sentences": len(texts), "hesitant_sentences": len(hesitant),
         "hesitations_by_seconds": {f"{lo:.2f}-{hi:.2f}": sum(lo <= h < hi for h in hesitations) for lo, hi in bins},

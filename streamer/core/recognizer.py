@@ -540,7 +540,8 @@ class Recognizer:
         history = max(utterance, first - self.config.final_context_frames)
         start, end = max(0, min(first, history), self._end - self._sample_frames), self._end
         if self.activity is not None:  # only the speech, padded
-            speech = self.activity.speech_within(start * self._frame, min(end * self._frame + self._overlap, self._vad_until))
+            heard = min(end * self._frame + self._overlap, self._vad_until)  # what the VAD had judged
+            speech = self.activity.speech_within(start * self._frame, heard)
             if speech is None:
                 start = end = first
             else:

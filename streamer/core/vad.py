@@ -20,8 +20,8 @@ from __future__ import annotations
 import importlib.util
 import threading
 from abc import ABC, abstractmethod
-from pathlib import Path
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 import numpy as np

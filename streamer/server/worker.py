@@ -230,7 +230,7 @@ class InferenceWorker:
                 from streamer.server.listener import Listener
 
                 self.vad_beside = self.model.device.type != "cpu"
-                self._listener = Listener(lambda streams, error: self._queue.put((_HEARD, streams, error)), self.metrics)
+                self._listener = Listener(self._heard, self.metrics)
                 self._listener.start()
         except Exception as e:  # reported on the loop; the server decides what to do
             log.error("could not load the model: %s", e)
@@ -255,6 +255,10 @@ class InferenceWorker:
             self._untrimmed = self._untrimmed or bool(self._streams)
             self._round()
             self._trim_memory()
+
+    def _heard(self, streams: list[Stream], error: Exception | None) -> None:
+        """On the VAD thread: its batch of ``streams`` is judged (``error``: it failed them); wake the worker."""
+        self._queue.put((_HEARD, streams, error))
 
     def _trim_memory(self) -> None:
         """Every ``TRIM_SECONDS``, give the C heap's free memory back to the system (glibc only)."""
