@@ -15,6 +15,13 @@ Parts, each with ``--vad off`` (every hop runs the model), ``silero`` and ``ener
   own 10 ms of silence before the speech): first and last words right, CER.
 - ``nonspeech``: 60 s each of white noise, pink noise, tones and chords, keyboard clicks
   (``training.nonspeech``), streamed live and through the file path: words in finals.
+- ``endpoint``: what ends a segment with the silero VAD (``StreamingConfig.endpoint``): the blank
+  run alone, the VAD's speech end (after 0.2, 0.3 or 0.5 s of silence), or both together; on the
+  recording with pauses, final latency after each sentence's end (p50/p95, stream time), CER of the
+  finals, sentences split over two finals and finals holding two sentences (by their word times);
+  on the short sentences, each its own stream, those with more than one final and the CER; and on
+  a recording of sentences that each hesitate mid-way (their two halves spoken apart, 0.15-0.65 s
+  between, 1-5 s between sentences), the sentences split at the hesitation, by its length.
 - ``cost``: the VAD's compute per stream per audio second (onnxruntime, what ``--vad silero`` runs,
   and the wheel's TorchScript file; one stream, 32 streams per call, and a changing number of
   streams per call; the energy detector), beside the demo model's and the large architecture's
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import statistics
 import sys
 import tempfile
@@ -54,7 +62,15 @@ from training.speech import paused_recording, short_utterances  # noqa: E402
 SAMPLE_RATE = 16_000
 BLOCK = 1_600  # 0.1 s per accept: event times in stream time are known to 0.1 s
 VADS = ("off", "silero", "energy")
-PARTS = ("pauses", "short", "nonspeech", "cost")
+PARTS = ("pauses", "short", "nonspeech", "endpoint", "cost")
+# Endpoint variants: (name, StreamingConfig fields), each with the silero VAD.
+ENDPOINTS = (
+    ("blank run (0.7 s)", {"endpoint": "blank"}),
+    ("vad 0.2 s", {"endpoint": "vad", "endpoint_vad_frames": 10}),
+    ("vad 0.3 s", {"endpoint": "vad", "endpoint_vad_frames": 15}),
+    ("vad 0.5 s", {"endpoint": "vad", "endpoint_vad_frames": 25}),
+    ("both 0.3 s", {"endpoint": "both", "endpoint_vad_frames": 15}),
+)
 
 
 class Meter:
@@ -99,9 +115,9 @@ class Meter:
         cls.probabilities = timed
 
 
-def stream(model, audio: np.ndarray, vad: str) -> list[tuple[float, object]]:
+def stream(model, audio: np.ndarray, vad: str, **config) -> list[tuple[float, object]]:
     """Stream ``audio`` live in ``BLOCK``s; each event with the stream time (s) at which it came."""
-    recognizer = Recognizer(model, StreamingConfig(vad=vad))
+    recognizer = Recognizer(model, StreamingConfig(vad=vad, **config))
     timed = []
     for start in range(0, len(audio), BLOCK):
         for event in recognizer.accept(audio[start : start + BLOCK]):
@@ -196,6 +212,89 @@ def part_nonspeech(model) -> dict:
     return out
 
 
+def split_and_merged(finals: list, spans) -> tuple[int, int]:
+    """Sentences whose words went to more than one final, and finals with words of more than one
+    sentence, by the finals' word times against the sentences' spans (0.3 s either side)."""
+    def sentences_of(final) -> set[int]:
+        return {i for i, (onset, end) in enumerate(spans) if final.start < end + 0.3 and final.end > onset - 0.3}
+
+    owners = [sentences_of(f) for f in finals]
+    split = sum(sum(i in o for o in owners) > 1 for i in range(len(spans)))
+    return split, sum(len(o) > 1 for o in owners)
+
+
+HESITATIONS = (0.15, 0.65)  # seconds between a sentence's two halves in the hesitant recording
+HESITATION_BINS = (0.15, 0.25, 0.35, 0.45, 0.55, 0.65)
+
+
+def hesitant_recording(count: int = 40, seed: int = 8):
+    """Held-out sentences in held-out voices, each spoken as two halves (split at its middle word) with
+    a hesitation of ``HESITATIONS`` between, after a 1-5 s pause, over room noise: (sentences, audio,
+    spans, hesitations in seconds)."""
+    import random
+
+    from training.corpus import heldout_sentences
+    from training.speech import ROOM_NOISE_DB, trim
+    from training.synth import HELDOUT_VOICES, random_voice, synthesize
+
+    rng = random.Random(seed)
+    sentences = [s for s in heldout_sentences(3 * count, seed=seed) if len(s.split()) >= 4][:count]
+    parts, spans, hesitations, position = [], [], [], 0
+    for sentence in sentences:
+        words, voice = sentence.split(), random_voice(rng, HELDOUT_VOICES)
+        halves = [trim(synthesize(" ".join(half), voice)) for half in (words[: len(words) // 2], words[len(words) // 2 :])]
+        hesitation = rng.uniform(*HESITATIONS)
+        pieces = [np.zeros(int(rng.uniform(1.0, 5.0) * SAMPLE_RATE), np.float32), halves[0],
+                  np.zeros(int(hesitation * SAMPLE_RATE), np.float32), halves[1]]  # fmt: skip
+        start = position + len(pieces[0])
+        position += sum(len(p) for p in pieces)
+        spans.append((start / SAMPLE_RATE, position / SAMPLE_RATE))
+        hesitations.append(hesitation)
+        parts += pieces
+    parts.append(np.zeros(SAMPLE_RATE, np.float32))
+    audio = np.concatenate(parts)
+    noise = np.random.default_rng(seed).standard_normal(len(audio)) * 10 ** (ROOM_NOISE_DB / 20)
+    return sentences, (audio + noise).astype(np.float32), spans, hesitations
+
+
+def part_endpoint(model) -> dict:
+    sentences, audio, spans = paused_recording()
+    texts, clips = short_utterances()
+    hesitant, hesitant_audio, hesitant_spans, hesitations = hesitant_recording()
+    bins = list(itertools.pairwise(HESITATION_BINS))
+    out: dict = {
+        "recording_sentences": len(sentences), "short_sentences": len(texts), "hesitant_sentences": len(hesitant),
+        "hesitations_by_seconds": {f"{lo:.2f}-{hi:.2f}": sum(lo <= h < hi for h in hesitations) for lo, hi in bins},
+    }  # fmt: skip
+    for name, config in ENDPOINTS:
+        timed = stream(model, audio, "silero", **config)
+        finals = [e for _, e in timed if isinstance(e, Final)]
+        split, merged = split_and_merged(finals, spans)
+        short = [[e for _, e in stream(model, clip, "silero", **config) if isinstance(e, Final)] for clip in clips]
+        said = [e for _, e in stream(model, hesitant_audio, "silero", **config) if isinstance(e, Final)]
+        split_at = [
+            i for i, (onset, end) in enumerate(hesitant_spans)
+            if sum(f.start < end + 0.3 and f.end > onset - 0.3 for f in said) > 1
+        ]  # fmt: skip
+        out[name] = {
+            "config": config,
+            "final_after_speech_end_seconds": latencies(timed, spans)["final"],
+            "finals": len(finals),
+            "cer": round(cer([" ".join(sentences)], [" ".join(f.text for f in finals)]), 4),
+            "sentences_split": split,
+            "finals_merging_sentences": merged,
+            "short_with_more_than_one_final": sum(len(f) > 1 for f in short),
+            "short_cer": round(cer(texts, [" ".join(e.text for e in f) for f in short]), 4),
+            "hesitant_split": len(split_at),
+            "hesitant_split_by_seconds": {
+                f"{lo:.2f}-{hi:.2f}": sum(lo <= hesitations[i] < hi for i in split_at) for lo, hi in bins
+            },
+            "hesitant_cer": round(cer([" ".join(hesitant)], [" ".join(f.text for f in said)]), 4),
+        }
+        print(name, out[name], flush=True)
+    return out
+
+
 def seconds_per_audio_second(step, audio_seconds: float, runs: int) -> float:
     step()  # warm-up
     times = []
@@ -285,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
     if "nonspeech" in parts:
         report["nonspeech"] = part_nonspeech(model)
         print("nonspeech", report["nonspeech"], flush=True)
+    if "endpoint" in parts:
+        report["endpoint"] = part_endpoint(model)
     if "cost" in parts:
         report["cost_cpu_seconds_per_audio_second"] = part_cost(model, args.runs)
         print("cost", report["cost_cpu_seconds_per_audio_second"], flush=True)

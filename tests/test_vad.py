@@ -50,16 +50,42 @@ def test_a_minute_of_noise_music_or_typing_gives_no_words(demo, sound):
     assert finals_of(transcribe_file(demo, audio, 16_000, SILERO)) == []
 
 
-def test_any_chunking_gives_the_same_finals_with_the_vad(demo, paused):
-    """The VAD cuts its frames from the stream, not from the blocks: one block, 0.1 s blocks and
-    random blocks of 1 to 9,000 samples give the same finals, word times included."""
+@pytest.mark.parametrize("endpoint", ["vad", "both", "blank"])
+def test_any_chunking_gives_the_same_finals_with_the_vad(demo, paused, endpoint):
+    """The VAD cuts its frames from the stream, not from the blocks, and a segment ends on its
+    speech end at a hop: one block, 0.1 s blocks and random blocks of 1 to 9,000 samples give the
+    same finals, word times included, whatever ends the segments."""
     _, audio, _ = paused
-    whole = timed_finals(chunked(Recognizer(demo, SILERO), audio, [len(audio)]))
+    config = StreamingConfig(vad="silero", endpoint=endpoint)
+    whole = timed_finals(chunked(Recognizer(demo, config), audio, [len(audio)]))
     rng = random.Random(0)
     sizes = [rng.randint(1, 9_000) for _ in range(len(audio) // 4_500)]
     assert len(whole) == 6
-    assert timed_finals(chunked(Recognizer(demo, SILERO), audio, [1_600] * (len(audio) // 1_600))) == whole
-    assert timed_finals(chunked(Recognizer(demo, SILERO), audio, sizes)) == whole
+    assert timed_finals(chunked(Recognizer(demo, config), audio, [1_600] * (len(audio) // 1_600))) == whole
+    assert timed_finals(chunked(Recognizer(demo, config), audio, sizes)) == whole
+
+
+def test_a_final_comes_soon_after_the_speech_ends_and_holds_the_whole_sentence(demo, paused):
+    """With the silero VAD a segment ends on its speech end: streamed live in 0.1 s blocks, each
+    sentence's final comes within 0.9 s of audio after it ends (0.5 s of silence, then the next hop),
+    never later and on average sooner than on the blank run alone, and holds that sentence, all of it
+    and nothing of another."""
+    sentences, audio, spans = paused
+    waits = {}
+    for endpoint in ("vad", "blank"):
+        recognizer, timed = Recognizer(demo, StreamingConfig(vad="silero", endpoint=endpoint)), []
+        for start in range(0, len(audio), 1_600):
+            events = finals_of(recognizer.accept(audio[start : start + 1_600]))
+            timed += [(recognizer.samples_recognized / 16_000, final) for final in events]
+        assert len(timed) == len(sentences)
+        for (at, final), (onset, end) in zip(timed, spans):
+            assert onset - 0.3 < final.start and final.end < end + 0.3  # this sentence's words only
+        waits[endpoint] = [at - end for (at, _), (_, end) in zip(timed, spans)]
+        if endpoint == "vad":
+            assert cer(sentences, [f.text for _, f in timed]) < 0.2
+    assert all(0 < wait < 0.9 for wait in waits["vad"]), waits["vad"]
+    assert all(vad <= blank for vad, blank in zip(waits["vad"], waits["blank"]))
+    assert sum(waits["blank"]) - sum(waits["vad"]) > 0.1 * len(spans)  # what the VAD's speech end saves
 
 
 def test_streams_batched_together_hear_what_each_hears_alone(demo, paused):
@@ -112,16 +138,20 @@ def test_first_and_last_words_are_kept(demo):
         assert edit_distance(" ".join(plain), " ".join(heard)) <= 1
 
 
-def test_the_server_runs_the_vad_for_its_sessions_and_counts_it(demo, paused):
-    """A server started with the silero VAD sends the finals a stream gets alone, and /metrics
-    shows the VAD's work: frames judged, time spent, windows that skipped the model."""
+@pytest.mark.parametrize("beside", [False, True], ids=["model-waits-for-vad", "model-runs-beside-vad"])
+def test_the_server_runs_the_vad_for_its_sessions_and_counts_it(demo, paused, beside):
+    """A server started with the silero VAD judges its sessions' audio on its VAD thread, whether the
+    model waits for its decisions (a CPU model) or runs other hops meanwhile (a GPU model's way): three
+    sessions at once each get the finals their stream gets alone, and /metrics shows the VAD's work:
+    frames judged, time spent, windows that skipped the model."""
     _, audio, _ = paused
-    clip = audio[: 16_000 * 8]  # a sentence after a pause, then silence; the server keeps to real time
-    expected = [f.text for f in finals_of(transcribe_stream(demo, clip, 16_000, SILERO))]
+    clips = [audio[: 16_000 * 8], audio[16_000 * 2 : 16_000 * 12], audio[16_000 * 5 : 16_000 * 11]]
+    expected = [[f.text for f in finals_of(transcribe_stream(demo, clip, 16_000, SILERO))] for clip in clips]
     with running_server(demo, SILERO) as server:
         port = server.port
+        server.worker.vad_beside = beside  # set once the model loaded, before any session
 
-        async def stream() -> list[str]:
+        async def stream(clip: np.ndarray) -> list[str]:
             pcm = (np.clip(clip, -1, 1) * 32767).astype(np.int16)
             async with connect(f"ws://127.0.0.1:{port}/v1/stream") as ws:
                 for start in range(0, len(pcm), 1_600):
@@ -129,10 +159,14 @@ def test_the_server_runs_the_vad_for_its_sessions_and_counts_it(demo, paused):
                 await ws.send('{"type":"eof"}')
                 return [m["text"] async for raw in ws if (m := json.loads(raw))["type"] == "final"]
 
-        assert asyncio.run(stream()) == expected
+        async def all_at_once() -> list[list[str]]:
+            return list(await asyncio.gather(*(stream(clip) for clip in clips)))
+
+        assert asyncio.run(all_at_once()) == expected
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
             metrics = dict(line.rsplit(" ", 1) for line in response.read().decode().splitlines() if line[0] != "#")
-    assert int(metrics["hubert_stream_vad_frames_total"]) >= 0.9 * len(clip) / 512  # the hops' (close's are not)
+    heard = sum(len(clip) for clip in clips) / 512
+    assert 0.99 * heard <= int(metrics["hubert_stream_vad_frames_total"]) <= heard + len(clips)
     assert float(metrics["hubert_stream_vad_seconds_total"]) > 0
     assert int(metrics["hubert_stream_silent_windows_total"]) > 0
 

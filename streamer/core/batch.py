@@ -94,12 +94,14 @@ def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
 
 
 def hear(requests: list[HopRequest]) -> int:
-    """Run the voice activity detectors of the requests not yet decided, batched across streams, and
-    decide which hops skip the transformer. Returns how many 32 ms frames the detectors judged."""
+    """Run the voice activity detectors of the requests not yet decided whose audio they have not
+    judged (a server's VAD thread may have), batched across streams, and decide which hops skip the
+    transformer. Returns how many 32 ms frames the detectors judged here."""
     undecided = [r for r in requests if r.gated is None]
-    activities = [r.recognizer.activity for r in undecided]
+    activities = [r.recognizer.activity for r in undecided if r.recognizer.unheard]
     before = sum(a.judged_frames for a in activities)
-    listen(activities)
+    if activities:
+        listen(activities)
     for r in undecided:
         r.gated = r.recognizer.listened()
     return sum(a.judged_frames for a in activities) - before

@@ -7,8 +7,9 @@ from dataclasses import dataclass, fields
 from streamer.wire.units import FRAME_SECONDS
 
 VAD_CHOICES = ("silero", "energy", "off")  # StreamingConfig.vad; the detectors are in streamer.core.vad
+ENDPOINT_CHOICES = ("blank", "vad", "both")  # StreamingConfig.endpoint
 
-__all__ = ["FRAME_SECONDS", "VAD_CHOICES", "StreamingConfig"]
+__all__ = ["ENDPOINT_CHOICES", "FRAME_SECONDS", "VAD_CHOICES", "StreamingConfig"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,14 @@ class StreamingConfig:
     # count as blank, and the final pass decodes only the speech (streamer.core.vad).
     vad: str = "off"
     energy_threshold_db: float = -50.0  # vad="energy": a 32 ms frame at or above this level (dBFS RMS) is speech
+    # What ends a segment besides the blank run (``endpoint_blank_frames``), with a VAD on: "vad", once
+    # the VAD has heard ``endpoint_vad_frames`` of silence after the segment's speech; "both", only
+    # when the windows also show as many blank frames after their last letter; "blank", the blank
+    # run alone. Without a VAD only the blank run ends segments. By measurement (bench/bench_vad.py,
+    # docs/performance.md): with 0.5 s of VAD silence finals come 0.24 s sooner than on the blank run
+    # and split no more sentences at a hesitation; 0.3 s halves the wait but splits more of them.
+    endpoint: str = "vad"
+    endpoint_vad_frames: int = 25  # 0.5 s
     # Decode each ended segment once more, as offline decoding would, for its final: the windows' ids
     # alone left short sentences 1.5 CER points behind offline decoding (the model is bidirectional;
     # docs/performance.md). Partials come from the windows either way.
@@ -57,6 +66,10 @@ class StreamingConfig:
             raise ValueError(f"normalize must be 'running' or 'none', not {self.normalize!r}")
         if self.vad not in VAD_CHOICES:
             raise ValueError(f"vad must be one of {', '.join(VAD_CHOICES)}, not {self.vad!r}")
+        if self.endpoint not in ENDPOINT_CHOICES:
+            raise ValueError(f"endpoint must be one of {', '.join(ENDPOINT_CHOICES)}, not {self.endpoint!r}")
+        if self.endpoint_vad_frames < 1:
+            raise ValueError("endpoint_vad_frames must be at least 1 frame")
         if self.norm_seconds <= 0:
             raise ValueError("norm_seconds must be positive")
 

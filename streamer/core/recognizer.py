@@ -59,7 +59,7 @@ from model.vocab import Decoded
 from streamer.core.batch import FinalPassRequest, HopRequest, WindowBest, forward_final_passes, forward_hops
 from streamer.core.stitch import SegmentEnd, Stitcher, final_event, word_timings
 from streamer.core.config import StreamingConfig
-from streamer.core.vad import VoiceActivity, detector, listen
+from streamer.core.vad import VAD_FRAME_SAMPLES, VoiceActivity, detector, listen
 from streamer.wire.events import Event, Hypothesis, Partial
 from streamer.wire.units import FRAME_SAMPLES, SAMPLE_RATE
 
@@ -230,6 +230,9 @@ class Recognizer:
         self._samples = Newest(torch.zeros(2 * samples), samples) if c.final_pass else None
         found = detector(c)
         self.activity = VoiceActivity(found) if found is not None else None  # None: every hop runs the model
+        # Stream samples the VAD had judged when the last hop took its audio: the hop's decisions read
+        # no further, so they do not depend on how far ahead the VAD has heard (a server's VAD thread).
+        self._vad_until = 0
         self._resting = False  # the last hop skipped the model (silent)
         self._hop_audio: torch.Tensor | None = None  # the newest hop's normalized audio
         self._skipped: torch.Tensor | None = None  # the last silent hop's, whose conv features were not computed
@@ -295,8 +298,11 @@ class Recognizer:
         self._check_open()
         samples = as_audio(samples, "samples")
         if len(samples):
-            self._pending.append(samples.copy())
+            samples = samples.copy()
+            self._pending.append(samples)
             self._pending_samples += len(samples)
+            if self.activity is not None:  # the VAD may judge it at once (see hop_heard)
+                self.activity.take(samples)
         self._received += len(samples)
 
     def next_hop(self) -> HopRequest | None:
@@ -310,10 +316,24 @@ class Recognizer:
         block, self._raw = self._raw[:fresh], self._raw[fresh:]
         if self.activity is None:
             return HopRequest(self, torch.from_numpy(self._take_in(block)), gated=False)
-        self.activity.take(block)
+        self._vad_until = self.samples_recognized // VAD_FRAME_SAMPLES * VAD_FRAME_SAMPLES
         self.activity.forget_before(max(0, self._end - self._sample_frames - c.window_frames) * self._frame)
         self._hop_audio = torch.from_numpy(self._take_in(block))
         return HopRequest(self, self._hop_audio, gated=None)  # the VAD decides
+
+    @property
+    def hop_heard(self) -> bool:
+        """Whether the VAD has judged the audio of the next due hop (always True without a VAD): a
+        server runs its VAD on a thread of its own, and a hop waits for its decisions."""
+        if self.activity is None:
+            return True
+        hop_end = self.samples_recognized + self._hop_samples()
+        return self.activity.heard >= hop_end // VAD_FRAME_SAMPLES * VAD_FRAME_SAMPLES
+
+    @property
+    def unheard(self) -> bool:
+        """Whether the last hop's decisions need frames the VAD has not judged yet (``listen`` them)."""
+        return self.activity is not None and self.activity.heard < self._vad_until
 
     def listened(self) -> bool:
         """Whether the next hop skips the model (``silent``), once ``listen`` has judged its audio.
@@ -342,8 +362,8 @@ class Recognizer:
         commits (they were its lookahead), so blanks lose nothing. Always False without a VAD."""
         if self.activity is None:
             return False
-        if self.activity.speech_until() > self._end * self._frame:  # speech in the hop's new audio
-            return False
+        if self.activity.speech_within(self._end * self._frame, self._vad_until) is not None:
+            return False  # speech in the hop's new audio
         return not self.stitcher.has_speech(self.stitcher.tentative_ids)
 
     def window(self, new_features: torch.Tensor | None, earlier: torch.Tensor | None = None) -> torch.Tensor:
@@ -392,7 +412,37 @@ class Recognizer:
             ids, probs = [self.model.vocab.blank_id] * c.window_frames, [1.0] * c.window_frames
         else:
             ids, probs, window_start = best.ids, best.probs, window_start + best.skipped
-        return self._take(ids, probs, window_start, commit_until=self._end - c.lookahead_frames)
+        items = self._take(ids, probs, window_start, commit_until=self._end - c.lookahead_frames)
+        return items + self._end_on_speech_end()
+
+    def _end_on_speech_end(self) -> list[Event | PendingFinal]:
+        """End the segment where its speech ended, once the VAD has heard ``endpoint_vad_frames`` of
+        silence after it (``StreamingConfig.endpoint`` "vad"; "both": and the windows show as many
+        blank frames after their last letter). The cut lies that much silence after the speech, or
+        after the windows' last letter when that is later; the tentative frames before it are
+        committed now, as a blank run in the lookahead does (``Stitcher.pause_ahead``)."""
+        c, s = self.config, self.stitcher
+        if self.activity is None or c.endpoint == "blank":
+            return []
+        speech = self.activity.speech_within(s.start * self._frame, self._vad_until)
+        if speech is None or self._vad_until - speech[1] < c.endpoint_vad_frames * self._frame:
+            return []
+        frames = [*s.ids, *s.tentative_ids]  # the segment's frames up to the newest, from s.start
+        spoken = s.speech_end(frames)  # just after the windows' last letter
+        if not spoken or (c.endpoint == "both" and len(frames) - spoken < c.endpoint_vad_frames):
+            return []
+        cut = max(-(-speech[1] // self._frame) + c.endpoint_vad_frames - s.start, spoken)
+        cut = min(cut, len(frames))
+        events: list[Event | SegmentEnd] = []
+        if cut > len(s.ids):  # commit the tentative frames up to the cut
+            early = cut - len(s.ids)
+            tentative = s.tentative_ids[early:], s.tentative_probs[early:]
+            events += s.commit(s.tentative_ids[:early], s.tentative_probs[:early])
+            self._committed += early
+            s.set_tentative(*tentative)
+            if events:  # the blank run ended the segment within them
+                return self._to_pending(events)
+        return self._to_pending(events + s.end_at(cut, pause=True))
 
     def settle(self, items: list[Event | PendingFinal]) -> list[Event]:
         """The events of ``items`` with each ``PendingFinal`` decoded into its ``Final`` (through
@@ -490,12 +540,15 @@ class Recognizer:
         history = max(utterance, first - self.config.final_context_frames)
         start, end = max(0, min(first, history), self._end - self._sample_frames), self._end
         if self.activity is not None:  # only the speech, padded
-            speech = self.activity.speech_within(start * self._frame, end * self._frame + self._overlap)
+            heard = min(end * self._frame + self._overlap, self._vad_until)  # what the VAD had judged
+            speech = self.activity.speech_within(start * self._frame, heard)
             if speech is None:
                 start = end = first
             else:
-                start = max(start, speech[0] // self._frame - SPEECH_PAD_FRAMES)
-                end = min(end, -(-speech[1] // self._frame) + SPEECH_PAD_FRAMES)
+                lo = max(start, speech[0] // self._frame - SPEECH_PAD_FRAMES)
+                hi = min(end, -(-speech[1] // self._frame) + SPEECH_PAD_FRAMES)
+                more = min(end - hi, -(hi - lo) % FINAL_PASS_FRAMES_STEP)  # to a whole number of steps: later first
+                start, end = max(start, lo - (-(hi - lo) % FINAL_PASS_FRAMES_STEP - more)), hi + more
         lo, hi = max(first, start), min(stop, end)
         if lo >= hi:
             return FinalPassRequest(np.zeros(0, np.float32), 0, 0, before=stop - first)
@@ -509,7 +562,7 @@ class Recognizer:
         events = self._drain()
         self._gather()
         self._kv = None  # the flush appends frames outside the hops: the next hop recomputes its window
-        raw = self._raw
+        raw, zeros = self._raw, 0
         if pad_last_frame and len(raw):
             # Complete the last partial frame with zeros so no received sample is dropped.
             zeros = zeros_to_whole_frame(len(self._tail) + len(raw), self._frame, self._field)
@@ -518,8 +571,9 @@ class Recognizer:
         if new_frames:
             fresh = new_frames * self._frame + (self._overlap - len(self._tail))
             block, self._raw = raw[:fresh], raw[fresh:]
-            if self.activity is not None:
-                self.activity.take(block, whole=pad_last_frame)
+            if self.activity is not None:  # it has every received sample (push); the zeros complete them
+                self.activity.take(np.zeros(zeros, np.float32), whole=pad_last_frame)
+                self._vad_until = self.activity.taken // VAD_FRAME_SAMPLES * VAD_FRAME_SAMPLES
                 listen([self.activity])
             self._append(self._conv(self._take_in(block)))
         elif pad_last_frame:
@@ -660,6 +714,12 @@ def frame_sizes(model) -> tuple[int, int]:
 # or two early. With 0.3 s the finals of 70 short held-out sentences are those without the VAD; with
 # 0.2 s, 7 of them changed by a letter or two (bench/bench_vad.py, docs/performance.md).
 SPEECH_PAD_FRAMES = 15
+
+# With a VAD, a final pass's stretch of speech grows (into the audio around it) to a whole number of
+# these (0.5 s): the conv stack's first run at a new input length costs 5x a later one (oneDNN builds
+# its kernels per shape), and speech cut at any frame made nearly every final pass a new length; in a
+# server that doubled the final passes' cost (docs/performance.md).
+FINAL_PASS_FRAMES_STEP = 25
 
 # With the final pass, audio a finalize() in speech leaves after its cut (2 s): the words before the
 # cut were decoded with this much future, so the two segments say what the uncut one would have (a

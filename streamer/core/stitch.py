@@ -140,15 +140,17 @@ class Stitcher:
         self.tentative_ids, self.tentative_probs = [], []
         return self._end_segment(len(self.ids), pause=True)
 
-    def end_at(self, count: int, speech: bool | None = None) -> list[Event | SegmentEnd]:
-        """End the segment after its first ``count`` committed frames (``finalize``). The committed
-        frames after them start the next segment as they are, and the tentative ones stay
-        tentative, so the two segments say together what one would have said.
+    def end_at(self, count: int, speech: bool | None = None, pause: bool = False) -> list[Event | SegmentEnd]:
+        """End the segment after its first ``count`` committed frames (``finalize``, or a pause the
+        voice activity detector heard). The committed frames after them start the next segment as
+        they are, and the tentative ones stay tentative, so the two segments say together what one
+        would have said.
 
         ``speech``: whether those frames hold speech, when a final pass already said (its ids may
-        hold a letter where the windows' do not); default: the windows' ids decide."""
+        hold a letter where the windows' do not); default: the windows' ids decide. ``pause``: a
+        pause ended the segment, so the next one begins an utterance (no history before it)."""
         tentative = self.tentative_ids, self.tentative_probs
-        events = self._end_segment(count, speech=speech)
+        events = self._end_segment(count, pause=pause, speech=speech)
         self.set_tentative(*tentative)
         return events + self.partial()
 
@@ -206,6 +208,13 @@ class Stitcher:
         delimiters = [n for n, i in enumerate(self.ids[:last]) if i == self.vocab.delimiter_id]
         before = [n for n in letters if delimiters and n < delimiters[-1]]
         return before[-1] + 1 if before else 0
+
+    def speech_end(self, ids: Sequence[int]) -> int:
+        """The index in ``ids`` just after their last letter (0: none)."""
+        for n in range(len(ids), 0, -1):
+            if ids[n - 1] not in self._silent:
+                return n
+        return 0
 
     def has_speech(self, ids: Sequence[int] | None = None) -> bool:
         """Whether ``ids`` (default: the committed frames of the segment) hold a letter."""

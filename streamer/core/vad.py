@@ -6,6 +6,10 @@ by every stream of a process and keeps nothing of them; each stream's state (the
 recurrent state, the samples short of a frame, the speech it heard) is a ``VoiceActivity`` that the
 stream owns. ``listen`` runs the detector for many streams at once, one batched call per 32 ms frame.
 
+A stream's samples may be handed in (``VoiceActivity.take``) on one thread while another judges them
+(a server's VAD thread): samples queue in an inbox until a ``listen`` collects them, and one
+``listen`` at a time judges (a lock), so a stream's frames are judged once, in order, with its state.
+
 Frames are cut from the stream's own samples at fixed positions (every ``VAD_FRAME_SAMPLES`` from
 its start), never from the blocks that happen to arrive, so any chunking of the same audio hears
 the same speech.
@@ -14,7 +18,9 @@ the same speech.
 from __future__ import annotations
 
 import importlib.util
+import threading
 from abc import ABC, abstractmethod
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -136,22 +142,43 @@ class VoiceActivity:
     """One stream's voice activity: its detector's state, the samples short of a frame, and the
     stretches of speech heard, in stream samples.
 
-    ``take`` buffers raw samples; ``listen`` runs the detector on the whole frames among them.
+    ``take`` queues raw samples (from any thread); ``listen`` runs the detector on the whole frames
+    among them. Readers pass the sample up to which they read (``until``): a stream's decisions at a
+    given point of it must not change when the detector has already heard further.
     """
 
     def __init__(self, detector: SpeechDetector) -> None:
         self.detector = detector
         self.state = detector.initial_state()
         self._context = np.zeros(detector.context_samples, np.float32)
-        self._buffer = np.zeros(0, np.float32)  # samples not yet in a frame
+        self._inbox: deque[np.ndarray] = deque()  # blocks taken, not yet collected by a listen
+        self._buffer = np.zeros(0, np.float32)  # collected samples not yet in a frame
+        self.taken = 0  # stream samples handed to ``take`` (zeros completing the last frame included)
         self.heard = 0  # stream samples the detector has judged
         self.speaking = False
         self.spans: list[list[int]] = []  # [start, stop) of each stretch of speech; an open one grows
         self.judged_frames = 0  # frames judged since the stream began (what the detector cost)
 
+    def take(self, samples: np.ndarray, whole: bool = False) -> None:
+        """Queue raw samples of the stream, in order; ``whole``: the stream ends with them, so zeros
+        complete its last frame."""
+        if whole and (self.taken + len(samples)) % VAD_FRAME_SAMPLES:
+            zeros = VAD_FRAME_SAMPLES - (self.taken + len(samples)) % VAD_FRAME_SAMPLES
+            samples = np.concatenate([samples, np.zeros(zeros, np.float32)])
+        if len(samples):
+            self._inbox.append(samples)
+            self.taken += len(samples)
+
+    def unheard(self) -> int:
+        """Whole frames taken and not yet judged."""
+        return self.taken // VAD_FRAME_SAMPLES - self.heard // VAD_FRAME_SAMPLES
+
     def take_frames(self) -> np.ndarray:
-        """The whole frames buffered, each with the context before it ``[frames, context + VAD_FRAME_SAMPLES]``;
-        they leave the buffer (``judged`` takes their results in order)."""
+        """The whole frames taken, each with the context before it ``[frames, context + VAD_FRAME_SAMPLES]``;
+        they leave the buffer (``judged`` takes their results in order). Call within ``listen``."""
+        blocks = [self._inbox.popleft() for _ in range(len(self._inbox))]
+        if blocks:
+            self._buffer = np.concatenate([self._buffer, *blocks])
         count = len(self._buffer) // VAD_FRAME_SAMPLES
         size = len(self._context) + VAD_FRAME_SAMPLES
         if not count:
@@ -162,19 +189,11 @@ class VoiceActivity:
             self._context = taken[len(taken) - len(self._context) :].copy()
         return np.lib.stride_tricks.sliding_window_view(taken, size)[::VAD_FRAME_SAMPLES][:count]
 
-    def take(self, samples: np.ndarray, whole: bool = False) -> None:
-        """Buffer raw samples of the stream, in order; ``whole``: the stream ends with them, so zeros
-        complete its last frame."""
-        self._buffer = np.concatenate([self._buffer, samples])
-        if whole and len(self._buffer) % VAD_FRAME_SAMPLES:
-            zeros = VAD_FRAME_SAMPLES - len(self._buffer) % VAD_FRAME_SAMPLES
-            self._buffer = np.concatenate([self._buffer, np.zeros(zeros, np.float32)])
-
     def judged(self, probability: float, state: Any) -> None:
         """The speech probability of the next frame ``take_frames`` gave, and the detector's state after it."""
         self.state = state
         self.judged_frames += 1
-        start, self.heard = self.heard, self.heard + VAD_FRAME_SAMPLES
+        start, heard = self.heard, self.heard + VAD_FRAME_SAMPLES
         if self.speaking:
             self.speaking = probability >= SPEECH_OFF
         else:
@@ -182,33 +201,39 @@ class VoiceActivity:
             if self.speaking:
                 self.spans.append([start, start])
         if self.speaking:
-            self.spans[-1][1] = self.heard
-
-    def speech_until(self) -> int:
-        """The stream sample just after the last speech heard (-inf as an int: none yet)."""
-        return self.spans[-1][1] if self.spans else -(1 << 62)
+            self.spans[-1][1] = heard
+        self.heard = heard  # last: a reader that sees it sees the spans up to it
 
     def speech_within(self, start: int, stop: int) -> tuple[int, int] | None:
         """The first and last speech sample (stop exclusive) heard in ``[start, stop)``, or None."""
-        inside = [(max(a, start), min(b, stop)) for a, b in self.spans if a < stop and b > start]
+        inside = [(max(a, start), min(b, stop)) for a, b in list(self.spans) if a < stop and b > start]
         return (inside[0][0], inside[-1][1]) if inside else None
 
     def forget_before(self, sample: int) -> None:
         """Drop the stretches of speech that ended before ``sample`` (nothing will ask about them), all
-        but the last (``speech_until`` reads it)."""
+        but the last."""
         while len(self.spans) > 1 and self.spans[0][1] < sample:
             self.spans.pop(0)
 
 
+_JUDGING = threading.Lock()  # one listen at a time: a stream's frames are judged once and in order
+
+
 def listen(activities: list[VoiceActivity]) -> None:
     """Judge every whole frame buffered in ``activities`` (one per stream), batched across the
-    streams of each detector: one call per frame position, with the streams that have that frame."""
+    streams of each detector: one call per frame position, with the streams that have that frame.
+    Safe to call from several threads (one judges at a time)."""
+    with _JUDGING:
+        _listen(activities)
+
+
+def _listen(activities: list[VoiceActivity]) -> None:
     groups: dict[int, list[VoiceActivity]] = {}
     for activity in activities:
         groups.setdefault(id(activity.detector), []).append(activity)
     for group in groups.values():
         frames = [activity.take_frames() for activity in group]  # each [frames, context + 512]
-        for t in range(max(len(f) for f in frames)):
+        for t in range(max(len(f) for f in frames)):  # (0 frames: no call)
             rows = [i for i, f in enumerate(frames) if t < len(f)]
             batch = np.stack([frames[i][t] for i in rows])  # [streams, context + 512]
             probs, states = group[0].detector.probabilities(batch, [group[i].state for i in rows])

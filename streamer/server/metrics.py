@@ -49,7 +49,7 @@ class Metrics:
         self.rejected: dict[str, int] = {}  # reason -> handshakes refused
         self.errors: dict[str, int] = {}  # error code -> error events sent
         self.audio_seconds = 0.0
-        self.vad_seconds = 0.0  # inference thread time in the voice activity detector
+        self.vad_seconds = 0.0  # time in the voice activity detector (its thread; the inference thread at closes)
         self.vad_frames = 0  # 32 ms frames it judged
         self.silent_windows = 0  # hops it let skip the model
         self.batch_size = Histogram((1, 2, 4, 8, 16, 32, 64, 128))
@@ -95,7 +95,7 @@ class Metrics:
                 f"# HELP {p}_audio_seconds_total Seconds of audio received.",
                 f"# TYPE {p}_audio_seconds_total counter",
                 f"{p}_audio_seconds_total {self.audio_seconds:.3f}",
-                f"# HELP {p}_vad_seconds_total Inference thread time spent detecting voice activity.",
+                f"# HELP {p}_vad_seconds_total CPU time the voice activity detector took (its thread, and the inference thread at stream closes).",
                 f"# TYPE {p}_vad_seconds_total counter",
                 f"{p}_vad_seconds_total {self.vad_seconds:.6f}",
                 f"# HELP {p}_vad_frames_total 32 ms frames of audio the voice activity detector judged.",

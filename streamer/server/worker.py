@@ -38,6 +38,14 @@ even once the load falls. Every ``TRIM_SECONDS`` the worker hands it back (``mal
 milliseconds, between rounds, and once more when it falls idle after work), so resident memory
 follows the memory in use.
 
+Voice activity. With a VAD (``StreamingConfig.vad``) the worker hands the streams whose audio it
+pushed in a round to the server's VAD thread (``streamer.server.listener.Listener``) as one batch; a
+stream's hop waits until the VAD has judged its audio. With the model on a GPU the other streams'
+hops and the final passes run meanwhile and the VAD thread wakes the worker after each batch; with
+the model on the CPU the worker waits for the batch (the model's threads hold every core: its hops
+ran 15% slower beside the VAD thread). The worker itself only reads the decisions (and judges a stream's last
+frame when it closes).
+
 ``streamer.server.feed.Feed`` is the loop's side of one stream.
 """
 
@@ -76,6 +84,7 @@ AHEAD_HOPS = 1  # hops of streams that are ahead per round while a live stream i
 AHEAD_MAX_WAIT = 0.5  # seconds streams that are ahead wait at most for a round of their own
 HOLD_MARGIN = 0.003  # seconds: a backlog batch must end this long before a live hop is expected
 HOLD_SLACK = 0.015  # seconds a live stream's audio may come late and still be waited for
+LISTEN_WAIT = 1.0  # seconds the worker sleeps at most while every due hop waits for the VAD thread
 FINAL_ROUND_SECONDS = 0.05  # estimated final-pass work per round beyond the oldest stream's (live hops wait for it)
 
 
@@ -116,6 +125,7 @@ class Stream:
 
 
 _STOP = object()
+_HEARD = object()  # the VAD thread judged a batch: hops waiting for it may be due
 
 
 class InferenceWorker:
@@ -158,6 +168,12 @@ class InferenceWorker:
         self._final_cost = 0.01  # worker thread only: seconds one final pass takes (running mean)
         self._trimmed_at = time.monotonic()  # worker thread only: when the C heap's free memory was last returned
         self._untrimmed = False  # worker thread only: work ran since then
+        self._listener: Any = None  # the VAD thread (streamer.server.listener.Listener), with a VAD
+        self._listening: set[Stream] = set()  # worker thread only: streams whose due hop waits for the VAD
+        # Whether the model's work goes on while the VAD thread judges (a GPU model: the CPU is free
+        # beside it); on the CPU the worker waits for the VAD's decisions instead, as the model's
+        # threads take every core and run slower beside a third busy thread. Set once the model is loaded.
+        self.vad_beside = False
         self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.loaded: asyncio.Future[None] | None = None  # resolves on the loop once the model is loaded
@@ -194,10 +210,12 @@ class InferenceWorker:
         self._queue.put((stream, None))
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the thread after its current batch."""
+        """Stop the thread after its current batch (and the VAD thread)."""
         self._queue.put(_STOP)
         if self._thread.is_alive():
             self._thread.join(timeout)
+        if self._listener is not None:
+            self._listener.stop(timeout)
 
     # ----- the worker thread ---------------------------------------------------------------------
 
@@ -208,6 +226,12 @@ class InferenceWorker:
             from streamer.core.engine import BatchEngine
 
             self.engine = BatchEngine(self.model, self.max_batch)
+            if self.config.vad != "off":
+                from streamer.server.listener import Listener
+
+                self.vad_beside = self.model.device.type != "cpu"
+                self._listener = Listener(self._heard, self.metrics)
+                self._listener.start()
         except Exception as e:  # reported on the loop; the server decides what to do
             log.error("could not load the model: %s", e)
             self._call_soon(_settle, self.loaded, None, e)
@@ -220,6 +244,8 @@ class InferenceWorker:
                 wait = None  # idle
                 if self._untrimmed:  # idle after work: wake once more to hand back what the work freed
                     idle_until = self._trimmed_at + TRIM_SECONDS
+            elif not self._finals and all(s in self._listening for s in self._streams if s.jobs or s.pushed):
+                wait = LISTEN_WAIT  # every due hop waits for the VAD thread, which wakes the worker
             elif self._hold_until is not None:
                 wait = max(0.0, self._hold_until - time.monotonic())  # a live hop is expected
             else:
@@ -229,6 +255,10 @@ class InferenceWorker:
             self._untrimmed = self._untrimmed or bool(self._streams)
             self._round()
             self._trim_memory()
+
+    def _heard(self, streams: list[Stream], error: Exception | None) -> None:
+        """On the VAD thread: its batch of ``streams`` is judged (``error``: it failed them); wake the worker."""
+        self._queue.put((_HEARD, streams, error))
 
     def _trim_memory(self) -> None:
         """Every ``TRIM_SECONDS``, give the C heap's free memory back to the system (glibc only)."""
@@ -265,6 +295,13 @@ class InferenceWorker:
         for item in items:
             if item is _STOP:
                 return False
+            if item[0] is _HEARD:  # the VAD thread's batch: its streams' hops may run
+                _, streams, error = item
+                self._listening.difference_update(streams)
+                for stream in streams if error is not None else ():
+                    if stream in self._streams:
+                        self._fail(stream, error)
+                continue
             stream, job = item
             if job is None or stream.gone:
                 self._forget(stream)
@@ -291,8 +328,9 @@ class InferenceWorker:
     def _round(self) -> None:
         """Push waiting audio, then run one due hop of every live stream and of a few streams ahead of
         real time (all of them when no live stream is open), in batches of ``max_batch``."""
-        for stream in list(self._streams):
-            self._guard(stream, self._advance, stream)
+        pushed = [stream for stream in list(self._streams) if self._guard(stream, self._advance, stream)]
+        if self._listener is not None and pushed:
+            self._listener.hear(pushed)  # in one batch: the detector's calls cost the same for 1 stream or 30
         self._rounds += 1
         now = time.monotonic()
         self._hold_until = None
@@ -311,6 +349,12 @@ class InferenceWorker:
         for stream in list(self._streams):
             if not stream.pushed or stream in waiting:
                 continue
+            if stream.recognizer.samples_to_next_hop == 0 and not stream.recognizer.hop_heard and not self.vad_beside:
+                self._listener.wait(LISTEN_WAIT)  # the cores are the model's: let the VAD have them first
+            if stream.recognizer.samples_to_next_hop == 0 and not stream.recognizer.hop_heard:
+                self._listening.add(stream)  # its hop waits for the VAD thread's decisions
+                continue
+            self._listening.discard(stream)
             request = self._guard(stream, stream.recognizer.next_hop)
             if request is None:  # all its audio is recognized: its jobs are done
                 if stream in self._streams:
@@ -350,8 +394,10 @@ class InferenceWorker:
             return []
         return turn
 
-    def _advance(self, stream: Stream) -> None:
-        """Push the stream's leading audio jobs; run a finalize/close once the audio before it is done."""
+    def _advance(self, stream: Stream) -> bool:
+        """Push the stream's leading audio jobs; run a finalize/close once the audio before it is done.
+        Returns whether it pushed audio into the stream's recognizer, which is still open."""
+        pushed = False
         while stream.jobs:
             job = stream.jobs[0]
             if job.kind == "audio":
@@ -359,15 +405,17 @@ class InferenceWorker:
                 job.until = stream.recognizer.samples_received
                 stream.live_at, stream.message_samples = job.live_at, len(job.samples)
                 stream.pushed.append(stream.jobs.popleft())
+                pushed = True
                 continue
             if stream.pushed or stream.held:
-                return  # a control job waits until every hop of the audio before it has run, and its finals
+                break  # a control job waits until every hop of the audio before it has run, and its finals
             events = stream.recognizer.finalize() if job.kind == "finalize" else stream.recognizer.close()
             stream.jobs.popleft()  # only now: if that raised, the failure settles the job with the others
             self._post(stream, events, [job])
             if job.kind == "close":
                 self._forget(stream)
-                return
+                return False
+        return pushed
 
     def _run_hops(self, requests: list, by_recognizer: dict) -> None:
         """Run the hops of ``requests`` in batches of ``max_batch``. A stream whose hop ended a segment
@@ -473,6 +521,7 @@ class InferenceWorker:
         """
         if stream in self._streams:
             self._streams.remove(stream)
+        self._listening.discard(stream)
         if stream.held:
             self._finals.remove(stream)
         stream.jobs.clear()
