@@ -8,9 +8,9 @@ GPU server, the GPU's driver) only reads the decisions: a hop waits until the VA
 audio (``Recognizer.hop_heard``), and this thread wakes the inference thread after each batch.
 
 Each detector call has a fixed cost (a stream alone costs 4.7 ms per audio second, one of 32 in a
-call 1.4 ms), so the batch decides what the VAD costs: judged for each round's due hops alone (1-13 streams a call) it cost 2.6 ms per stream per
-audio second in a server, as much as the demo model's hops it saved; every stream pushed in a round,
-2.0 ms (docs/performance.md).
+call 1.4 ms), so the batch decides what the VAD costs in a server: judging each round's due hops
+alone (1-13 streams a call) costs 2.6 ms per stream per audio second, as much as the demo model's
+hops it saves; judging every stream pushed in a round, as here, 2.0 ms (docs/performance.md).
 """
 
 from __future__ import annotations
