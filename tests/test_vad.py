@@ -187,3 +187,8 @@ def test_the_command_line_takes_vad(capsys, tmp_path):
         main(["transcribe", str(noise), "--model", "demo", "--vad", "loud"])
     assert exit_.value.code == 2
     assert "silero" in capsys.readouterr().err
+    # the VAD's endpoint: its silence and what ends a sentence; a silence under a frame names the option
+    options = ["--vad", "silero", "--live", "--vad-endpoint", "both", "--vad-silence", "0.3"]
+    assert main(["transcribe", str(noise), "--model", "demo", *options]) == 0
+    assert main(["transcribe", str(noise), "--model", "demo", "--vad", "silero", "--vad-silence", "0"]) == 2
+    assert "--vad-silence must be at least 1 frame" in capsys.readouterr().err

@@ -11,6 +11,7 @@ __all__ = ["streaming_config"]
 OPTION_OF_FIELD = {  # StreamingConfig's errors name its fields; the user typed these options
     "hop_frames": "--hop", "lookahead_frames": "--lookahead",
     "left_context_frames": "--left-context", "endpoint_blank_frames": "--endpoint-silence",
+    "endpoint_vad_frames": "--vad-silence", "endpoint": "--vad-endpoint",
 }  # fmt: skip
 
 
@@ -24,7 +25,9 @@ def streaming_config(args: argparse.Namespace) -> StreamingConfig:
         return StreamingConfig.from_seconds(
             hop=getattr(args, "hop", None), lookahead=getattr(args, "lookahead", None),
             left_context=getattr(args, "left_context", None), endpoint_silence=getattr(args, "endpoint_silence", None),
+            vad_silence=getattr(args, "vad_silence", None),
             **{name: value for name in ("final_pass", "kv_cache", "vad") if (value := getattr(args, name, None)) is not None},
+            **({"endpoint": value} if (value := getattr(args, "vad_endpoint", None)) is not None else {}),
         )  # fmt: skip
     except ValueError as e:
         message = str(e)

@@ -33,7 +33,7 @@ from streamer.cli.common import (
 from streamer.cli.listen import run_devices, run_mic
 from streamer.cli.mic import QUEUE_SECONDS
 from streamer.cli.transcribe import PROGRESS_MIN_SECONDS, STDIN, run_transcribe
-from streamer.core.config import FRAME_SECONDS, VAD_CHOICES, StreamingConfig
+from streamer.core.config import ENDPOINT_CHOICES, FRAME_SECONDS, VAD_CHOICES, StreamingConfig
 from streamer.wire.units import MAX_CAPTURE_CHANNELS
 
 __all__ = ["build_parser", "main"]
@@ -305,6 +305,17 @@ def _add_streaming_options(parser: argparse.ArgumentParser) -> None:
         "and a sentence's final pass decodes only its speech. silero: the silero-vad network (tells speech from "
         f"noise and music); energy: a level threshold ({DEFAULTS.energy_threshold_db:g} dBFS); off: every window "
         f"runs the model (default: {DEFAULTS.vad}; measured: {FIGURES})",
+    )  # fmt: skip
+    group.add_argument(
+        "--vad-endpoint", choices=ENDPOINT_CHOICES, default=None,
+        help="with a VAD, what else ends a sentence besides --endpoint-silence of blank frames: vad, the VAD "
+        "hearing --vad-silence of silence after its speech; both, that and as many blank frames after the last "
+        f"letter; blank, nothing else (default: {DEFAULTS.endpoint})",
+    )  # fmt: skip
+    group.add_argument(
+        "--vad-silence", type=_seconds, metavar="S",
+        help="with a VAD, the silence after speech that ends a sentence (--vad-endpoint vad or both; default: "
+        f"{round(DEFAULTS.endpoint_vad_frames * FRAME_SECONDS, 2)})",
     )  # fmt: skip
 
 

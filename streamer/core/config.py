@@ -86,12 +86,13 @@ class StreamingConfig:
     @classmethod
     def from_seconds(
         cls, hop: float | None = None, lookahead: float | None = None, left_context: float | None = None,
-        endpoint_silence: float | None = None, **other,
+        endpoint_silence: float | None = None, vad_silence: float | None = None, **other,
     ) -> StreamingConfig:
         """Build from seconds (as the CLI takes them), rounded to whole frames."""
         given = {
             "hop_frames": hop, "lookahead_frames": lookahead,
             "left_context_frames": left_context, "endpoint_blank_frames": endpoint_silence,
+            "endpoint_vad_frames": vad_silence,
         }  # fmt: skip
         for name, seconds in given.items():
             if seconds is not None:
