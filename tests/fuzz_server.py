@@ -24,6 +24,13 @@ WEIRD_NUMBERS = ["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "3e38", "1e3
                  "99999999999999999999999", "true", "null", '"16000"', "[]", "{}", "[16000]"]  # fmt: skip
 WEIRD_STRINGS = ['"pcm_s16le"', '"pcm_f32le"', '"mp3"', '""', "[]", "{}", "null", "1", '"\\ud800"', '"\\u0000"',
                  '"' + "x" * 300 + '"']  # fmt: skip
+# The decoder's fields of a config: hotwords (native), a phrase list and n-best (Vosk); some well formed.
+WEIRD_HOTWORDS = ['[{"phrase":"Kowalczyk","boost":2.5}]', '[{"phrase":"New York"},{"phrase":"Nguyen","boost":10}]',
+                  '"Kowalczyk"', '[{"boost":2}]', '[{"phrase":"R2D2"}]', '[{"phrase":"' + "A" * 101 + '"}]',
+                  '[' + ",".join(['{"phrase":"A"}'] * 501) + ']'] + [
+    '[{"phrase":' + w + "}]" for w in WEIRD_STRINGS] + ['[{"phrase":"Ravindra","boost":' + n + "}]" for n in WEIRD_NUMBERS]  # fmt: skip
+WEIRD_PHRASES = ['["call mom","open the door","[unk]"]', '["open the door"]', "[]", "[1,2]", '"open the door"',
+                 "[" + ",".join(['"x"'] * 1001) + "]", '["' + "a" * 101 + '"]', '["\\ud800"]', '["R2D2"]', "null"]  # fmt: skip
 DOCUMENTED_CLOSES = {1000, 1001, 1007, 1008, 1009, 1013, 4001, 4002, 4008}
 PARSE_KINDS = {"deep_json", "weird_config", "weird_auth", "huge_float_audio"}  # the wire layer's cases
 OVERSIZE_KINDS = {"oversize_frame", "oversize_fragments"}  # the websocket layer closes these with 1009
@@ -71,8 +78,11 @@ def message(rng: random.Random, vosk: bool, max_bytes: int) -> tuple[str, str | 
         opener, closer = rng.choice([("[", "]"), ('{"a":', "}")])
         return "deep_json", opener * depth + "1" + closer * depth
     if roll < 0.65:
-        keys = ["sample_rate", "channels"] if vosk else ["sample_rate", "channels", "encoding"]
-        fields = {k: rng.choice(WEIRD_STRINGS if k == "encoding" else WEIRD_NUMBERS) for k in rng.sample(keys, 1)}
+        keys = ["sample_rate", "channels", "phrase_list", "max_alternatives", "words"] if vosk else [
+            "sample_rate", "channels", "encoding", "hotwords"]  # fmt: skip
+        choices = {"encoding": WEIRD_STRINGS, "hotwords": WEIRD_HOTWORDS, "phrase_list": WEIRD_PHRASES,
+                   "words": WEIRD_STRINGS + WEIRD_NUMBERS}  # fmt: skip
+        fields = {k: rng.choice(choices.get(k, WEIRD_NUMBERS)) for k in rng.sample(keys, 1)}
         body = ",".join(f'"{k}":{v}' for k, v in fields.items())
         return "weird_config", ('{"config":{' + body + "}}") if vosk else ('{"type":"config",' + body + "}")
     if roll < 0.70:
