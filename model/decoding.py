@@ -40,12 +40,12 @@ from model.lm import LanguageModel
 from model.vocab import Decoded, Vocabulary
 
 __all__ = [
-    "Alternative",
     "DEFAULT_BEAM_SIZE",
     "DEFAULT_BOOST",
     "MAX_BOOST",
     "MAX_HOTWORDS",
     "MAX_HOTWORD_CHARS",
+    "Alternative",
     "BeamSearchDecoder",
     "Decoder",
     "GreedyDecoder",

@@ -14,6 +14,7 @@ is spotted once per span; overlapping candidates go to the one with the lowest c
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -262,7 +263,7 @@ def _decode_segments(vocab: Vocabulary, path: np.ndarray, probs: np.ndarray, off
     cuts = sorted({0, len(path), *[c for s, e in spans for c in (s, e + 1)]})
     chars: list[CharSpan] = []
     words: list[WordSpan] = []
-    for a, b in zip(cuts, cuts[1:]):
+    for a, b in itertools.pairwise(cuts):
         part = vocab.decode_frames(path[a:b].tolist(), probs[a:b].tolist(), offset + a)
         chars += part.chars
         words += part.words

@@ -17,7 +17,15 @@ from test_cli import assert_no_traceback, run
 from test_server import final_texts, running_server, stream_clip, url
 
 from model import load_model, transcribe
-from model.decoding import DEFAULT_BOOST, MAX_HOTWORDS, BeamSearchDecoder, GreedyDecoder, Hotword, check_hotwords, parse_hotword
+from model.decoding import (
+    DEFAULT_BOOST,
+    MAX_HOTWORDS,
+    BeamSearchDecoder,
+    GreedyDecoder,
+    Hotword,
+    check_hotwords,
+    parse_hotword,
+)
 from model.lm import DEMO_LM_DIR, load_language_model
 from model.loading import DEMO_MODEL_DIR
 from streamer import Recognizer
