@@ -168,9 +168,10 @@ class HotwordDecoder(Decoder):
     def alternatives(self, logits: torch.Tensor, n: int, offset: int = 0) -> list[Alternative]:
         """The base decoder's hypotheses, each with the hotwords put in (distinct texts, best first)."""
         log_probs = _log_probs(logits)
+        spots = self.spotter.spots(log_probs)  # the same frames for every hypothesis: searched once
         out: dict[str, Alternative] = {}
         for alternative in self.base.alternatives(logits, n, offset):
-            decoded = self.spotter.apply(alternative.decoded, log_probs, offset)
+            decoded = self.spotter.place(alternative.decoded, spots, log_probs, offset)
             out.setdefault(decoded.text, Alternative(decoded, alternative.score))
         return list(out.values())
 

@@ -217,13 +217,17 @@ class HotwordSpotter:
 
     def apply(self, decoded: Decoded, log_probs: np.ndarray, offset: int = 0) -> Decoded:
         """``decoded`` (of ``log_probs``' frames, spans from ``offset``) with the hotwords spotted in
-        those frames in place of what it heard there.
+        those frames in place of what it heard there (``spots``, then ``place``)."""
+        return self.place(decoded, self.spots(log_probs), log_probs, offset)
+
+    def place(self, decoded: Decoded, spots: list[Spot], log_probs: np.ndarray, offset: int = 0) -> Decoded:
+        """``decoded`` with ``spots`` (``spots(log_probs)``: one search serves every decoding of the
+        same frames, as an n-best list's) in place of what it heard there.
 
         A word the spot cuts keeps its part outside the spot as a word of its own when that part has
         at least ``KEPT_PART_CHARS`` characters (ABOUTHEBAN ETRTHY -> ABOUT ABERNATHY); a shorter part
         is taken in by the hotword, aligned again over the spot and that part together.
         """
-        spots = self.spots(log_probs)
         path = np.array(decoded.frame_ids, dtype=np.int64)
         if not spots or len(path) != len(log_probs):
             return decoded
