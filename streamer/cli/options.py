@@ -13,6 +13,7 @@ OPTION_OF_FIELD = {  # StreamingConfig's errors name its fields; the user typed 
     "left_context_frames": "--left-context", "endpoint_blank_frames": "--endpoint-silence",
     "endpoint_vad_frames": "--vad-silence", "endpoint": "--vad-endpoint",
 }  # fmt: skip
+VALUE_FIELDS = {"final_pass": "final_pass", "kv_cache": "kv_cache", "vad": "vad", "vad_endpoint": "endpoint"}  # options taken as given (not seconds): argparse dest -> StreamingConfig field
 
 
 def streaming_config(args: argparse.Namespace) -> StreamingConfig:
@@ -26,8 +27,7 @@ def streaming_config(args: argparse.Namespace) -> StreamingConfig:
             hop=getattr(args, "hop", None), lookahead=getattr(args, "lookahead", None),
             left_context=getattr(args, "left_context", None), endpoint_silence=getattr(args, "endpoint_silence", None),
             vad_silence=getattr(args, "vad_silence", None),
-            **{name: value for name in ("final_pass", "kv_cache", "vad") if (value := getattr(args, name, None)) is not None},
-            **({"endpoint": value} if (value := getattr(args, "vad_endpoint", None)) is not None else {}),
+            **{field: value for option, field in VALUE_FIELDS.items() if (value := getattr(args, option, None)) is not None},
         )  # fmt: skip
     except ValueError as e:
         message = str(e)

@@ -266,6 +266,7 @@ def _add_streaming_options(parser: argparse.ArgumentParser) -> None:
     defaults = {
         "hop": DEFAULTS.hop_frames, "lookahead": DEFAULTS.lookahead_frames,
         "left_context": DEFAULTS.left_context_frames, "endpoint_silence": DEFAULTS.endpoint_blank_frames,
+        "vad_silence": DEFAULTS.endpoint_vad_frames,
     }  # fmt: skip
     shown = {name: round(frames * FRAME_SECONDS, 2) for name, frames in defaults.items()}
     history = round(DEFAULTS.final_context_frames * FRAME_SECONDS, 2)
@@ -315,7 +316,7 @@ def _add_streaming_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--vad-silence", type=_seconds, metavar="S",
         help="with a VAD, the silence after speech that ends a sentence (--vad-endpoint vad or both; default: "
-        f"{round(DEFAULTS.endpoint_vad_frames * FRAME_SECONDS, 2)})",
+        f"{shown['vad_silence']})",
     )  # fmt: skip
 
 
