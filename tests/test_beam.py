@@ -143,6 +143,63 @@ def test_the_spotter_finds_the_cheapest_span_exactly():
                 assert -spotter._align(loss[first[h, end] : end + 1], h)[1] == pytest.approx(expected, abs=1e-6)
 
 
+def heard(vocab, spelling: str, sure: float = 0.9, second: dict[int, str] | None = None) -> np.ndarray:
+    """Log-probabilities of frames in which a model heard ``spelling`` (``|`` a word break): each
+    character on one frame at ``sure`` and a blank after it; ``second`` gives the character at some
+    positions a runner-up at a tenth of the rest."""
+    frames = []
+    for i, char in enumerate(spelling):
+        for token in (vocab.ids[char], vocab.blank_id):
+            row = np.full(len(vocab), (1 - sure) / (len(vocab) - 1))
+            row[token] = sure
+            if token != vocab.blank_id and second and i in second:
+                row[vocab.ids[second[i]]] = (1 - sure) / 2
+            frames.append(row / row.sum())
+    return np.log(np.array(frames))
+
+
+def spotted(vocab, log_probs: np.ndarray, hotwords: list[Hotword], **settings) -> str:
+    from model.hotwords import HotwordSpotter
+
+    spotter = HotwordSpotter(check_hotwords(hotwords, vocab), vocab, **settings)
+    greedy = vocab.decode_frames(log_probs.argmax(axis=1).tolist())
+    return spotter.apply(greedy, log_probs).text
+
+
+def test_a_name_heard_as_two_words_is_one_hotword():
+    """A model that splits a name it does not know into two words (THIBO DEAUX) still gets it as one
+    hotword: a word break inside a hotword costs little more than a blank would."""
+    from model.vocab import Vocabulary
+
+    vocab = Vocabulary.librispeech()
+    log_probs = heard(vocab, "WE|MET|THIBO|DEAUX|TODAY|", sure=0.999)
+    name = [Hotword("Thibodeaux", 1.0)]  # may cost 10 nats: a surely heard break alone costs more
+    assert spotted(vocab, log_probs, []) == "WE MET THIBO DEAUX TODAY"
+    assert spotted(vocab, log_probs, name) == "WE MET THIBODEAUX TODAY"
+    assert spotted(vocab, log_probs, name, word_break_cost=float("inf")) == "WE MET THIBO DEAUX TODAY"
+
+
+def test_of_two_hotwords_on_the_same_frames_the_one_further_below_its_allowance_wins():
+    """Where a long hotword fits and a short one inside it fits a little better per character, the long
+    one is placed: it explains more of what was heard (as a per-character bonus would decide)."""
+    from model.vocab import Vocabulary
+
+    vocab = Vocabulary.librispeech()
+    log_probs = heard(vocab, "ABOUT|MYTOCHONDRIA|", second={7: "I"})  # Y heard, I the runner-up
+    hotwords = [Hotword("CHOND"), Hotword("MITOCHONDRIA")]
+    assert spotted(vocab, log_probs, hotwords) == "ABOUT MITOCHONDRIA"
+
+
+def test_a_hotword_leaves_a_clearly_heard_fragment_of_a_word_it_cuts():
+    """A hotword that cuts a word keeps the word's short outside part as a word of its own where the
+    hotword does not fit over it (a clearly heard letter), instead of being dropped."""
+    from model.vocab import Vocabulary
+
+    vocab = Vocabulary.librispeech()
+    log_probs = heard(vocab, "TO|QZANSIBAR|", sure=0.999, second={4: "Z"})
+    assert spotted(vocab, log_probs, [Hotword("ZANZIBAR")]) == "TO Q ZANZIBAR"
+
+
 def test_hotwords_change_nothing_where_they_are_not_spoken(demo, long_speech, lm):
     """Sentences without any hotword decode to the same text with a hundred unrelated hotwords loaded."""
     audio = long_speech[0]
