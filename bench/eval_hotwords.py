@@ -31,6 +31,7 @@ from eval_demo_model import load_with_voices  # noqa: E402
 
 from model import load_model  # noqa: E402
 from model.decoding import BeamSearchDecoder, GreedyDecoder, Hotword  # noqa: E402
+from model.hotwords import HotwordSpotter, check_hotwords  # noqa: E402
 from model.lm import load_language_model  # noqa: E402
 from training.corpus import heldout_sentences, normalize_text  # noqa: E402
 from training.metrics import cer, wer  # noqa: E402
@@ -38,6 +39,7 @@ from training.synth import HELDOUT_VOICES, build_dataset  # noqa: E402
 
 DATA = ROOT / "bench" / "data" / "hotwords.json"
 CARRIERS_PER_TERM = 2
+FRAMES_PER_SECOND = 50  # the model's frame rate (a 320-sample hop at 16 kHz)
 
 
 def term_sentences(data: dict) -> list[tuple[str, str]]:
@@ -69,6 +71,44 @@ def decode_all(decoder, logits: list[torch.Tensor]) -> tuple[list[str], float]:
     return texts, time.process_time() - start
 
 
+def measure(decoder, term_logits, pairs, plain_logits, plain_refs, phrases) -> dict:
+    """Term recall and WER on the term sentences; false insertions and WER on the plain ones."""
+    term_hyps, term_cpu = decode_all(decoder, term_logits)
+    plain_hyps, plain_cpu = decode_all(decoder, plain_logits)
+    recalled = sum(contains(h, t) > 0 for h, (_, t) in zip(term_hyps, pairs))
+    inserted = sum(max(0, contains(h, p) - contains(r, p)) for h, r in zip(plain_hyps, plain_refs) for p in phrases)
+    frames = sum(len(x) for x in term_logits + plain_logits)  # 50 frames a second
+    return {
+        "term_recall": round(recalled / len(pairs), 4),
+        "term_sentences_wer": round(wer([s for s, _ in pairs], term_hyps), 4),
+        "plain_wer": round(wer(plain_refs, plain_hyps), 4),
+        "plain_cer": round(cer(plain_refs, plain_hyps), 4),
+        "false_insertions_per_1000_words": round(1000 * inserted / sum(len(r.split()) for r in plain_refs), 3),
+        "cpu_seconds_per_audio_second": round((term_cpu + plain_cpu) / (frames / FRAMES_PER_SECOND), 4),
+    }
+
+
+def spotting_cost(vocab, logits: list[torch.Tensor], counts=(10, 100, 500), repeats: int = 3) -> dict:
+    """CPU seconds per audio second of ``HotwordSpotter.spots`` alone over ``logits``, for lists of
+    ``counts`` made-up hotwords of 5-12 letters (median of ``repeats``)."""
+    letters = np.array(list("ABCDEFGHIJKLMNOPRSTUVWYZ"))
+    generator = np.random.default_rng(3)
+    log_probs = [torch.log_softmax(x, dim=-1).numpy() for x in logits]
+    seconds = sum(len(x) for x in log_probs) / FRAMES_PER_SECOND
+    cost = {}
+    for count in counts:
+        names = ["".join(generator.choice(letters, generator.integers(5, 13))) for _ in range(count)]
+        spotter = HotwordSpotter(check_hotwords([Hotword(n) for n in names], vocab), vocab)
+        times = []
+        for _ in range(repeats):
+            start = time.process_time()
+            for x in log_probs:
+                spotter.spots(x)
+            times.append(time.process_time() - start)
+        cost[str(count)] = round(float(np.median(times)) / seconds, 4)
+    return cost
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="demo")
@@ -93,24 +133,9 @@ def main() -> int:
     assert not any(contains(text, p) for _, text, _ in plain for p in phrases), "a held-out sentence holds a term"
     term_logits, plain_logits = all_logits(model, [a for a, _, _ in spoken]), all_logits(model, [a for a, _, _ in plain])
     term_refs, plain_refs = [s for s, _ in pairs], [t for _, t, _ in plain]
-    reference_words = sum(len(r.split()) for r in plain_refs)
-    audio_seconds = sum(len(a) for a, _, _ in spoken + plain) / 16_000
 
     def row(name: str, decoder, boost: float | None = None) -> dict:
-        term_hyps, term_cpu = decode_all(decoder, term_logits)
-        plain_hyps, plain_cpu = decode_all(decoder, plain_logits)
-        recalled = sum(contains(h, t) > 0 for h, (_, t) in zip(term_hyps, pairs))
-        inserted = sum(max(0, contains(h, p) - contains(r, p)) for h, r in zip(plain_hyps, plain_refs) for p in phrases)
-        result = {
-            "decoder": name,
-            "boost": boost,
-            "term_recall": round(recalled / len(pairs), 4),
-            "term_sentences_wer": round(wer(term_refs, term_hyps), 4),
-            "plain_wer": round(wer(plain_refs, plain_hyps), 4),
-            "plain_cer": round(cer(plain_refs, plain_hyps), 4),
-            "false_insertions_per_1000_words": round(1000 * inserted / reference_words, 3),
-            "cpu_seconds_per_audio_second": round((term_cpu + plain_cpu) / audio_seconds, 4),
-        }
+        result = {"decoder": name, "boost": boost, **measure(decoder, term_logits, pairs, plain_logits, plain_refs, phrases)}
         print(json.dumps(result), flush=True)
         return result
 
@@ -127,6 +152,8 @@ def main() -> int:
         examples.append(
             {"ref": term_refs[i], "greedy": greedy.decode(term_logits[i]).text, "lm_hotwords": decoder.decode(term_logits[i]).text}
         )
+    spotting = spotting_cost(vocab, plain_logits[:100])
+    print(json.dumps({"spotting_cpu_seconds_per_audio_second": spotting}), flush=True)
     write_results(
         args.out,
         {
@@ -138,8 +165,9 @@ def main() -> int:
             "hotwords_loaded": len(phrases),
             "term_sentences": len(pairs),
             "plain_sentences": len(plain),
-            "plain_reference_words": reference_words,
+            "plain_reference_words": sum(len(r.split()) for r in plain_refs),
             "rows": rows,
+            "spotting_cpu_seconds_per_audio_second_by_hotwords": spotting,
             "examples": examples,
         },
     )

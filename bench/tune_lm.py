@@ -35,6 +35,13 @@ TEST_SENTENCES = 300  # bench/eval_lm.py's test set: kept out of the development
 DEV_SENTENCES = 150
 
 
+def development_set(cache: Path) -> list[tuple]:
+    """(audio, text, voice) of the development sentences (also bench/tune_hotwords.py's)."""
+    test = set(heldout_sentences(TEST_SENTENCES))
+    dev = [s for s in heldout_sentences(2 * DEV_SENTENCES, seed=7) if s not in test][:DEV_SENTENCES]
+    return load_with_voices(build_dataset(dev, HELDOUT_VOICES, cache / "dev-heldout", seed=3))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("lms", nargs="+", type=Path)
@@ -45,9 +52,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(1)
     model = load_model("demo", device="cpu", dtype="float32", lm=None)
-    test = set(heldout_sentences(TEST_SENTENCES))
-    dev = [s for s in heldout_sentences(2 * DEV_SENTENCES, seed=7) if s not in test][:DEV_SENTENCES]
-    items = load_with_voices(build_dataset(dev, HELDOUT_VOICES, args.cache / "dev-heldout", seed=3))
+    items = development_set(args.cache)
     logits, refs = all_logits(model, [a for a, _, _ in items]), [t for _, t, _ in items]
     greedy = [GreedyDecoder(model.vocab).decode(x).text for x in logits]
     results = {"dev_sentences": len(refs), "greedy": {"cer": round(cer(refs, greedy), 4), "wer": round(wer(refs, greedy), 4)}}
