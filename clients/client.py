@@ -184,7 +184,8 @@ class StreamClient:
         resume: resume after an abnormal close (False: one session, as servers without resume give).
         max_unacked_seconds: the most unacknowledged audio kept for a resume.
         hotwords: words or phrases the finals should spell where they are heard (names, terms), each a
-            phrase or ``(phrase, boost)``; the server checks them (``bad_config`` when it refuses one).
+            phrase, ``(phrase, boost)``, ``(phrase, boost, sounds_like)`` or a ``Hotword``; the server
+            checks them (``bad_config`` when it refuses one).
     """
 
     def __init__(
@@ -197,7 +198,7 @@ class StreamClient:
         token_in_message: bool = False,
         resume: bool = True,
         max_unacked_seconds: float = RESUME_BUFFER_SECONDS,
-        hotwords: Sequence[str | tuple[str, float]] = (),
+        hotwords: Sequence[str | tuple | Hotword] = (),
     ) -> None:
         self.uri = uri
         # A bad rate, encoding or channel count is a ValueError here, not a close from the server.
@@ -207,7 +208,7 @@ class StreamClient:
             channels,
             token if token_in_message else None,
             Resume(0, 0) if resume else None,
-            tuple(Hotword(h) if isinstance(h, str) else Hotword(*h) for h in hotwords),
+            tuple(h if isinstance(h, Hotword) else Hotword(h) if isinstance(h, str) else Hotword(*h) for h in hotwords),
         )
         self.dtype = np.dtype("<i2") if encoding == "pcm_s16le" else np.dtype("<f4")
         self.headers = {}
@@ -481,7 +482,7 @@ async def stream_file(
     chunk_seconds: float = CHUNK_SECONDS,
     token: str | None = None,
     on_event: Callable[[Event], None] | None = None,
-    hotwords: Sequence[str | tuple[str, float]] = (),
+    hotwords: Sequence[str | tuple | Hotword] = (),
 ) -> SessionResult:
     """Send a sound file (as fast as the server takes it, or at ``realtime`` pace) and collect the events
     (``hotwords`` as ``StreamClient`` takes them).
@@ -511,7 +512,7 @@ async def stream_microphone(
     device: int | str | None = None,
     token: str | None = None,
     on_event: Callable[[Event], None] | None = None,
-    hotwords: Sequence[str | tuple[str, float]] = (),
+    hotwords: Sequence[str | tuple | Hotword] = (),
 ) -> SessionResult:
     """Send the microphone until ``stop`` is set, then eof; collect the events (``hotwords`` as
     ``StreamClient`` takes them).
@@ -583,15 +584,19 @@ def format_event(event: Event) -> str:
     return event.to_json()
 
 
-def _hotword(text: str) -> str | tuple[str, float]:
-    """``PHRASE`` or ``PHRASE:BOOST`` (argparse names a boost that is not a number)."""
-    phrase, sep, boost = text.rpartition(":")
-    if not sep:
-        return text
-    try:
-        return phrase, float(boost)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: the boost after ':' must be a number") from None
+def _hotword(text: str) -> Hotword:
+    """``PHRASE[=SOUNDS LIKE[,SOUNDS LIKE...]][:BOOST]`` (argparse names a boost that is not a number)."""
+    rest, sep, boost_text = text.rpartition(":")
+    boost = None
+    if sep:
+        try:
+            boost = float(boost_text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: the boost after ':' must be a number") from None
+    else:
+        rest = text
+    phrase, sep, sounds = rest.partition("=")
+    return Hotword(phrase, boost, tuple(s.strip() for s in sounds.split(",")) if sep else ())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -605,8 +610,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--realtime", action="store_true", help="send the file at real-time pace")
     parser.add_argument("--token", default=None, help="bearer token, if the server requires one")
     parser.add_argument(
-        "--hotword", action="append", default=[], type=_hotword, metavar="PHRASE[:BOOST]",
-        help="a word or phrase the finals should spell where it is heard (repeatable); BOOST: the server's default if left out",
+        "--hotword", action="append", default=[], type=_hotword, metavar="PHRASE[=SOUNDS_LIKE,...][:BOOST]",
+        help="a word or phrase the finals should spell where it is heard (repeatable); SOUNDS_LIKE: spellings of how "
+        "it sounds (Siobhan=she vawn); BOOST: the server's default if left out",
     )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print events as JSON lines")
     parser.add_argument("--quiet", action="store_true", help="print only the finals")

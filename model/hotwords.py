@@ -44,34 +44,48 @@ MAX_HOTWORD_CHARS = 100  # characters in one hotword phrase
 SURE_BLANK_LOG_PROB = math.log(0.999)  # a frame this sure of blank is searched only as part of its run
 KEPT_PART_CHARS = 3  # a word a spot cuts keeps a part this long outside the spot (see HotwordSpotter.place)
 WORD_BREAK_COST = 0.5  # natural log: what a word break the model heard inside a hotword costs it (VANDA BILT)
+MAX_SOUNDS_LIKE = 8  # sounds-like spellings of one hotword
+SOUNDS_LIKE_BOOST_SHARE = 0.6  # a sounds-like spelling is searched at this share of its hotword's boost
 _NEVER = -1e30  # the score of a state no path reaches
 
 
 @dataclass(frozen=True)
 class Hotword:
     """A word or phrase to expect: it takes the place of the words heard where its spelling is at most
-    ``boost`` (natural log) per character less likely than the model's best path through those frames."""
+    ``boost`` (natural log) per character less likely than the model's best path through those frames.
+
+    ``sounds_like``: spellings of how it sounds, as the model would write them (``("SHE VAWN",)`` for
+    Siobhan), for names said far from how they are spelled; each is searched too, at
+    ``SOUNDS_LIKE_BOOST_SHARE`` of the boost, and where one fits, the phrase is written.
+    """
 
     phrase: str
     boost: float = DEFAULT_BOOST
+    sounds_like: tuple[str, ...] = ()
 
 
 def parse_hotword(text: str) -> Hotword:
-    """``PHRASE`` or ``PHRASE:BOOST``, as the command line takes a hotword."""
-    phrase, sep, boost = text.rpartition(":")
-    if not sep:
-        return Hotword(text)
-    try:
-        return Hotword(phrase, float(boost))
-    except ValueError:
-        raise ValueError(f"hotword {text!r}: the boost after ':' must be a number, got {boost!r}") from None
+    """``PHRASE[=SOUNDS LIKE[,SOUNDS LIKE...]][:BOOST]``, as the command line takes a hotword
+    (``Siobhan=she vawn,shivawn:2``)."""
+    rest, sep, boost_text = text.rpartition(":")
+    boost = DEFAULT_BOOST
+    if sep:
+        try:
+            boost = float(boost_text)
+        except ValueError:
+            raise ValueError(f"hotword {text!r}: the boost after ':' must be a number, got {boost_text!r}") from None
+    else:
+        rest = text
+    phrase, sep, sounds = rest.partition("=")
+    return Hotword(phrase, boost, tuple(s.strip() for s in sounds.split(",")) if sep else ())
 
 
 def check_hotwords(hotwords: Iterable[Hotword], vocab: Vocabulary) -> tuple[Hotword, ...]:
     """Hotwords in the vocabulary's spelling (one space between words), each checked.
 
     ``ValueError`` names the first that is wrong: too many, empty, too long, a boost out of
-    (0, ``MAX_BOOST``], or a character the model cannot spell.
+    (0, ``MAX_BOOST``], a character the model cannot spell, or a bad sounds-like spelling (the same
+    bounds, at most ``MAX_SOUNDS_LIKE`` of them).
     """
     checked = []
     for number, hotword in enumerate(hotwords, 1):
@@ -85,11 +99,25 @@ def check_hotwords(hotwords: Iterable[Hotword], vocab: Vocabulary) -> tuple[Hotw
         boost = hotword.boost
         if isinstance(boost, bool) or not isinstance(boost, (int, float)) or not 0 < boost <= MAX_BOOST:
             raise ValueError(f"hotword {phrase!r}: boost must be a number above 0 and at most {MAX_BOOST:g}, got {boost!r}")
-        spelled = _spelling(phrase, vocab)
-        if spelled is None:
-            bad = sorted({c for c in phrase.upper() if c != " " and c not in vocab.ids and c.lower() not in vocab.ids})
-            raise ValueError(f"hotword {phrase!r}: the model cannot spell {''.join(bad)!r}")
-        checked.append(Hotword(spelled, float(boost)))
+        sounds = hotword.sounds_like
+        if isinstance(sounds, str) or not isinstance(sounds, (tuple, list)):
+            raise ValueError(f"hotword {phrase!r}: sounds_like must be a list of spellings, got {sounds!r}")
+        if len(sounds) > MAX_SOUNDS_LIKE:
+            raise ValueError(f"hotword {phrase!r}: at most {MAX_SOUNDS_LIKE} sounds-like spellings, got {len(sounds)}")
+        spellings = []
+        for text in (phrase, *sounds):
+            what = f"hotword {phrase!r}" if text is phrase else f"hotword {phrase!r}: sounds-like {text!r}"
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"hotword {phrase!r}: a sounds-like spelling must be non-empty text, got {text!r}")
+            text = " ".join(text.split())
+            if len(text) > MAX_HOTWORD_CHARS:
+                raise ValueError(f"{what[:40]}...: at most {MAX_HOTWORD_CHARS} characters, got {len(text)}")
+            spelled = _spelling(text, vocab)
+            if spelled is None:
+                bad = sorted({c for c in text.upper() if c != " " and c not in vocab.ids and c.lower() not in vocab.ids})
+                raise ValueError(f"{what}: the model cannot spell {''.join(bad)!r}")
+            spellings.append(spelled)
+        checked.append(Hotword(spellings[0], float(boost), tuple(dict.fromkeys(x for x in spellings[1:] if x != spellings[0]))))
     return tuple(checked)
 
 
@@ -112,13 +140,15 @@ def searched_frames(log_probs: np.ndarray, blank_id: int) -> np.ndarray:
 @dataclass(frozen=True)
 class Spot:
     """A hotword placed on frames ``[start, end]`` (inclusive, from the decode's first frame):
-    ``path`` is its alignment there, one token id per frame; ``cost`` per character."""
+    ``path`` is the alignment there of ``spelling`` (the phrase or one of its sounds-like
+    spellings), one token id per frame; ``cost`` per character."""
 
     hotword: Hotword
     start: int
     end: int
     path: tuple[int, ...]
     cost: float
+    spelling: str
 
 
 class HotwordSpotter:
@@ -129,13 +159,22 @@ class HotwordSpotter:
         vocab: the checkpoint's vocabulary.
         word_break_cost: what a word break heard inside a hotword costs it (natural log; ``inf``: none
             may be).
+        sounds_like_share: the share of a hotword's boost its sounds-like spellings are searched at.
     """
 
-    def __init__(self, hotwords: Sequence[Hotword], vocab: Vocabulary, word_break_cost: float = WORD_BREAK_COST) -> None:
+    def __init__(
+        self,
+        hotwords: Sequence[Hotword],
+        vocab: Vocabulary,
+        word_break_cost: float = WORD_BREAK_COST,
+        sounds_like_share: float = SOUNDS_LIKE_BOOST_SHARE,
+    ) -> None:
         self.hotwords, self.vocab, self.word_break_cost = tuple(hotwords), vocab, word_break_cost
         blank = vocab.blank_id
-        # Each hotword as CTC states: blank, token, blank, token, ..., blank; all padded to one width.
-        states = [[blank, *[x for token in vocab.encode(h.phrase) for x in (token, blank)]] for h in self.hotwords]
+        # One row per spelling searched: each hotword's phrase, then its sounds-like spellings.
+        self.rows = [(h, spelling) for h in self.hotwords for spelling in (h.phrase, *h.sounds_like)]
+        # Each spelling as CTC states: blank, token, blank, token, ..., blank; all padded to one width.
+        states = [[blank, *[x for token in vocab.encode(spelling) for x in (token, blank)]] for _, spelling in self.rows]
         width = max(map(len, states), default=1)
         self.states = np.full((len(states), width), blank, dtype=np.int64)
         self.skip = np.zeros((len(states), width), dtype=bool)  # a state its second predecessor may jump to
@@ -145,8 +184,9 @@ class HotwordSpotter:
                 self.skip[i, s] = row[s] != blank and row[s] != row[s - 2]
         self.lengths = np.array([len(row) for row in states], dtype=np.int64)
         self.valid = np.arange(width)[None, :] < self.lengths[:, None]
-        self.chars = np.array([len(h.phrase.replace(" ", "")) for h in self.hotwords], dtype=np.float64)
-        self.allowed = np.array([h.boost for h in self.hotwords]) * self.chars  # cost a spot may have
+        self.chars = np.array([len(spelling.replace(" ", "")) for _, spelling in self.rows], dtype=np.float64)
+        boosts = [h.boost * (1.0 if spelling == h.phrase else sounds_like_share) for h, spelling in self.rows]
+        self.allowed = np.array(boosts) * self.chars  # cost a spot may have
 
     def spots(self, log_probs: np.ndarray) -> list[Spot]:
         """The hotwords placed in ``log_probs`` ``[frames, vocab]``: non-overlapping, best first."""
@@ -155,7 +195,7 @@ class HotwordSpotter:
         kept = searched_frames(log_probs, self.vocab.blank_id)
         loss = self._loss(log_probs)
         cost, begin = self._best_spans(loss[kept])
-        found = np.argwhere(cost < self.allowed[:, None])  # (hotword, last searched frame) pairs
+        found = np.argwhere(cost < self.allowed[:, None])  # (row, last searched frame) pairs
         # Overlapping candidates go to the one furthest below its allowance: the longer hotword
         # where both fit equally well per character, as a per-character bonus would decide.
         margin = (self.allowed[:, None] - cost)[found[:, 0], found[:, 1]]
@@ -166,7 +206,8 @@ class HotwordSpotter:
             if any(start <= s.end and s.start <= end for s in taken):
                 continue
             path, score = self._align(loss[start : end + 1], h)  # on every frame of the span
-            taken.append(Spot(self.hotwords[h], start, end, path, -score / self.chars[h]))
+            hotword, spelling = self.rows[h]
+            taken.append(Spot(hotword, start, end, path, -score / self.chars[h], spelling))
         return taken
 
     def _loss(self, log_probs: np.ndarray) -> np.ndarray:
@@ -253,7 +294,7 @@ class HotwordSpotter:
         loss = self._loss(log_probs)
         placed: list[tuple[Spot, int, int]] = []  # each spot with the frames it took over
         for spot in spots:
-            h = self.hotwords.index(spot.hotword)
+            h = self.rows.index((spot.hotword, spot.spelling))
             taken = self._short_parts(decoded, spot, offset)
             start, end = min([spot.start, *taken]), max([spot.end, *taken])
             if taken:
@@ -269,7 +310,7 @@ class HotwordSpotter:
         if not placed:
             return decoded
         probs = np.exp(log_probs[np.arange(len(path)), path])
-        return _decode_segments(self.vocab, path, probs, offset, [(s, e) for _, s, e in placed])
+        return _decode_segments(self.vocab, path, probs, offset, placed)
 
     @staticmethod
     def _short_parts(decoded: Decoded, spot: Spot, offset: int) -> list[int]:
@@ -290,14 +331,32 @@ class HotwordSpotter:
         return taken
 
 
-def _decode_segments(vocab: Vocabulary, path: np.ndarray, probs: np.ndarray, offset: int, spans) -> Decoded:
-    """``vocab.decode_frames`` of ``path``, with a word break at each end of every spotted span (the
-    spans' alignments hold no delimiter at their edges, and a neighbouring word may touch them)."""
-    cuts = sorted({0, len(path), *[c for s, e in spans for c in (s, e + 1)]})
+def _decode_segments(vocab: Vocabulary, path: np.ndarray, probs: np.ndarray, offset: int, placed) -> Decoded:
+    """``vocab.decode_frames`` of ``path``, with a word break at each end of every placed spot's span
+    (the spans' alignments hold no delimiter at their edges, and a neighbouring word may touch them).
+
+    A spot of a sounds-like spelling writes its phrase: the phrase's words take the heard words'
+    spans one for one where their numbers match, else share the span by their lengths. ``chars``
+    stay the characters heard.
+    """
+    phrases = {s: spot.hotword.phrase for spot, s, _ in placed if spot.spelling != spot.hotword.phrase}
+    cuts = sorted({0, len(path), *[c for _, s, e in placed for c in (s, e + 1)]})
     chars: list[CharSpan] = []
     words: list[WordSpan] = []
     for a, b in itertools.pairwise(cuts):
         part = vocab.decode_frames(path[a:b].tolist(), probs[a:b].tolist(), offset + a)
         chars += part.chars
-        words += part.words
+        words += part.words if a not in phrases else _phrase_words(phrases[a], part.words)
     return Decoded(" ".join(w.text for w in words), tuple(int(i) for i in path), tuple(chars), tuple(words))
+
+
+def _phrase_words(phrase: str, heard: Sequence[WordSpan]) -> list[WordSpan]:
+    """``phrase``'s words over the frames of the ``heard`` words of a sounds-like spot."""
+    names = phrase.split()
+    if len(names) == len(heard):
+        return [WordSpan(name, w.start, w.end, w.confidence) for name, w in zip(names, heard)]
+    start, end = heard[0].start, heard[-1].end
+    confidence = float(np.mean([w.confidence for w in heard]))
+    edges = np.cumsum([0, *map(len, names)]) / sum(map(len, names))
+    bounds = [start + round(x * (end - start)) for x in edges]
+    return [WordSpan(name, a, max(b, a + 1), confidence) for name, a, b in zip(names, bounds, bounds[1:])]

@@ -28,7 +28,8 @@ WEIRD_STRINGS = ['"pcm_s16le"', '"pcm_f32le"', '"mp3"', '""', "[]", "{}", "null"
 WEIRD_HOTWORDS = ['[{"phrase":"Kowalczyk","boost":2.5}]', '[{"phrase":"New York"},{"phrase":"Nguyen","boost":10}]',
                   '"Kowalczyk"', '[{"boost":2}]', '[{"phrase":"R2D2"}]', '[{"phrase":"' + "A" * 101 + '"}]',
                   '[' + ",".join(['{"phrase":"A"}'] * 501) + ']'] + [
-    '[{"phrase":' + w + "}]" for w in WEIRD_STRINGS] + ['[{"phrase":"Ravindra","boost":' + n + "}]" for n in WEIRD_NUMBERS]  # fmt: skip
+    '[{"phrase":' + w + "}]" for w in WEIRD_STRINGS] + ['[{"phrase":"Ravindra","boost":' + n + "}]" for n in WEIRD_NUMBERS] + [
+    '[{"phrase":"Siobhan","sounds_like":' + w + "}]" for w in WEIRD_STRINGS + ['["she vawn"]', '["\\ud800"]', '[""]']]  # fmt: skip
 WEIRD_PHRASES = ['["call mom","open the door","[unk]"]', '["open the door"]', "[]", "[1,2]", '"open the door"',
                  "[" + ",".join(['"x"'] * 1001) + "]", '["' + "a" * 101 + '"]', '["\\ud800"]', '["R2D2"]', "null"]  # fmt: skip
 DOCUMENTED_CLOSES = {1000, 1001, 1007, 1008, 1009, 1013, 4001, 4002, 4008}

@@ -60,7 +60,8 @@ def test_client_command_runs_without_torch(demo, reference):
 
 def test_client_command_sends_hotwords(demo, tmp_path):
     """`python -m clients.client URI FILE --hotword NAME` gets the name spelled right; without it the
-    demo model misspells it. A boost that is not a number is one line and status 2 (argparse)."""
+    demo model misspells it (a hotword with sounds-like spellings goes through too). A boost that is
+    not a number is one line and status 2 (argparse)."""
     import soundfile as sf
 
     from training.speech import VOICE, trim
@@ -74,7 +75,7 @@ def test_client_command_sends_hotwords(demo, tmp_path):
                 "from clients.client import main; raise SystemExit(main(sys.argv[1:]))",
                 url(server), str(clip), "--quiet", *options,
             )  # fmt: skip
-            for options in ([], ["--hotword", "Vanderbilt", "--hotword", "Nguyen:2.5"])
+            for options in ([], ["--hotword", "Vanderbilt", "--hotword", "Nguyen:2.5", "--hotword", "Siobhan=she vawn,shivawn:2"])
         )
     assert plain.returncode == named.returncode == 0, named.stderr
     assert "VANDERBILT" not in plain.stdout.split() and "VANDERBILT" in named.stdout.split()

@@ -472,7 +472,7 @@ async function connect(s) {
 }
 
 function configMessage(s, resume) {
-  const hotwords = expectedWords().map((phrase) => ({ phrase }));
+  const hotwords = expectedWords();
   return JSON.stringify({
     type: "config",
     sample_rate: s.context.sampleRate,
@@ -485,11 +485,19 @@ function configMessage(s, resume) {
 
 // "Words to expect": names and terms the server's decoder favours for this stream (the config's
 // "hotwords", docs/protocol.md). Kept in this browser's localStorage, so they are there next time.
+// An entry "Siobhan = she vawn / shivawn" gives spellings of how a name sounds ("sounds_like").
 const WORDS_KEY = "hubert-stream.words";
 
 function expectedWords() {
-  const words = ui.words.value.split(/[,\n]/).map((w) => w.trim().replace(/\s+/g, " "));
-  return [...new Set(words.filter(Boolean))];
+  const tidy = (text) => text.trim().replace(/\s+/g, " ");
+  const hotwords = new Map();
+  for (const entry of ui.words.value.split(/[,\n]/)) {
+    const [phrase, sounds = ""] = entry.split("=", 2).map(tidy);
+    if (!phrase || hotwords.has(phrase)) continue;
+    const soundsLike = sounds.split("/").map(tidy).filter(Boolean);
+    hotwords.set(phrase, soundsLike.length ? { phrase, sounds_like: soundsLike } : { phrase });
+  }
+  return [...hotwords.values()];
 }
 
 function restoreWords() {

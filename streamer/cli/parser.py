@@ -43,11 +43,12 @@ __all__ = ["build_parser", "main"]
 DEFAULT_MODEL = "facebook/hubert-large-ls960-ft"
 MODEL_ALIASES = ("demo", "large", "xlarge")
 DTYPES = ("float32", "bfloat16", "float16")
-# The same as model.lm.DEFAULT_LM_WEIGHT and model.hotwords' DEFAULT_BOOST and MAX_BOOST (a test
-# keeps them equal), for the same reason.
+# The same as model.lm.DEFAULT_LM_WEIGHT and model.hotwords' DEFAULT_BOOST, MAX_BOOST and
+# SOUNDS_LIKE_BOOST_SHARE (a test keeps them equal), for the same reason.
 DEFAULT_LM_WEIGHT = 2.0
 DEFAULT_BOOST = 2.0
 MAX_BOOST = 10.0
+SOUNDS_LIKE_BOOST_SHARE = 0.6
 
 DISTRIBUTION = "hubert-stream"  # pyproject.toml's [project] name, whose version --version prints
 DEFAULTS = StreamingConfig()
@@ -251,13 +252,14 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         help="added to a hypothesis's score for each word (default: attrs.json's beta, else 0)",
     )  # fmt: skip
     group.add_argument(
-        "--hotword", action="append", default=[], metavar="PHRASE[:BOOST]",
+        "--hotword", action="append", default=[], metavar="PHRASE[=SOUNDS_LIKE,...][:BOOST]",
         help="a word or phrase to expect (repeatable); it replaces what was heard where its spelling is at most "
-        f"BOOST per character less likely (natural log; above 0, at most {MAX_BOOST:g}; default {DEFAULT_BOOST:g})",
+        f"BOOST per character less likely (natural log; above 0, at most {MAX_BOOST:g}; default {DEFAULT_BOOST:g}); "
+        f"SOUNDS_LIKE: spellings of how it sounds, searched at {SOUNDS_LIKE_BOOST_SHARE:g} times the boost (Siobhan=she vawn)",
     )  # fmt: skip
     group.add_argument(
         "--hotwords-file", metavar="FILE",
-        help="hotwords, one PHRASE[:BOOST] a line (blank lines and lines starting with # are skipped)",
+        help="hotwords, one PHRASE[=SOUNDS_LIKE,...][:BOOST] a line (blank lines and lines starting with # are skipped)",
     )  # fmt: skip
 
 

@@ -112,7 +112,7 @@ class NativeSession(Session):
                 self.send(ErrorEvent("bad_message", "config must come before the audio; it was ignored"))
             else:
                 try:
-                    decoder = self.session_decoder([(h.phrase, h.boost) for h in request.hotwords])
+                    decoder = self.session_decoder(request.hotwords)
                 except ProtocolError as e:
                     return error_ending(e.code, str(e), e.close)
                 self.feed.configure(request.format, decoder)

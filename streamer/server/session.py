@@ -205,12 +205,12 @@ class Session(ABC):
         if self.task is not None:
             self.task.cancel()
 
-    def session_decoder(self, hotwords: Sequence[tuple[str, float | None]]) -> Any:
-        """The decoder of this session's stream: the model's, with ``hotwords`` (phrase, boost or None
-        for the default) when there are any; for ``Feed.configure``.
+    def session_decoder(self, hotwords: Sequence[Any]) -> Any:
+        """The decoder of this session's stream: the model's, with ``hotwords`` (the wire's
+        ``Hotword``s; a boost of None is the default) when there are any; for ``Feed.configure``.
 
         Raises ``ProtocolError('bad_config')`` naming what is wrong with the hotwords (too many, too
-        long, a boost out of range, a character the model cannot spell).
+        long, a boost out of range, a character the model cannot spell, a bad sounds-like spelling).
         """
         if not hotwords:
             return None
@@ -218,7 +218,9 @@ class Session(ABC):
 
         base = self.feed.worker.model.decoder
         try:
-            return base.with_hotwords([Hotword(phrase, DEFAULT_BOOST if boost is None else boost) for phrase, boost in hotwords])
+            return base.with_hotwords(
+                [Hotword(h.phrase, DEFAULT_BOOST if h.boost is None else h.boost, h.sounds_like) for h in hotwords]
+            )
         except ValueError as e:
             raise ProtocolError("bad_config", f"hotwords: {e}") from None
 

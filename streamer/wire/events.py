@@ -254,7 +254,8 @@ class Resume(_Checked):
 
 @dataclass(frozen=True)
 class Hotword(_Checked):
-    """A word or phrase a session's finals should spell where it is heard: ``{"phrase": "Kowalczyk", "boost": 2.5}``.
+    """A word or phrase a session's finals should spell where it is heard: ``{"phrase": "Kowalczyk", "boost": 2.5}``,
+    with spellings of how it sounds if wanted: ``{"phrase": "Siobhan", "sounds_like": ["she vawn"]}``.
 
     The wire checks the types; the server checks the bounds (count, length, boost, spelling) with
     the model's decoder, and refuses a config that breaks them with ``bad_config``.
@@ -264,6 +265,7 @@ class Hotword(_Checked):
     noun: ClassVar[str] = 'hotwords ("hotwords")'
     phrase: str
     boost: float | None = None  # None: the server's default
+    sounds_like: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return self._fields_dict()
