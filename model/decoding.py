@@ -120,6 +120,11 @@ class Decoder(ABC):
         once per session). ``ValueError`` names a bad hotword."""
         return HotwordDecoder(self, hotwords) if hotwords else self
 
+    def with_beam_search(self, lm: LanguageModel | None) -> Decoder:
+        """This decoder where it gives n-best lists, else the same with a beam search (with ``lm``,
+        or none) in place of its single hypothesis; its hotwords stay."""
+        return self
+
 
 class GreedyDecoder(Decoder):
     """Greedy CTC: the best token per frame, repeats collapsed, blanks dropped.
@@ -134,6 +139,9 @@ class GreedyDecoder(Decoder):
     def decode(self, logits: torch.Tensor, offset: int = 0) -> Decoded:
         probs, ids = greedy_frames(logits)
         return self.vocab.decode_frames(ids.tolist(), probs.tolist(), offset)
+
+    def with_beam_search(self, lm: LanguageModel | None) -> Decoder:
+        return BeamSearchDecoder(self.vocab, lm)
 
 
 class HotwordDecoder(Decoder):
@@ -177,6 +185,10 @@ class HotwordDecoder(Decoder):
 
     def partial_search(self) -> Any:
         return self.base.partial_search()
+
+    def with_beam_search(self, lm: LanguageModel | None) -> Decoder:
+        base = self.base.with_beam_search(lm)
+        return self if base is self.base else HotwordDecoder(base, self.hotwords)
 
 
 def _log_probs(logits: torch.Tensor) -> np.ndarray:

@@ -497,3 +497,15 @@ def test_sounds_like_in_a_native_config(server):
     assert "SIOBHAN" not in " ".join(final_texts(plain)).split()
     assert "SIOBHAN" in " ".join(final_texts(sounds)).split()
 
+
+def test_n_best_lists_take_a_beam_search_and_keep_the_hotwords(demo, lm):
+    """``with_beam_search`` gives a decoder that has n-best lists: a beam search in place of greedy
+    decoding, the same decoder where it is one already, the hotwords kept either way."""
+    greedy = GreedyDecoder(demo.vocab)
+    assert isinstance(greedy.with_beam_search(lm), BeamSearchDecoder)
+    beam = BeamSearchDecoder(demo.vocab, lm)
+    assert beam.with_beam_search(None) is beam
+    named = greedy.with_hotwords([Hotword("Vanderbilt", 2.5, ("vanda bilt",))])
+    searched = named.with_beam_search(lm)
+    assert isinstance(searched.base, BeamSearchDecoder) and searched.hotwords == named.hotwords
+    assert beam.with_hotwords([Hotword("Vanderbilt")]).with_beam_search(lm).base is beam

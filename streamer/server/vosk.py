@@ -119,13 +119,8 @@ class VoskSession(Session):
                 return GrammarDecoder(PhraseGrammar(self.phrases, model.vocab))
             except ValueError as e:
                 raise ProtocolError("bad_config", f"phrase_list: {e}") from None
-        if self.max_alternatives:
-            from model.decoding import BeamSearchDecoder
-
-            decoder = model.decoder  # n-best needs a beam; the server's hotwords stay with it
-            if isinstance(getattr(decoder, "base", decoder), BeamSearchDecoder):
-                return decoder
-            return BeamSearchDecoder(model.vocab, model.lm).with_hotwords(getattr(decoder, "hotwords", ()))
+        if self.max_alternatives:  # n-best needs a beam; the server's hotwords stay with it
+            return model.decoder.with_beam_search(model.lm)
         return None
 
     def _reply(self, final: bool = False) -> str:
