@@ -9,7 +9,12 @@ language model, each without hotwords and with all 100 terms and distractors loa
 term recall (the term's words, in order, in the transcript). Then decodes held-out sentences that contain none of
 them (``training.corpus.heldout_sentences``, as bench/eval_demo_model.py) with and without the same
 100 hotwords: false insertions (a hotword in the transcript that the reference lacks) per 1,000
-reference words, and WER. Writes bench/results/hotwords.json.
+reference words, and WER. The same again with sounds-like spellings for every hotword, learned the
+way a user could learn them: each hotword spoken alone by espeak-ng in three training voices
+(``SOUNDS_LIKE_VOICES``, none of the held-out ones) and transcribed greedily by the model; what it
+writes, where that differs from the spelling, is a sounds-like spelling. The same synthesizer speaks
+the test sentences, so these rows are the most such spellings can do, not what a user's recordings
+would. Writes bench/results/hotwords.json.
 """
 
 from __future__ import annotations
@@ -29,17 +34,28 @@ sys.path.insert(0, str(ROOT))
 from common import cpu_name, write_results  # noqa: E402
 from eval_demo_model import load_with_voices  # noqa: E402
 
-from model import load_model  # noqa: E402
+from model import load_model, transcribe  # noqa: E402
 from model.decoding import BeamSearchDecoder, GreedyDecoder, Hotword  # noqa: E402
 from model.hotwords import HotwordSpotter, check_hotwords  # noqa: E402
 from model.lm import load_language_model  # noqa: E402
 from training.corpus import heldout_sentences, normalize_text  # noqa: E402
 from training.metrics import cer, wer  # noqa: E402
-from training.synth import HELDOUT_VOICES, build_dataset  # noqa: E402
+from training.speech import trim  # noqa: E402
+from training.synth import (  # noqa: E402
+    HELDOUT_LANGUAGE_VOICES,
+    HELDOUT_VARIANTS,
+    HELDOUT_VOICES,
+    Voice,
+    build_dataset,
+    synthesize,
+)
 
 DATA = ROOT / "bench" / "data" / "hotwords.json"
 CARRIERS_PER_TERM = 2
 FRAMES_PER_SECOND = 50  # the model's frame rate (a 320-sample hop at 16 kHz)
+SOUNDS_LIKE_VOICES = (Voice("en-us", None, 160, 50), Voice("en-gb", "f2", 150, 40), Voice("en-gb-scotland", "m3", 170, 60))
+assert not {v.name for v in SOUNDS_LIKE_VOICES} & set(HELDOUT_LANGUAGE_VOICES), "a held-out accent"
+assert not {v.variant for v in SOUNDS_LIKE_VOICES} & set(HELDOUT_VARIANTS), "a held-out variant"
 
 
 def term_sentences(data: dict) -> list[tuple[str, str]]:
@@ -69,6 +85,20 @@ def decode_all(decoder, logits: list[torch.Tensor]) -> tuple[list[str], float]:
     start = time.process_time()
     texts = [decoder.decode(x).text for x in logits]
     return texts, time.process_time() - start
+
+
+def learned_sounds_like(model, phrases: list[str]) -> dict[str, tuple[str, ...]]:
+    """What the model writes for each phrase spoken alone (half a second of silence either side) by
+    each of ``SOUNDS_LIKE_VOICES``, where that differs from the phrase: its sounds-like spellings."""
+    silence = np.zeros(8_000, np.float32)
+    learned = {}
+    for phrase in phrases:
+        heard = []
+        for voice in SOUNDS_LIKE_VOICES:
+            audio = np.concatenate([silence, trim(synthesize(phrase.lower(), voice)), silence])
+            heard.append(transcribe(model, audio).text)
+        learned[phrase] = tuple(dict.fromkeys(h for h in heard if h and h.replace(" ", "") != phrase.replace(" ", "")))
+    return learned
 
 
 def measure(decoder, term_logits, pairs, plain_logits, plain_refs, phrases) -> dict:
@@ -146,6 +176,11 @@ def main() -> int:
         hotwords = [Hotword(p, boost) for p in phrases]
         rows.append(row("greedy, hotwords", greedy.with_hotwords(hotwords), boost))
         rows.append(row("beam, LM, hotwords", beam.with_hotwords(hotwords), boost))
+    sounds_like = learned_sounds_like(model, phrases)
+    for boost in args.boosts:
+        hotwords = [Hotword(p, boost, sounds_like[p]) for p in phrases]
+        rows.append(row("greedy, hotwords + learned sounds-like", greedy.with_hotwords(hotwords), boost))
+        rows.append(row("beam, LM, hotwords + learned sounds-like", beam.with_hotwords(hotwords), boost))
     examples = []
     decoder = beam.with_hotwords([Hotword(p) for p in phrases])
     for i in range(0, len(pairs), len(pairs) // 8):
@@ -168,6 +203,8 @@ def main() -> int:
             "plain_reference_words": sum(len(r.split()) for r in plain_refs),
             "rows": rows,
             "spotting_cpu_seconds_per_audio_second_by_hotwords": spotting,
+            "sounds_like_voices": [v.label for v in SOUNDS_LIKE_VOICES],
+            "sounds_like": {p: list(v) for p, v in sounds_like.items()},
             "examples": examples,
         },
     )

@@ -1,13 +1,14 @@
 """Choose the hotword spotter's settings on a development set, never on the test set.
 
-    python bench/tune_hotwords.py [--boosts 1.5 2 2.5 3] [--word-break-costs 0 0.5 1 2 inf]
+    python bench/tune_hotwords.py [--boosts 1.5 2 2.5 3] [--word-break-costs 0 0.5 1 2 inf] [--shares 0.4 0.5 0.6 0.75 1]
 
 Development set: the rare names and terms of bench/data/hotwords_dev.json (other names, other
 carrier sentences than bench/data/hotwords.json, the test set of bench/eval_hotwords.py), spoken
 by the held-out voices with another seed, and bench/tune_lm.py's development sentences, which hold
 none of them. Every (boost, word-break cost) is scored greedily and with the demo LM as
-bench/eval_hotwords.py scores it: term recall, false insertions per 1,000 words, WER. Writes
-bench/results/hotword_tuning.json.
+bench/eval_hotwords.py scores it: term recall, false insertions per 1,000 words, WER. Then, with
+sounds-like spellings learned as bench/eval_hotwords.py learns them, the share of the boost they are
+searched at, at the default boost. Writes bench/results/hotword_tuning.json.
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ sys.path.insert(0, str(ROOT))
 
 from common import cpu_name, write_results  # noqa: E402
 from eval_demo_model import load_with_voices  # noqa: E402
-from eval_hotwords import all_logits, contains, measure, term_sentences  # noqa: E402
+from eval_hotwords import all_logits, contains, learned_sounds_like, measure, term_sentences  # noqa: E402
 from tune_lm import development_set  # noqa: E402
 
 from model import load_model  # noqa: E402
 from model.decoding import BeamSearchDecoder, GreedyDecoder, Hotword  # noqa: E402
-from model.hotwords import HotwordSpotter  # noqa: E402
+from model.hotwords import DEFAULT_BOOST, HotwordSpotter  # noqa: E402
 from model.lm import load_language_model  # noqa: E402
 from training.corpus import normalize_text  # noqa: E402
 from training.synth import HELDOUT_VOICES, build_dataset  # noqa: E402
@@ -41,6 +42,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--boosts", type=float, nargs="+", default=[1.5, 2.0, 2.5, 3.0])
     parser.add_argument("--word-break-costs", type=float, nargs="+", default=[0.0, 0.5, 1.0, 2.0, float("inf")])
+    parser.add_argument("--shares", type=float, nargs="+", default=[0.4, 0.5, 0.6, 0.75, 1.0])
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "hubert-stream")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "hotword_tuning.json")
     args = parser.parse_args()
@@ -65,6 +67,15 @@ def main() -> int:
                 row.update(measure(decoder, term_logits, pairs, plain_logits, plain_refs, phrases))
                 print(json.dumps(row), flush=True)
                 rows.append(row)
+    sounds_like = learned_sounds_like(model, phrases)
+    for name, base in bases.items():
+        for share in args.shares:
+            decoder = base.with_hotwords([Hotword(p, DEFAULT_BOOST, sounds_like[p]) for p in phrases])
+            decoder.spotter = HotwordSpotter(decoder.hotwords, model.vocab, sounds_like_share=share)
+            row = {"decoder": name, "boost": DEFAULT_BOOST, "sounds_like_share": share}
+            row.update(measure(decoder, term_logits, pairs, plain_logits, plain_refs, phrases))
+            print(json.dumps(row), flush=True)
+            rows.append(row)
     write_results(
         args.out,
         {
