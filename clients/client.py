@@ -586,17 +586,10 @@ def format_event(event: Event) -> str:
 
 def _hotword(text: str) -> Hotword:
     """``PHRASE[=SOUNDS LIKE[,SOUNDS LIKE...]][:BOOST]`` (argparse names a boost that is not a number)."""
-    rest, sep, boost_text = text.rpartition(":")
-    boost = None
-    if sep:
-        try:
-            boost = float(boost_text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r}: the boost after ':' must be a number") from None
-    else:
-        rest = text
-    phrase, sep, sounds = rest.partition("=")
-    return Hotword(phrase, boost, tuple(s.strip() for s in sounds.split(",")) if sep else ())
+    try:
+        return Hotword.from_text(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,6 @@ from model.hotwords import (
     Hotword,
     HotwordSpotter,
     check_hotwords,
-    parse_hotword,
     searched_frames,
 )
 from model.lm import LanguageModel
@@ -55,7 +54,6 @@ __all__ = [
     "check_hotwords",
     "frame_logprobs",
     "greedy_frames",
-    "parse_hotword",
 ]
 
 DEFAULT_BEAM_SIZE = 16  # hypotheses kept per frame

@@ -34,7 +34,6 @@ __all__ = [
     "Hotword",
     "HotwordSpotter",
     "check_hotwords",
-    "parse_hotword",
 ]
 
 DEFAULT_BOOST = 2.0  # natural log per character: how much less likely than the best path a hotword may be
@@ -62,22 +61,6 @@ class Hotword:
     phrase: str
     boost: float = DEFAULT_BOOST
     sounds_like: tuple[str, ...] = ()
-
-
-def parse_hotword(text: str) -> Hotword:
-    """``PHRASE[=SOUNDS LIKE[,SOUNDS LIKE...]][:BOOST]``, as the command line takes a hotword
-    (``Siobhan=she vawn,shivawn:2``)."""
-    rest, sep, boost_text = text.rpartition(":")
-    boost = DEFAULT_BOOST
-    if sep:
-        try:
-            boost = float(boost_text)
-        except ValueError:
-            raise ValueError(f"hotword {text!r}: the boost after ':' must be a number, got {boost_text!r}") from None
-    else:
-        rest = text
-    phrase, sep, sounds = rest.partition("=")
-    return Hotword(phrase, boost, tuple(s.strip() for s in sounds.split(",")) if sep else ())
 
 
 def check_hotwords(hotwords: Iterable[Hotword], vocab: Vocabulary) -> tuple[Hotword, ...]:

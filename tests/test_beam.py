@@ -24,7 +24,6 @@ from model.decoding import (
     GreedyDecoder,
     Hotword,
     check_hotwords,
-    parse_hotword,
 )
 from model.lm import DEMO_LM_DIR, load_language_model
 from model.loading import DEMO_MODEL_DIR
@@ -273,10 +272,13 @@ def test_the_help_quotes_the_decoders_constants():
 
 def test_hotword_on_the_command_line_form():
     """``PHRASE:BOOST``, ``PHRASE`` and sounds-like spellings after ``=`` parse; a boost that is not a number is named."""
-    assert parse_hotword("Kowalczyk:2.5") == Hotword("Kowalczyk", 2.5)
-    assert parse_hotword("New York") == Hotword("New York")
-    assert parse_hotword("Siobhan=she vawn, shivawn:3") == Hotword("Siobhan", 3.0, ("she vawn", "shivawn"))
-    assert parse_hotword("Siobhan=she vawn") == Hotword("Siobhan", DEFAULT_BOOST, ("she vawn",))
+    from streamer.wire.events import Hotword as Written
+
+    parse_hotword = Written.from_text
+    assert parse_hotword("Kowalczyk:2.5") == Written("Kowalczyk", 2.5)
+    assert parse_hotword("New York") == Written("New York")
+    assert parse_hotword("Siobhan=she vawn, shivawn:3") == Written("Siobhan", 3.0, ("she vawn", "shivawn"))
+    assert parse_hotword("Siobhan=she vawn") == Written("Siobhan", None, ("she vawn",))
     with pytest.raises(ValueError, match="must be a number, got 'x'"):
         parse_hotword("Kowalczyk:x")
 

@@ -110,7 +110,9 @@ def load_model(args: argparse.Namespace) -> Any:
 
 def hotwords_of(args: argparse.Namespace) -> list[Any]:
     """``--hotword`` and ``--hotwords-file`` as ``model.decoding.Hotword``s; a CliError names a bad one."""
-    from model.decoding import parse_hotword
+    from model.decoding import DEFAULT_BOOST, Hotword
+
+    from streamer.wire.events import Hotword as Written
 
     lines = [("", text) for text in getattr(args, "hotword", None) or ()]
     path = getattr(args, "hotwords_file", None)
@@ -127,7 +129,9 @@ def hotwords_of(args: argparse.Namespace) -> list[Any]:
     hotwords = []
     for where, line in lines:
         try:
-            hotwords.append(parse_hotword(line))
+            written = Written.from_text(line)
+            boost = DEFAULT_BOOST if written.boost is None else written.boost
+            hotwords.append(Hotword(written.phrase, boost, written.sounds_like))
         except ValueError as e:
             raise CliError(f"{where}{e}") from e
     return hotwords

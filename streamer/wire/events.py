@@ -270,6 +270,23 @@ class Hotword(_Checked):
     def to_dict(self) -> dict[str, Any]:
         return self._fields_dict()
 
+    @classmethod
+    def from_text(cls, text: str) -> Hotword:
+        """The command lines' form, ``PHRASE[=SOUNDS LIKE[,SOUNDS LIKE...]][:BOOST]``
+        (``Siobhan=she vawn,shivawn:2``); the boost is None where none is given. ``ValueError`` names
+        a boost that is not a number."""
+        rest, sep, boost_text = text.rpartition(":")
+        boost = None
+        if sep:
+            try:
+                boost = float(boost_text)
+            except ValueError:
+                raise ValueError(f"hotword {text!r}: the boost after ':' must be a number, got {boost_text!r}") from None
+        else:
+            rest = text
+        phrase, sep, sounds = rest.partition("=")
+        return cls(phrase, boost, tuple(s.strip() for s in sounds.split(",")) if sep else ())
+
 
 # ----- the native protocol -----------------------------------------------------------------------
 
