@@ -11,8 +11,10 @@ Spans are compared with the frames' best tokens, not with the decoder's words, s
 acoustic and the same under any decoder: an LM can neither invent a hotword nor hide one. A phrase
 is spotted once per span; overlapping candidates go to the one furthest below its allowance. A word
 break the model heard inside a hotword costs it ``WORD_BREAK_COST`` (a name it does not know often
-comes out as two words). ``WORD_BREAK_COST`` and ``DEFAULT_BOOST`` were chosen on a development set
-of other names and sentences than the test set's (bench/tune_hotwords.py).
+comes out as two words). A hotword's sounds-like spellings are searched beside its phrase, at
+``SOUNDS_LIKE_BOOST_SHARE`` of its boost, and write the phrase. ``WORD_BREAK_COST``,
+``DEFAULT_BOOST`` and ``SOUNDS_LIKE_BOOST_SHARE`` were chosen on a development set of other names and
+sentences than the test set's (bench/tune_hotwords.py).
 """
 
 from __future__ import annotations
