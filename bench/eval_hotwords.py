@@ -53,6 +53,7 @@ from training.synth import (  # noqa: E402
 DATA = ROOT / "bench" / "data" / "hotwords.json"
 CARRIERS_PER_TERM = 2
 FRAMES_PER_SECOND = 50  # the model's frame rate (a 320-sample hop at 16 kHz)
+SOUNDS_LIKE_MIN_LETTERS = 6  # chosen on the development set (bench/tune_hotwords.py)
 SOUNDS_LIKE_VOICES = (Voice("en-us", None, 160, 50), Voice("en-gb", "f2", 150, 40), Voice("en-gb-scotland", "m3", 170, 60))
 assert not {v.name for v in SOUNDS_LIKE_VOICES} & set(HELDOUT_LANGUAGE_VOICES), "a held-out accent"
 assert not {v.variant for v in SOUNDS_LIKE_VOICES} & set(HELDOUT_VARIANTS), "a held-out variant"
@@ -87,9 +88,11 @@ def decode_all(decoder, logits: list[torch.Tensor]) -> tuple[list[str], float]:
     return texts, time.process_time() - start
 
 
-def learned_sounds_like(model, phrases: list[str]) -> dict[str, tuple[str, ...]]:
+def learned_sounds_like(model, phrases: list[str], min_letters: int = SOUNDS_LIKE_MIN_LETTERS) -> dict[str, tuple[str, ...]]:
     """What the model writes for each phrase spoken alone (half a second of silence either side) by
-    each of ``SOUNDS_LIKE_VOICES``, where that differs from the phrase: its sounds-like spellings."""
+    each of ``SOUNDS_LIKE_VOICES``, where that differs from the phrase and has at least
+    ``min_letters`` letters (shorter ones, such as NO AN for Nguyen, fit ordinary words): its
+    sounds-like spellings."""
     silence = np.zeros(8_000, np.float32)
     learned = {}
     for phrase in phrases:
@@ -97,7 +100,9 @@ def learned_sounds_like(model, phrases: list[str]) -> dict[str, tuple[str, ...]]
         for voice in SOUNDS_LIKE_VOICES:
             audio = np.concatenate([silence, trim(synthesize(phrase.lower(), voice)), silence])
             heard.append(transcribe(model, audio).text)
-        learned[phrase] = tuple(dict.fromkeys(h for h in heard if h and h.replace(" ", "") != phrase.replace(" ", "")))
+        letters = [h.replace(" ", "") for h in heard]
+        kept = [h for h, x in zip(heard, letters) if len(x) >= min_letters and x != phrase.replace(" ", "")]
+        learned[phrase] = tuple(dict.fromkeys(kept))
     return learned
 
 

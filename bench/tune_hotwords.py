@@ -1,6 +1,7 @@
 """Choose the hotword spotter's settings on a development set, never on the test set.
 
     python bench/tune_hotwords.py [--boosts 1.5 2 2.5 3] [--word-break-costs 0 0.5 1 2 inf] [--shares 0.4 0.5 0.6 0.75 1]
+                                  [--min-letters 0 5 6 7]
 
 Development set: the rare names and terms of bench/data/hotwords_dev.json (other names, other
 carrier sentences than bench/data/hotwords.json, the test set of bench/eval_hotwords.py), spoken
@@ -8,7 +9,7 @@ by the held-out voices with another seed, and bench/tune_lm.py's development sen
 none of them. Every (boost, word-break cost) is scored greedily and with the demo LM as
 bench/eval_hotwords.py scores it: term recall, false insertions per 1,000 words, WER. Then, with
 sounds-like spellings learned as bench/eval_hotwords.py learns them, the share of the boost they are
-searched at, at the default boost. Writes bench/results/hotword_tuning.json.
+searched at and the fewest letters a learned spelling must have, at the default boost. Writes bench/results/hotword_tuning.json.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def main() -> int:
     parser.add_argument("--boosts", type=float, nargs="+", default=[1.5, 2.0, 2.5, 3.0])
     parser.add_argument("--word-break-costs", type=float, nargs="+", default=[0.0, 0.5, 1.0, 2.0, float("inf")])
     parser.add_argument("--shares", type=float, nargs="+", default=[0.4, 0.5, 0.6, 0.75, 1.0])
+    parser.add_argument("--min-letters", type=int, nargs="+", default=[0, 5, 6, 7])
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "hubert-stream")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "hotword_tuning.json")
     args = parser.parse_args()
@@ -67,15 +69,16 @@ def main() -> int:
                 row.update(measure(decoder, term_logits, pairs, plain_logits, plain_refs, phrases))
                 print(json.dumps(row), flush=True)
                 rows.append(row)
-    sounds_like = learned_sounds_like(model, phrases)
+    learned = {least: learned_sounds_like(model, phrases, least) for least in args.min_letters}
     for name, base in bases.items():
-        for share in args.shares:
-            decoder = base.with_hotwords([Hotword(p, DEFAULT_BOOST, sounds_like[p]) for p in phrases])
-            decoder.spotter = HotwordSpotter(decoder.hotwords, model.vocab, sounds_like_share=share)
-            row = {"decoder": name, "boost": DEFAULT_BOOST, "sounds_like_share": share}
-            row.update(measure(decoder, term_logits, pairs, plain_logits, plain_refs, phrases))
-            print(json.dumps(row), flush=True)
-            rows.append(row)
+        for least, sounds_like in learned.items():
+            for share in args.shares:
+                decoder = base.with_hotwords([Hotword(p, DEFAULT_BOOST, sounds_like[p]) for p in phrases])
+                decoder.spotter = HotwordSpotter(decoder.hotwords, model.vocab, sounds_like_share=share)
+                row = {"decoder": name, "boost": DEFAULT_BOOST, "sounds_like_min_letters": least, "sounds_like_share": share}
+                row.update(measure(decoder, term_logits, pairs, plain_logits, plain_refs, phrases))
+                print(json.dumps(row), flush=True)
+                rows.append(row)
     write_results(
         args.out,
         {

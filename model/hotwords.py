@@ -46,7 +46,7 @@ SURE_BLANK_LOG_PROB = math.log(0.999)  # a frame this sure of blank is searched 
 KEPT_PART_CHARS = 3  # a word a spot cuts keeps a part this long outside the spot (see HotwordSpotter.place)
 WORD_BREAK_COST = 0.5  # natural log: what a word break the model heard inside a hotword costs it (VANDA BILT)
 MAX_SOUNDS_LIKE = 8  # sounds-like spellings of one hotword
-SOUNDS_LIKE_BOOST_SHARE = 0.6  # a sounds-like spelling is searched at this share of its hotword's boost
+SOUNDS_LIKE_BOOST_SHARE = 0.75  # a sounds-like spelling is searched at this share of its hotword's boost
 _NEVER = -1e30  # the score of a state no path reaches
 
 

@@ -217,15 +217,15 @@ def test_a_name_said_far_from_its_spelling_is_found_by_how_it_sounds():
 
 
 def test_sounds_like_spellings_are_searched_at_a_share_of_the_boost():
-    """A sounds-like spelling gets a share (0.6) of its hotword's allowance: one the frames do not bear out at that
+    """A sounds-like spelling gets a share (0.75) of its hotword's allowance: one the frames do not bear out at that
     share is not placed, though the same cost would do for the phrase's own spelling."""
     from model.vocab import Vocabulary
 
     vocab = Vocabulary.librispeech()
-    # SHE VAWN heard with three letters wrong, each the runner-up: 9.2 nats in all, 1.3 a character
-    log_probs = heard(vocab, "WE|MET|SHA|VOUN|TODAY|", sure=0.9, second={9: "E", 12: "A", 13: "W"})
+    # SHE VAWN heard with four letters wrong, each the runner-up: 12.1 nats in all, 1.7 a character
+    log_probs = heard(vocab, "WE|MET|SHA|FOUN|TODAY|", sure=0.9, second={9: "E", 11: "V", 12: "A", 13: "W"})
     assert spotted(vocab, log_probs, [Hotword("shevawn", 2.0)]) == "WE MET SHEVAWN TODAY"
-    assert spotted(vocab, log_probs, [Hotword("Siobhan", 2.0, ("shevawn",))]) == "WE MET SHA VOUN TODAY"
+    assert spotted(vocab, log_probs, [Hotword("Siobhan", 2.0, ("shevawn",))]) == "WE MET SHA FOUN TODAY"
     assert spotted(vocab, log_probs, [Hotword("Siobhan", 4.0, ("shevawn",))]) == "WE MET SIOBHAN TODAY"
 
 

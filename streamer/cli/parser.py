@@ -48,7 +48,7 @@ DTYPES = ("float32", "bfloat16", "float16")
 DEFAULT_LM_WEIGHT = 2.0
 DEFAULT_BOOST = 2.0
 MAX_BOOST = 10.0
-SOUNDS_LIKE_BOOST_SHARE = 0.6
+SOUNDS_LIKE_BOOST_SHARE = 0.75
 
 DISTRIBUTION = "hubert-stream"  # pyproject.toml's [project] name, whose version --version prints
 DEFAULTS = StreamingConfig()
