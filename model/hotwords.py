@@ -89,29 +89,28 @@ def check_hotwords(hotwords: Iterable[Hotword], vocab: Vocabulary) -> tuple[Hotw
             raise ValueError(f"hotword {phrase!r}: sounds_like must be a list of spellings, got {sounds!r}")
         if len(sounds) > MAX_SOUNDS_LIKE:
             raise ValueError(f"hotword {phrase!r}: at most {MAX_SOUNDS_LIKE} sounds-like spellings, got {len(sounds)}")
+        spelled = _spelled(phrase, f"hotword {phrase!r}", vocab)
         spellings = []
-        for text in (phrase, *sounds):
-            what = f"hotword {phrase!r}" if text is phrase else f"hotword {phrase!r}: sounds-like {text!r}"
+        for text in sounds:
             if not isinstance(text, str) or not text.strip():
                 raise ValueError(f"hotword {phrase!r}: a sounds-like spelling must be non-empty text, got {text!r}")
             text = " ".join(text.split())
+            what = f"hotword {phrase!r}: sounds-like {text!r}"
             if len(text) > MAX_HOTWORD_CHARS:
                 raise ValueError(f"{what[:40]}...: at most {MAX_HOTWORD_CHARS} characters, got {len(text)}")
-            spelled = _spelling(text, vocab)
-            if spelled is None:
-                bad = sorted({c for c in text.upper() if c != " " and c not in vocab.ids and c.lower() not in vocab.ids})
-                raise ValueError(f"{what}: the model cannot spell {''.join(bad)!r}")
-            spellings.append(spelled)
-        checked.append(Hotword(spellings[0], float(boost), tuple(dict.fromkeys(x for x in spellings[1:] if x != spellings[0]))))
+            spellings.append(_spelled(text, what, vocab))
+        checked.append(Hotword(spelled, float(boost), tuple(dict.fromkeys(x for x in spellings if x != spelled))))
     return tuple(checked)
 
 
-def _spelling(phrase: str, vocab: Vocabulary) -> str | None:
-    """``phrase`` as the vocabulary spells it (as given, upper or lower case), or None."""
-    for candidate in (phrase, phrase.upper(), phrase.lower()):
+def _spelled(text: str, what: str, vocab: Vocabulary) -> str:
+    """``text`` as the vocabulary spells it (as given, upper or lower case); ``ValueError`` names
+    ``what`` and the characters it cannot spell."""
+    for candidate in (text, text.upper(), text.lower()):
         if all(c == " " or c in vocab.ids for c in candidate):
             return candidate
-    return None
+    bad = sorted({c for c in text.upper() if c != " " and c not in vocab.ids and c.lower() not in vocab.ids})
+    raise ValueError(f"{what}: the model cannot spell {''.join(bad)!r}")
 
 
 def searched_frames(log_probs: np.ndarray, blank_id: int) -> np.ndarray:
