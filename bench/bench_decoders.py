@@ -36,12 +36,12 @@ from eval_hotwords import all_logits  # noqa: E402
 from model import load_model  # noqa: E402
 from model.decoding import DEFAULT_BEAM_SIZE, BeamSearchDecoder, GreedyDecoder  # noqa: E402
 from model.lm import load_language_model  # noqa: E402
+from streamer.wire.units import FRAME_SECONDS  # noqa: E402
 from training.checkpoints import write_checkpoint  # noqa: E402
 from training.corpus import heldout_sentences  # noqa: E402
 from training.metrics import cer, wer  # noqa: E402
 from training.synth import HELDOUT_VOICES, build_dataset  # noqa: E402
 
-FRAME_SECONDS = 0.02
 
 
 def pyctcdecode_decoders(vocab, lm) -> dict:

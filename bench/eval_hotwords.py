@@ -12,7 +12,8 @@ them (``training.corpus.heldout_sentences``, as bench/eval_demo_model.py) with a
 reference words, and WER. The same again with sounds-like spellings for every hotword, learned the
 way a user could learn them: each hotword spoken alone by espeak-ng in three training voices
 (``SOUNDS_LIKE_VOICES``, none of the held-out ones) and transcribed greedily by the model; what it
-writes, where that differs from the spelling, is a sounds-like spelling. The same synthesizer speaks
+writes, where that differs from the spelling and has at least ``SOUNDS_LIKE_MIN_LETTERS`` letters,
+is a sounds-like spelling. The same synthesizer speaks
 the test sentences, so these rows are the most such spellings can do, not what a user's recordings
 would. Writes bench/results/hotwords.json.
 """
@@ -37,6 +38,7 @@ from eval_demo_model import load_with_voices  # noqa: E402
 from model import load_model, transcribe  # noqa: E402
 from model.decoding import BeamSearchDecoder, GreedyDecoder, Hotword  # noqa: E402
 from model.hotwords import HotwordSpotter, check_hotwords  # noqa: E402
+from streamer.wire.units import FRAME_SECONDS  # noqa: E402
 from model.lm import load_language_model  # noqa: E402
 from training.corpus import heldout_sentences, normalize_text  # noqa: E402
 from training.metrics import cer, wer  # noqa: E402
@@ -52,7 +54,6 @@ from training.synth import (  # noqa: E402
 
 DATA = ROOT / "bench" / "data" / "hotwords.json"
 CARRIERS_PER_TERM = 2
-FRAMES_PER_SECOND = 50  # the model's frame rate (a 320-sample hop at 16 kHz)
 SOUNDS_LIKE_MIN_LETTERS = 6  # chosen on the development set (bench/tune_hotwords.py)
 SOUNDS_LIKE_VOICES = (Voice("en-us", None, 160, 50), Voice("en-gb", "f2", 150, 40), Voice("en-gb-scotland", "m3", 170, 60))
 assert not {v.name for v in SOUNDS_LIKE_VOICES} & set(HELDOUT_LANGUAGE_VOICES), "a held-out accent"
@@ -112,14 +113,14 @@ def measure(decoder, term_logits, pairs, plain_logits, plain_refs, phrases) -> d
     plain_hyps, plain_cpu = decode_all(decoder, plain_logits)
     recalled = sum(contains(h, t) > 0 for h, (_, t) in zip(term_hyps, pairs))
     inserted = sum(max(0, contains(h, p) - contains(r, p)) for h, r in zip(plain_hyps, plain_refs) for p in phrases)
-    frames = sum(len(x) for x in term_logits + plain_logits)  # 50 frames a second
+    frames = sum(len(x) for x in term_logits + plain_logits)
     return {
         "term_recall": round(recalled / len(pairs), 4),
         "term_sentences_wer": round(wer([s for s, _ in pairs], term_hyps), 4),
         "plain_wer": round(wer(plain_refs, plain_hyps), 4),
         "plain_cer": round(cer(plain_refs, plain_hyps), 4),
         "false_insertions_per_1000_words": round(1000 * inserted / sum(len(r.split()) for r in plain_refs), 3),
-        "cpu_seconds_per_audio_second": round((term_cpu + plain_cpu) / (frames / FRAMES_PER_SECOND), 4),
+        "cpu_seconds_per_audio_second": round((term_cpu + plain_cpu) / (frames * FRAME_SECONDS), 4),
     }
 
 
@@ -129,7 +130,7 @@ def spotting_cost(vocab, logits: list[torch.Tensor], counts=(10, 100, 500), repe
     letters = np.array(list("ABCDEFGHIJKLMNOPRSTUVWYZ"))
     generator = np.random.default_rng(3)
     log_probs = [torch.log_softmax(x, dim=-1).numpy() for x in logits]
-    seconds = sum(len(x) for x in log_probs) / FRAMES_PER_SECOND
+    seconds = sum(len(x) for x in log_probs) * FRAME_SECONDS
     cost = {}
     for count in counts:
         names = ["".join(generator.choice(letters, generator.integers(5, 13))) for _ in range(count)]
