@@ -25,8 +25,10 @@ from model.decoding import (
     Hotword,
     check_hotwords,
 )
+from model.hotwords import HotwordSpotter
 from model.lm import DEMO_LM_DIR, load_language_model
 from model.loading import DEMO_MODEL_DIR
+from model.vocab import Vocabulary
 from streamer import Recognizer
 from training.lm import write_language_model
 from training.metrics import cer
@@ -123,9 +125,6 @@ def test_a_hotword_takes_only_the_place_of_the_misheard_name(demo, term_speech):
 def test_the_spotter_finds_the_cheapest_span_exactly():
     """The spotter's single pass gives, for every hotword and last frame, the cost of the best span
     ending there: the same as aligning the hotword over every possible span one by one."""
-    from model.hotwords import HotwordSpotter
-    from model.vocab import Vocabulary
-
     vocab = Vocabulary.librispeech()
     generator = np.random.default_rng(7)
     log_probs = np.log(generator.dirichlet(np.full(len(vocab), 0.3), size=24))
@@ -157,76 +156,60 @@ def heard(vocab, spelling: str, sure: float = 0.9, second: dict[int, str] | None
     return np.log(np.array(frames))
 
 
-def spotted(vocab, log_probs: np.ndarray, hotwords: list[Hotword], **settings) -> str:
-    from model.hotwords import HotwordSpotter
-
+def spotted(vocab, log_probs: np.ndarray, hotwords: list[Hotword], **settings):
+    """The greedy decoding of ``log_probs`` with ``hotwords`` spotted in it (``settings``: the spotter's)."""
     spotter = HotwordSpotter(check_hotwords(hotwords, vocab), vocab, **settings)
-    greedy = vocab.decode_frames(log_probs.argmax(axis=1).tolist())
-    return spotter.apply(greedy, log_probs).text
+    return spotter.apply(vocab.decode_frames(log_probs.argmax(axis=1).tolist()), log_probs)
 
 
 def test_a_name_heard_as_two_words_is_one_hotword():
     """A model that splits a name it does not know into two words (THIBO DEAUX) still gets it as one
     hotword: a word break inside a hotword costs little more than a blank would."""
-    from model.vocab import Vocabulary
-
     vocab = Vocabulary.librispeech()
     log_probs = heard(vocab, "WE|MET|THIBO|DEAUX|TODAY|", sure=0.999)
     name = [Hotword("Thibodeaux", 1.0)]  # may cost 10 nats: a surely heard break alone costs more
-    assert spotted(vocab, log_probs, []) == "WE MET THIBO DEAUX TODAY"
-    assert spotted(vocab, log_probs, name) == "WE MET THIBODEAUX TODAY"
-    assert spotted(vocab, log_probs, name, word_break_cost=float("inf")) == "WE MET THIBO DEAUX TODAY"
+    assert spotted(vocab, log_probs, []).text == "WE MET THIBO DEAUX TODAY"
+    assert spotted(vocab, log_probs, name).text == "WE MET THIBODEAUX TODAY"
+    assert spotted(vocab, log_probs, name, word_break_cost=float("inf")).text == "WE MET THIBO DEAUX TODAY"
 
 
 def test_of_two_hotwords_on_the_same_frames_the_one_further_below_its_allowance_wins():
     """Where a long hotword fits and a short one inside it fits a little better per character, the long
     one is placed: it explains more of what was heard (as a per-character bonus would decide)."""
-    from model.vocab import Vocabulary
-
     vocab = Vocabulary.librispeech()
     log_probs = heard(vocab, "ABOUT|MYTOCHONDRIA|", second={7: "I"})  # Y heard, I the runner-up
     hotwords = [Hotword("CHOND"), Hotword("MITOCHONDRIA")]
-    assert spotted(vocab, log_probs, hotwords) == "ABOUT MITOCHONDRIA"
+    assert spotted(vocab, log_probs, hotwords).text == "ABOUT MITOCHONDRIA"
 
 
 def test_a_hotword_leaves_a_clearly_heard_fragment_of_a_word_it_cuts():
     """A hotword that cuts a word keeps the word's short outside part as a word of its own where the
     hotword does not fit over it (a clearly heard letter), instead of being dropped."""
-    from model.vocab import Vocabulary
-
     vocab = Vocabulary.librispeech()
     log_probs = heard(vocab, "TO|QZANSIBAR|", sure=0.999, second={4: "Z"})
-    assert spotted(vocab, log_probs, [Hotword("ZANZIBAR")]) == "TO Q ZANZIBAR"
+    assert spotted(vocab, log_probs, [Hotword("ZANZIBAR")]).text == "TO Q ZANZIBAR"
 
 
 def test_a_name_said_far_from_its_spelling_is_found_by_how_it_sounds():
     """A hotword's sounds-like spelling is searched too; where it fits, the phrase is written, with the
     heard words' times; without it the name said that way is not found."""
-    from model.vocab import Vocabulary
-
     vocab = Vocabulary.librispeech()
     log_probs = heard(vocab, "WE|MET|SHE|VAWN|TODAY|", sure=0.999)
-    assert spotted(vocab, log_probs, [Hotword("Siobhan")]) == "WE MET SHE VAWN TODAY"
-    assert spotted(vocab, log_probs, [Hotword("Siobhan", sounds_like=("she vawn",))]) == "WE MET SIOBHAN TODAY"
-    from model.hotwords import HotwordSpotter
-
-    spotter = HotwordSpotter(check_hotwords([Hotword("Siobhan", sounds_like=("she vawn",))], vocab), vocab)
-    greedy = vocab.decode_frames(log_probs.argmax(axis=1).tolist())
-    words = spotter.apply(greedy, log_probs).words
-    assert (words[2].start, words[2].end) == (greedy.words[2].start, greedy.words[3].end)
+    assert spotted(vocab, log_probs, [Hotword("Siobhan")]).text == "WE MET SHE VAWN TODAY"
+    found, heard_words = spotted(vocab, log_probs, [Hotword("Siobhan", sounds_like=("she vawn",))]), spotted(vocab, log_probs, []).words
+    assert found.text == "WE MET SIOBHAN TODAY"
+    assert (found.words[2].start, found.words[2].end) == (heard_words[2].start, heard_words[3].end)
 
 
 def test_sounds_like_spellings_are_searched_at_a_share_of_the_boost():
     """A sounds-like spelling gets a share (0.75) of its hotword's allowance: one the frames do not bear out at that
     share is not placed, though the same cost would do for the phrase's own spelling."""
-    from model.vocab import Vocabulary
-
     vocab = Vocabulary.librispeech()
     # SHE VAWN heard with four letters wrong, each the runner-up: 12.1 nats in all, 1.7 a character
     log_probs = heard(vocab, "WE|MET|SHA|FOUN|TODAY|", sure=0.9, second={9: "E", 11: "V", 12: "A", 13: "W"})
-    assert spotted(vocab, log_probs, [Hotword("shevawn", 2.0)]) == "WE MET SHEVAWN TODAY"
-    assert spotted(vocab, log_probs, [Hotword("Siobhan", 2.0, ("shevawn",))]) == "WE MET SHA FOUN TODAY"
-    assert spotted(vocab, log_probs, [Hotword("Siobhan", 4.0, ("shevawn",))]) == "WE MET SIOBHAN TODAY"
+    assert spotted(vocab, log_probs, [Hotword("shevawn", 2.0)]).text == "WE MET SHEVAWN TODAY"
+    assert spotted(vocab, log_probs, [Hotword("Siobhan", 2.0, ("shevawn",))]).text == "WE MET SHA FOUN TODAY"
+    assert spotted(vocab, log_probs, [Hotword("Siobhan", 4.0, ("shevawn",))]).text == "WE MET SIOBHAN TODAY"
 
 
 def test_hotwords_change_nothing_where_they_are_not_spoken(demo, long_speech, lm):
@@ -252,8 +235,6 @@ def test_hotwords_change_nothing_where_they_are_not_spoken(demo, long_speech, lm
 )
 def test_bad_hotwords_are_refused_by_name(hotwords, message):
     """Each way a hotword list can be wrong is a ValueError that says which and why."""
-    from model.vocab import Vocabulary
-
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         check_hotwords(hotwords, Vocabulary.librispeech())
 
